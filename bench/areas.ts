@@ -1,0 +1,4 @@
+import type { BenchArea } from "./types";
+
+/** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
+export const AREAS: BenchArea[] = [];

@@ -1,0 +1,9 @@
+import type { Command } from "commander";
+
+/**
+ * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
+ * Each group lives beside its domain: lib/cli/<group>.ts calls into lib/<domain>.
+ */
+export function registerCommands(program: Command): void {
+  void program;
+}
