@@ -1,0 +1,65 @@
+import { z } from "zod";
+import type { EmbeddingMatrix } from "../embed/types";
+import { RouterlabError } from "../util/errors";
+import { checkEmbeddings } from "./labels";
+import type { RouterScores, RouterState, RoutingTask } from "./types";
+
+/** What every fitted router remembers about its task, stored in the model file's `meta`. */
+export const FittedMetaSchema = z.object({
+  setting: z.enum(["multi", "binary"]),
+  models: z.array(z.string()).min(1),
+  dim: z.number().int().nonnegative(),
+});
+export type FittedMeta = z.infer<typeof FittedMetaSchema>;
+
+export function fittedMeta(X: EmbeddingMatrix, task: RoutingTask): FittedMeta {
+  return { setting: task.kind, models: task.models.slice(), dim: X.dim };
+}
+
+export function parseFittedMeta(state: RouterState): FittedMeta {
+  const r = FittedMetaSchema.safeParse(state.meta);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new RouterlabError(`invalid ${state.kind} router state: ${issue.message}`, {
+      file: "model file",
+      path: "$.meta." + issue.path.map(String).join("."),
+    });
+  }
+  return r.data;
+}
+
+export function requireFitted<T>(value: T | undefined, kind: string): T {
+  if (value === undefined) throw new RouterlabError(`the ${kind} router is not fitted: call fit() first`);
+  return value;
+}
+
+export function checkQueries(X: EmbeddingMatrix, meta: FittedMeta): void {
+  checkEmbeddings(X, "query embeddings", meta.dim > 0 ? meta.dim : undefined);
+}
+
+/** Scores from per-class probabilities (N x M); binary adds P(strong) = column 1. */
+export function scoresFromProba(meta: FittedMeta, proba: Float64Array): RouterScores {
+  const m = meta.models.length;
+  if (meta.setting !== "binary") return { models: meta.models, perModel: proba };
+  const n = proba.length / m;
+  const p = new Float64Array(n);
+  for (let i = 0; i < n; i++) p[i] = proba[i * m + 1]!;
+  return { models: meta.models, perModel: proba, strongProbability: p };
+}
+
+export function tensor(
+  data: Float32Array | Float64Array | Int32Array,
+  shape: number[],
+): { shape: number[]; data: Float32Array } {
+  return { shape, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+}
+
+export function requireTensor(state: RouterState, name: string): { shape: number[]; data: Float32Array } {
+  const t = state.tensors[name];
+  if (!t)
+    throw new RouterlabError(`${state.kind} router state lacks tensor '${name}'`, {
+      file: "model file",
+      field: name,
+    });
+  return t;
+}

@@ -1,0 +1,40 @@
+import { RouterlabError } from "../util/errors";
+import { baselineEntries } from "./baselines";
+import { loadRouterState } from "./model-file";
+import type { RegisteredRouter } from "./define";
+import type { Router, RouterState } from "./types";
+
+export type { RegisteredRouter, RouterEntry } from "./define";
+export { defineRouter } from "./define";
+
+/** Every router kind, one line each (MLP and MF add theirs here). */
+const ENTRIES: RegisteredRouter[] = [...baselineEntries];
+
+export function routerKinds(): string[] {
+  return ENTRIES.map((e) => e.kind);
+}
+
+export function routerEntry(kind: string): RegisteredRouter {
+  const e = ENTRIES.find((x) => x.kind === kind);
+  if (!e)
+    throw new RouterlabError(`unknown router kind '${kind}'; known: ${routerKinds().join(", ")}`, {
+      file: "router",
+      field: "kind",
+    });
+  return e;
+}
+
+/** Creates an unfitted router; hyperparameters are validated by the kind's zod schema. */
+export function createRouter(kind: string, hyperparameters: unknown = {}, where?: string): Router {
+  return routerEntry(kind).create(hyperparameters, where);
+}
+
+/** Rebuilds a fitted router from its state (e.g. from a model file). */
+export function routerFromState(state: RouterState): Router {
+  return routerEntry(state.kind).fromState(state);
+}
+
+/** Loads a fitted router from `<name>.router.json` (+ `.router.bin`). */
+export function loadRouter(file: string): Router {
+  return routerFromState(loadRouterState(file));
+}
