@@ -1,5 +1,6 @@
 import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
+import { knnEntry } from "./knn";
 import { loadRouterState } from "./model-file";
 import type { RegisteredRouter } from "./define";
 import type { Router, RouterState } from "./types";
@@ -8,7 +9,7 @@ export type { RegisteredRouter, RouterEntry } from "./define";
 export { defineRouter } from "./define";
 
 /** Every router kind, one line each (MLP and MF add theirs here). */
-const ENTRIES: RegisteredRouter[] = [...baselineEntries];
+const ENTRIES: RegisteredRouter[] = [knnEntry, ...baselineEntries];
 
 export function routerKinds(): string[] {
   return ENTRIES.map((e) => e.kind);

@@ -1,0 +1,379 @@
+import { z } from "zod";
+import type { EmbeddingMatrix } from "../embed/types";
+import { RouterlabError } from "../util/errors";
+import type { IvfIndex } from "./ann";
+import { buildIvf, ivfFromTensors, ivfSearch, ivfTensors } from "./ann";
+import type { FittedMeta } from "./common";
+import {
+  checkQueries,
+  fittedMeta,
+  parseFittedMeta,
+  requireFitted,
+  requireTensor,
+  scoresFromProba,
+} from "./common";
+import { defineRouter } from "./define";
+import { checkTrainingInputs } from "./labels";
+import { matrixTensor, topkInnerProduct } from "./native/topk";
+import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
+
+/**
+ * k-nearest-neighbour router with scikit-learn semantics: `KNeighborsClassifier(algorithm="brute",
+ * metric="cosine")`, i.e. distances 1 - cos computed in float32 on L2-normalised rows, clipped to
+ * [0, 2]; the k smallest distances (equal distances: lower training index first); uniform votes
+ * (scipy `mode`) or 1/d weights (sklearn `weighted_mode`, and a zero distance makes the exactly
+ * matching points weigh 1, the rest 0); vote ties go to the smallest class (lowest model index).
+ *
+ * Two exact back ends: `onnx` (onnxruntime MatMul+TopK, BLAS-speed; async: predictAsync/scoreAsync)
+ * and `js` (pure TypeScript, synchronous: predict/score). `index: {type: "ivf"}` adds an approximate
+ * inverted-file index (seeded spherical k-means) used by the synchronous path.
+ */
+export const KnnHyper = z.strictObject({
+  k: z.number().int().positive().default(10),
+  weights: z.enum(["uniform", "distance"]).default("uniform"),
+  /** Queries per onnxruntime call (memory: batch x stored points x 4 bytes). */
+  batchSize: z.number().int().positive().default(256),
+  index: z
+    .discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("exact") }),
+      z.strictObject({
+        type: z.literal("ivf"),
+        /** Number of lists (k-means centroids); default round(sqrt(n)). */
+        nlist: z.number().int().positive().optional(),
+        nprobe: z.number().int().positive().default(8),
+        iterations: z.number().int().positive().default(10),
+        /** Points used to train the centroids (a seeded sample). */
+        trainSample: z.number().int().positive().default(50000),
+        seed: z.number().int().nonnegative().default(0),
+      }),
+    ])
+    .default({ type: "exact" }),
+});
+export type KnnHyperparameters = z.infer<typeof KnnHyper>;
+
+/** Neighbours of a batch: row-major n x k distances (float32 values) and training indices. */
+export interface Neighbours {
+  readonly k: number;
+  readonly dist: Float32Array;
+  readonly ind: Int32Array;
+}
+
+/**
+ * L2-normalises rows in float32 as scikit-learn's `normalize` does (norm = sqrt of the sum of
+ * squares, rounded to float32; zero rows stay zero).
+ */
+export function normalizeRows(X: EmbeddingMatrix): Float32Array {
+  const { rows, dim, data } = X;
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < rows; i++) {
+    const o = i * dim;
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += data[o + d]! * data[o + d]!;
+    const norm = Math.fround(Math.sqrt(Math.fround(s)));
+    if (norm === 0) continue;
+    for (let d = 0; d < dim; d++) out[o + d] = Math.fround(data[o + d]! / norm);
+  }
+  return out;
+}
+
+/** float32 cosine distance from a float32 similarity, as sklearn: 1 - S, clipped to [0, 2]. */
+export function cosineDistance(s: number): number {
+  const d = Math.fround(1 - s);
+  return d < 0 ? 0 : d > 2 ? 2 : d;
+}
+
+/**
+ * Inserts candidate (d, idx) into the sorted-by-(d, idx) top list of length k (kept in bd/bi,
+ * `count` filled). Returns the new count.
+ */
+export function pushTopK(
+  bd: Float64Array,
+  bi: Int32Array,
+  count: number,
+  k: number,
+  d: number,
+  idx: number,
+): number {
+  if (count === k) {
+    const ld = bd[k - 1]!;
+    if (d > ld || (d === ld && idx > bi[k - 1]!)) return count;
+  } else count++;
+  let j = count - 1;
+  while (j > 0) {
+    const pd = bd[j - 1]!;
+    if (pd < d || (pd === d && bi[j - 1]! < idx)) break;
+    bd[j] = pd;
+    bi[j] = bi[j - 1]!;
+    j--;
+  }
+  bd[j] = d;
+  bi[j] = idx;
+  return count;
+}
+
+/** numpy's pairwise summation (float64) of a[0..n), as used by `np.sum` along a contiguous axis. */
+export function numpyPairwiseSum(a: Float64Array, start: number, n: number): number {
+  if (n < 8) {
+    let res = -0;
+    for (let i = 0; i < n; i++) res += a[start + i]!;
+    return res;
+  }
+  if (n <= 128) {
+    const r = new Float64Array(8);
+    for (let j = 0; j < 8; j++) r[j] = a[start + j]!;
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = r[j]! + a[start + i + j]!;
+    let res = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
+    for (; i < n; i++) res += a[start + i]!;
+    return res;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return numpyPairwiseSum(a, start, n2) + numpyPairwiseSum(a, start + n2, n - n2);
+}
+
+export class KnnRouter implements Router {
+  readonly kind = "knn";
+  private fitted: { meta: FittedMeta; X: Float32Array; y: Int32Array; n: number; ivf?: IvfIndex } | undefined;
+
+  constructor(readonly hyperparameters: KnnHyperparameters) {}
+
+  async fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
+    checkTrainingInputs(X, task);
+    const k = this.hyperparameters.k;
+    if (k > X.rows) {
+      throw new RouterlabError(`k = ${k} is larger than the ${X.rows} training points`, {
+        file: "hyperparameters",
+        field: "k",
+      });
+    }
+    const Xn = normalizeRows(X);
+    const meta = fittedMeta(X, task);
+    const idx = this.hyperparameters.index;
+    const ivf =
+      idx.type === "ivf"
+        ? await buildIvf(Xn, X.rows, X.dim, {
+            nlist: idx.nlist ?? Math.max(1, Math.round(Math.sqrt(X.rows))),
+            iterations: idx.iterations,
+            trainSample: idx.trainSample,
+            seed: idx.seed,
+          })
+        : undefined;
+    this.fitted = { meta, X: Xn, y: Int32Array.from(task.labels), n: X.rows, ivf };
+  }
+
+  private get f(): NonNullable<KnnRouter["fitted"]> {
+    return requireFitted(this.fitted, this.kind);
+  }
+
+  /** Exact neighbours, pure TypeScript (float64 dot products rounded to float32). */
+  kneighborsJs(X: EmbeddingMatrix): Neighbours {
+    const f = this.f;
+    checkQueries(X, f.meta);
+    const k = this.hyperparameters.k;
+    const Q = normalizeRows(X);
+    const dim = X.dim;
+    const dist = new Float32Array(X.rows * k);
+    const ind = new Int32Array(X.rows * k);
+    const bd = new Float64Array(k);
+    const bi = new Int32Array(k);
+    const T = f.X;
+    for (let q = 0; q < X.rows; q++) {
+      const qo = q * dim;
+      let count = 0;
+      for (let i = 0; i < f.n; i++) {
+        const o = i * dim;
+        let s = 0;
+        for (let d = 0; d < dim; d++) s += Q[qo + d]! * T[o + d]!;
+        count = pushTopK(bd, bi, count, k, cosineDistance(Math.fround(s)), i);
+      }
+      for (let j = 0; j < k; j++) {
+        dist[q * k + j] = bd[j]!;
+        ind[q * k + j] = bi[j]!;
+      }
+    }
+    return { k, dist, ind };
+  }
+
+  /** Exact neighbours with onnxruntime (sgemm + TopK), batched. */
+  async kneighborsOnnx(X: EmbeddingMatrix): Promise<Neighbours> {
+    const f = this.f;
+    checkQueries(X, f.meta);
+    const k = this.hyperparameters.k;
+    const dim = X.dim;
+    const Q = normalizeRows(X);
+    const stored = matrixTensor(f.X, f.n, dim);
+    const dist = new Float32Array(X.rows * k);
+    const ind = new Int32Array(X.rows * k);
+    const bd = new Float64Array(k);
+    const bi = new Int32Array(k);
+    const batch = this.hyperparameters.batchSize;
+    for (let start = 0; start < X.rows; start += batch) {
+      const rows = Math.min(batch, X.rows - start);
+      let pending = Array.from({ length: rows }, (_, r) => r);
+      // Extra candidates so that float32 rounding of 1 - S cannot hide distance ties at the k-th place.
+      let K = Math.min(f.n, k + 8);
+      while (pending.length > 0) {
+        const sub = new Float32Array(pending.length * dim);
+        pending.forEach((r, i) => sub.set(Q.subarray((start + r) * dim, (start + r + 1) * dim), i * dim));
+        const { values, indices } = await topkInnerProduct(sub, pending.length, dim, stored, K);
+        const again: number[] = [];
+        pending.forEach((r, i) => {
+          let count = 0;
+          for (let j = 0; j < K; j++) {
+            count = pushTopK(bd, bi, count, k, cosineDistance(values[i * K + j]!), indices[i * K + j]!);
+          }
+          // The last candidate ties with the k-th distance: more tied points may lie beyond K.
+          if (K < f.n && cosineDistance(values[i * K + K - 1]!) <= bd[k - 1]!) {
+            again.push(r);
+            return;
+          }
+          const q = start + r;
+          for (let j = 0; j < k; j++) {
+            dist[q * k + j] = bd[j]!;
+            ind[q * k + j] = bi[j]!;
+          }
+        });
+        pending = again;
+        K = Math.min(f.n, K * 4);
+      }
+    }
+    return { k, dist, ind };
+  }
+
+  /** Approximate neighbours through the IVF index (requires `index: {type: "ivf"}`). */
+  kneighborsAnn(X: EmbeddingMatrix, nprobe?: number): Neighbours {
+    const f = this.f;
+    checkQueries(X, f.meta);
+    const idx = this.hyperparameters.index;
+    if (!f.ivf || idx.type !== "ivf")
+      throw new RouterlabError("this KNN router has no approximate index (index.type: ivf)");
+    const k = this.hyperparameters.k;
+    const Q = normalizeRows(X);
+    const dist = new Float32Array(X.rows * k);
+    const ind = new Int32Array(X.rows * k);
+    for (let q = 0; q < X.rows; q++) {
+      const r = ivfSearch(f.ivf, f.X, Q.subarray(q * X.dim, (q + 1) * X.dim), k, nprobe ?? idx.nprobe);
+      dist.set(r.dist, q * k);
+      ind.set(r.ind, q * k);
+    }
+    return { k, dist, ind };
+  }
+
+  /** Votes: predicted model index per query and per-model probabilities (N x M). */
+  vote(nb: Neighbours): { pred: Int32Array; proba: Float64Array } {
+    const f = this.f;
+    const M = f.meta.models.length;
+    const k = nb.k;
+    const n = nb.dist.length / k;
+    const pred = new Int32Array(n);
+    const proba = new Float64Array(n * M);
+    const w = new Float64Array(k);
+    const template = new Float64Array(k);
+    const distance = this.hyperparameters.weights === "distance";
+    for (let q = 0; q < n; q++) {
+      if (distance) {
+        let zero = false;
+        for (let j = 0; j < k; j++) if (nb.dist[q * k + j] === 0) zero = true;
+        for (let j = 0; j < k; j++) {
+          const d = nb.dist[q * k + j]!;
+          w[j] = zero ? (d === 0 ? 1 : 0) : Math.fround(1 / d);
+        }
+      } else w.fill(1);
+      let best = -1;
+      let bestCount = 0;
+      let total = 0;
+      for (let c = 0; c < M; c++) {
+        let any = false;
+        for (let j = 0; j < k; j++) {
+          const hit = f.y[nb.ind[q * k + j]!] === c;
+          template[j] = hit ? w[j]! : 0;
+          any ||= hit;
+        }
+        if (!any) continue;
+        const count = numpyPairwiseSum(template, 0, k);
+        proba[q * M + c] = count;
+        total += count;
+        if (count > bestCount) {
+          best = c;
+          bestCount = count;
+        }
+      }
+      if (best < 0) throw new RouterlabError("all neighbours of a query have zero weight");
+      pred[q] = best;
+      for (let c = 0; c < M; c++) proba[q * M + c] = proba[q * M + c]! / total;
+    }
+    return { pred, proba };
+  }
+
+  private neighbours(X: EmbeddingMatrix): Neighbours {
+    return this.hyperparameters.index.type === "ivf" ? this.kneighborsAnn(X) : this.kneighborsJs(X);
+  }
+
+  predict(X: EmbeddingMatrix): string[] {
+    const models = this.f.meta.models;
+    return Array.from(this.vote(this.neighbours(X)).pred, (c) => models[c]!);
+  }
+
+  score(X: EmbeddingMatrix): RouterScores {
+    return scoresFromProba(this.f.meta, this.vote(this.neighbours(X)).proba);
+  }
+
+  /** Exact predictions through onnxruntime (the fast path for batches). */
+  async predictAsync(X: EmbeddingMatrix): Promise<string[]> {
+    const models = this.f.meta.models;
+    return Array.from(this.vote(await this.kneighborsOnnx(X)).pred, (c) => models[c]!);
+  }
+
+  async scoreAsync(X: EmbeddingMatrix): Promise<RouterScores> {
+    return scoresFromProba(this.f.meta, this.vote(await this.kneighborsOnnx(X)).proba);
+  }
+
+  state(): RouterState {
+    const f = this.f;
+    return {
+      kind: this.kind,
+      hyperparameters: this.hyperparameters,
+      meta: { ...f.meta, n: f.n },
+      tensors: {
+        X: { shape: [f.n, f.meta.dim], data: f.X },
+        y: { shape: [f.n], data: Float32Array.from(f.y) },
+        ...(f.ivf ? ivfTensors(f.ivf) : {}),
+      },
+    };
+  }
+
+  static fromState(state: RouterState): KnnRouter {
+    const r = new KnnRouter(KnnHyper.parse(state.hyperparameters));
+    const meta = parseFittedMeta(state);
+    const X = requireTensor(state, "X");
+    const y = requireTensor(state, "y");
+    const n = y.data.length;
+    if (X.shape[0] !== n || X.shape[1] !== meta.dim) {
+      throw new RouterlabError(
+        `knn state: X has shape [${X.shape.join(", ")}], expected [${n}, ${meta.dim}]`,
+        {
+          file: "model file",
+          field: "X",
+        },
+      );
+    }
+    r.fitted = {
+      meta,
+      X: X.data,
+      y: Int32Array.from(y.data),
+      n,
+      ivf: state.tensors["ivf_centroids"] ? ivfFromTensors(state) : undefined,
+    };
+    return r;
+  }
+}
+
+export const knnEntry = defineRouter({
+  kind: "knn",
+  description:
+    "k nearest neighbours, cosine (scikit-learn KNeighborsClassifier(algorithm='brute') semantics)",
+  hyperparameters: KnnHyper,
+  create: (hp) => new KnnRouter(hp),
+  fromState: (s) => KnnRouter.fromState(s),
+});

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import type { EmbeddingMatrix } from "../../lib/embed/types";
+import type { KnnRouter } from "../../lib/routers/knn";
+import { numpyPairwiseSum } from "../../lib/routers/knn";
+import { saveRouterState } from "../../lib/routers/model-file";
+import { createRouter, loadRouter } from "../../lib/routers/registry";
+import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import type { RoutingTask } from "../../lib/routers/types";
+import { clustered } from "./helpers";
+
+const dir = mkdtempSync(path.join(tmpdir(), "routerlab-knn-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function multiTask(labels: Int32Array, m: number): RoutingTask {
+  return { kind: "multi", models: Array.from({ length: m }, (_, i) => `model-${i}`), labels };
+}
+
+function sub(X: EmbeddingMatrix, from: number, to: number): EmbeddingMatrix {
+  return { data: X.data.slice(from * X.dim, to * X.dim), rows: to - from, dim: X.dim };
+}
+
+async function knn(hp: Record<string, unknown>, X: EmbeddingMatrix, task: RoutingTask): Promise<KnnRouter> {
+  const r = createRouter("knn", hp) as KnnRouter;
+  await r.fit(X, task);
+  return r;
+}
+
+function indices(pred: string[]): number[] {
+  return pred.map((p) => Number(p.slice("model-".length)));
+}
+
+describe("knn: parity with scikit-learn KNeighborsClassifier(algorithm='brute', metric='cosine')", () => {
+  const { X, labels } = clustered(900, 32, 12, 3, 42, 0.9);
+  const train = sub(X, 0, 700);
+  const test = sub(X, 700, 900);
+  const task = multiTask(labels.slice(0, 700), 3);
+  for (const weights of ["uniform", "distance"] as const) {
+    for (const k of [1, 10]) {
+      it(`clustered data, k=${k}, weights=${weights}: js and onnx paths equal sklearn`, async () => {
+        const r = await knn({ k, weights }, train, task);
+        const sk = runSklearnPeer({
+          estimator: "knn",
+          params: { n_neighbors: k, weights },
+          train,
+          labels: task.labels,
+          test,
+        });
+        assert.deepEqual(indices(r.predict(test)), Array.from(sk.pred));
+        assert.deepEqual(indices(await r.predictAsync(test)), Array.from(sk.pred));
+      });
+    }
+  }
+
+  it("ties: duplicated points, equal distances and equal vote sums go to the smallest class", async () => {
+    // Training points: 4 directions, each duplicated with labels that split the votes evenly.
+    const dirs = [
+      [1, 0, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+      [-1, 0, 0],
+    ];
+    const rows: number[][] = [];
+    const lab: number[] = [];
+    dirs.forEach((d, i) => {
+      rows.push(d, d);
+      lab.push(i % 2 === 0 ? 2 : 1, i % 2 === 0 ? 1 : 2);
+    });
+    const train: EmbeddingMatrix = { data: Float32Array.from(rows.flat()), rows: rows.length, dim: 3 };
+    const queries = [
+      [1, 0, 0], // zero distance to two points of classes 2 and 1
+      [1, 1, 0], // equidistant to the 4 points of directions 0 and 1
+      [1, 1, 1], // equidistant to 6 points
+      [0, 0, -1], // equidistant to all 8 (distance 1, one tie group)
+    ];
+    const test: EmbeddingMatrix = { data: Float32Array.from(queries.flat()), rows: queries.length, dim: 3 };
+    const task = multiTask(Int32Array.from(lab), 3);
+    for (const weights of ["uniform", "distance"] as const) {
+      for (const k of [2, 4, 8]) {
+        const r = await knn({ k, weights }, train, task);
+        const sk = runSklearnPeer({
+          estimator: "knn",
+          params: { n_neighbors: k, weights },
+          train,
+          labels: task.labels,
+          test,
+        });
+        const ours = indices(r.predict(test));
+        assert.deepEqual(ours, Array.from(sk.pred), `k=${k} weights=${weights}`);
+        assert.deepEqual(indices(await r.predictAsync(test)), ours);
+      }
+    }
+  });
+});
+
+describe("knn: behaviour", () => {
+  const { X, labels } = clustered(300, 16, 6, 2, 5);
+  const task: RoutingTask = { kind: "binary", models: ["weak", "strong"], labels };
+
+  it("binary: P(strong) is the strong vote share; save/load keeps decisions and bytes are deterministic", async () => {
+    const r = await knn({ k: 7 }, X, task);
+    const s = r.score(X);
+    const pred = r.predict(X);
+    pred.forEach((p, i) => assert.equal(p === "strong", s.strongProbability![i]! > 0.5));
+    const a = saveRouterState(r.state(), path.join(dir, "a"));
+    const r2 = await knn({ k: 7 }, X, task);
+    const b = saveRouterState(r2.state(), path.join(dir, "b"));
+    assert.deepEqual(readFileSync(a.bin), readFileSync(b.bin));
+    const back = loadRouter(a.json);
+    assert.deepEqual(back.predict(X), pred);
+  });
+
+  it("ivf index: high agreement with exact search, and it survives save/load", async () => {
+    const big = clustered(3000, 24, 40, 2, 9, 0.6);
+    const t: RoutingTask = { kind: "binary", models: ["weak", "strong"], labels: big.labels };
+    const exact = await knn({ k: 10 }, big.X, t);
+    const approx = await knn({ k: 10, index: { type: "ivf", nlist: 30, nprobe: 6, seed: 1 } }, big.X, t);
+    const q = sub(big.X, 0, 300);
+    const e = exact.predict(q);
+    const a = approx.predict(q);
+    const agree = e.filter((x, i) => x === a[i]).length / e.length;
+    assert.ok(agree >= 0.97, `agreement ${agree}`);
+    const p = saveRouterState(approx.state(), path.join(dir, "ivf"));
+    assert.deepEqual(loadRouter(p.json).predict(q), a);
+    // probing every list is exact
+    assert.deepEqual(approx.vote(approx.kneighborsAnn(q, 30)).pred, exact.vote(exact.kneighborsJs(q)).pred);
+  });
+
+  it("bad input: k larger than the training set, dimension mismatch, NaN, single class", async () => {
+    await assert.rejects(knn({ k: 400 }, X, task), /k = 400 is larger than the 300 training points/);
+    const r = await knn({ k: 3 }, X, task);
+    assert.throws(
+      () => r.predict({ data: new Float32Array(8), rows: 1, dim: 8 }),
+      /dimension mismatch: got 8, the router was fitted on 16/,
+    );
+    const bad = X.data.slice();
+    bad[5] = NaN;
+    await assert.rejects(knn({ k: 3 }, { ...X, data: bad }, task), /non-finite value NaN at row 0, column 5/);
+    await assert.rejects(
+      knn({ k: 3 }, X, { ...task, labels: new Int32Array(300) }),
+      /single class \('weak'\)/,
+    );
+    assert.throws(() => createRouter("knn", { k: 0 }), /field 'k'/);
+  });
+
+  it("numpy pairwise sum matches the 8-accumulator order", () => {
+    const a = Float64Array.from({ length: 20 }, (_, i) => 1 / (i + 1));
+    let r = [0, 1, 2, 3, 4, 5, 6, 7].map((j) => a[j]!);
+    for (let i = 8; i < 16; i += 8) r = r.map((x, j) => x + a[i + j]!);
+    let expected = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
+    for (let i = 16; i < 20; i++) expected += a[i]!;
+    assert.equal(numpyPairwiseSum(a, 0, 20), expected);
+  });
+});
