@@ -74,3 +74,24 @@ export function flattenConfig(
   }
   return out;
 }
+
+/** Values stored under secret-looking keys anywhere in a config (so they can be scrubbed from free text). */
+export function secretValuesIn(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) for (const v of value) secretValuesIn(v, out);
+  else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (isSecretKey(k) && (typeof v === "string" || typeof v === "number") && String(v).length >= 4)
+        out.push(String(v));
+      else secretValuesIn(v, out);
+    }
+  }
+  return out;
+}
+
+/** Replaces only exact known secret values (for free text such as HTML, where URL patterns could be code). */
+export function scrubKnownSecrets(s: string, secrets: readonly string[]): string {
+  let out = s;
+  for (const secret of secrets)
+    if (secret.length >= 4 && out.includes(secret)) out = out.split(secret).join(REDACTED);
+  return out;
+}

@@ -9,7 +9,14 @@ import { projectRoot } from "../util/paths";
 import { MLFLOW_LIMITS, MlflowClient, MlflowUnavailableError } from "./client";
 import type { JournalDataset, JournalEvent, RunMeta } from "./journal";
 import { encodeMetricValue, journalRoot, JournalWriter } from "./journal";
-import { flattenConfig, knownSecretValues, redactString, redactValue } from "./redact";
+import {
+  flattenConfig,
+  knownSecretValues,
+  redactString,
+  redactValue,
+  scrubKnownSecrets,
+  secretValuesIn,
+} from "./redact";
 import type { RunStatus } from "./schemas";
 import type { S3Options } from "./s3";
 import { RunSyncer } from "./sync";
@@ -155,7 +162,7 @@ export class TrackedRun {
 
   constructor(opts: StartRunOptions) {
     this.log = opts.log ?? ((m) => process.stderr.write(`routerlab tracking: ${m}\n`));
-    this.secrets = knownSecretValues();
+    this.secrets = [...knownSecretValues(), ...secretValuesIn(opts.config)];
     const root = opts.journalDir ?? journalRoot();
     const startTime = Date.now();
     this.localRunId = `${new Date(startTime).toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}-${randomUUID().slice(0, 8)}`;
@@ -317,9 +324,10 @@ export class TrackedRun {
     return dest;
   }
 
-  private logContent(name: string, content: string): void {
+  private logContent(name: string, content: string, patterns: boolean): void {
     this.assertOpen();
-    const text = this.clean(content);
+    // HTML (with inlined JS): only exact secret values are replaced, not URL patterns, which could be code.
+    const text = patterns ? this.clean(content) : scrubKnownSecrets(content, this.secrets);
     const file = `files/${++this.artifactCount}-${path.basename(name)}`;
     writeFileSync(path.join(this.runDir, file), text);
     this.push({
@@ -333,16 +341,16 @@ export class TrackedRun {
   }
 
   logText(name: string, content: string): void {
-    this.logContent(name, content);
+    this.logContent(name, content, true);
   }
 
   logJson(name: string, value: unknown): void {
-    this.logContent(name, JSON.stringify(redactValue(value, this.secrets), null, 2));
+    this.logContent(name, JSON.stringify(redactValue(value, this.secrets), null, 2), true);
   }
 
   /** An HTML file (e.g. a standalone plotly figure); the MLflow UI previews `.html` artifacts. */
   logHtml(name: string, html: string): void {
-    this.logContent(name.endsWith(".html") ? name : `${name}.html`, html);
+    this.logContent(name.endsWith(".html") ? name : `${name}.html`, html, false);
   }
 
   /** Registers the artifact folder as a model version and points `alias` (e.g. `champion`) at it. */

@@ -112,6 +112,8 @@ export interface SyncerOptions {
   s3?: S3Options;
   /** Called before each unit is sent (tests use it to interrupt a sync). */
   beforeUnit?: (from: number, to: number) => void;
+  /** Called after the server accepted a unit, before it is acknowledged locally (tests simulate crashes). */
+  afterSend?: (from: number, to: number) => void;
 }
 
 /**
@@ -200,6 +202,7 @@ export class RunSyncer {
         } else {
           await this.sendSingle(runId, unit.event);
         }
+        this.options.afterSend?.(unit.from, unit.to);
       } catch (e) {
         this.state.lastError = redactString(e instanceof Error ? e.message : String(e));
         this.save();
