@@ -1,0 +1,407 @@
+/**
+ * MLP router: exactly the gateway's architecture (gateway-contract.md §6.2): Linear + activation per hidden layer, a
+ * final Linear, argmax over classes. Trained with softmax cross-entropy, Adam, mini-batches, optional class weights and
+ * early stopping on a seeded validation split, on TensorFlow.js (wasm backend). Inference (`score`/`predict`) is the
+ * gateway's own formula in plain TypeScript (nn/gateway.ts), on the very tensors `state()` exports.
+ *
+ * Binary setting: two classes with **strong at index 0** and weak at index 1; `P(strong) = σ(z_s − z_w)`; the
+ * decision threshold t is baked into the output bias (`b_N[0] −= ln(t/(1−t))`, contract §6.5), so the gateway's
+ * argmax reproduces `P(strong) ≥ t`.
+ */
+import { z } from "zod";
+import type { EmbeddingMatrix } from "../embed/types";
+import { RouterlabError } from "../util/errors";
+import { createRng } from "../util/random";
+import type { EpochMetrics, TrainCallbacks } from "./nn/common";
+import { EpochMetricsSchema, gatherRows, splitRows, uniformInit } from "./nn/common";
+import type { Activation, LinearLayer, MlpWeights } from "./nn/gateway";
+import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax, sigmoid } from "./nn/gateway";
+import { tf, tfReady } from "./nn/tf";
+import type { RegisteredRouter } from "./define";
+import { defineRouter } from "./define";
+import type { RouterScores, RouterState, RoutingTask, Router } from "./types";
+import { resolveModels, validateTask } from "./validate";
+
+export const MlpHyperparametersSchema = z.strictObject({
+  /** Hidden widths in order; [] = a single linear layer. */
+  hiddenLayerSizes: z.array(z.int().positive()).default([128, 64]),
+  activation: z.enum(ACTIVATIONS).default("relu"),
+  learningRate: z.number().positive().default(1e-3),
+  batchSize: z.int().positive().default(64),
+  epochs: z.int().positive().default(50),
+  /** Share of the training rows held out (seeded) for early stopping and val metrics; 0 = none. */
+  validationFraction: z.number().min(0).max(0.5).default(0.1),
+  /** Stop after this many epochs without a lower val loss and restore the best weights; 0 = never stop early. */
+  patience: z.int().nonnegative().default(5),
+  /** "none", "balanced" (n / (classes x count), as scikit-learn) or explicit weights by model name (default 1). */
+  classWeight: z
+    .union([z.literal("none"), z.literal("balanced"), z.record(z.string(), z.number().positive())])
+    .default("none"),
+  /** Binary setting only: route to strong iff P(strong) >= threshold (baked into the output bias). */
+  threshold: z.number().gt(0).lt(1).default(0.5),
+  /** Expected embedding width (384 for the gateway); unset = accept any. */
+  inputDim: z.int().positive().optional(),
+  seed: z.int().default(0),
+});
+export type MlpHyperparameters = z.infer<typeof MlpHyperparametersSchema>;
+
+const MlpMetaSchema = z.object({
+  setting: z.enum(["multi", "binary"]),
+  taskModels: z.array(z.string()),
+  idx_to_model: z.record(z.string(), z.string()),
+  input_dim: z.int(),
+  hidden_layer_sizes: z.array(z.int()),
+  num_classes: z.int(),
+  activation: z.enum(ACTIVATIONS),
+  threshold: z.number(),
+  history: z.array(EpochMetricsSchema),
+});
+
+interface Fitted {
+  setting: "multi" | "binary";
+  /** The task's models ([weak, strong] in the binary setting). */
+  taskModels: string[];
+  /** Class index -> model label (gateway idx_to_model); binary: [strong, weak]. */
+  classes: string[];
+  /** Gateway weights, threshold shift included. */
+  weights: MlpWeights;
+  history: EpochMetrics[];
+  backend: string;
+}
+
+export class MlpRouter implements Router {
+  readonly kind = "mlp";
+  readonly hp: MlpHyperparameters;
+  private fitted: Fitted | undefined;
+
+  constructor(hp: Partial<MlpHyperparameters> = {}) {
+    this.hp = MlpHyperparametersSchema.parse(hp);
+  }
+
+  get hyperparameters(): Record<string, unknown> {
+    return { ...this.hp };
+  }
+
+  /** Per-epoch metrics of the last fit. */
+  get history(): readonly EpochMetrics[] {
+    return this.fitted?.history ?? [];
+  }
+
+  async fit(X: EmbeddingMatrix, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
+    const hp = this.hp;
+    validateTask(X, task, { expectedDim: hp.inputDim });
+    const binary = task.kind === "binary";
+    const classes = binary ? [task.models[1], task.models[0]] : [...task.models];
+    const C = classes.length;
+    const n = X.rows;
+    const y = new Int32Array(n);
+    for (let i = 0; i < n; i++) y[i] = binary ? (task.labels[i] === 1 ? 0 : 1) : task.labels[i]!;
+    const classWeights = this.classWeights(y, classes);
+
+    const rng = createRng(hp.seed);
+    const { train, val } = splitRows(n, hp.validationFraction, rng);
+    if (train.length === 0)
+      throw new RouterlabError("no training rows left after the validation split", { file: "training data" });
+
+    const dims = [X.dim, ...hp.hiddenLayerSizes, C];
+    const init: LinearLayer[] = [];
+    for (let i = 0; i + 1 < dims.length; i++) {
+      const inDim = dims[i]!;
+      const outDim = dims[i + 1]!;
+      init.push({
+        inDim,
+        outDim,
+        weight: uniformInit(outDim * inDim, inDim, rng),
+        bias: uniformInit(outDim, inDim, rng),
+      });
+    }
+
+    const backend = await tfReady();
+    const Ws = init.map((l) => tf.variable(tf.tensor2d(l.weight, [l.outDim, l.inDim])));
+    const bs = init.map((l) => tf.variable(tf.tensor1d(l.bias)));
+    const vars = [...Ws, ...bs];
+    const cw = tf.tensor1d(classWeights);
+    const act = (t: tf.Tensor2D): tf.Tensor2D => {
+      switch (hp.activation) {
+        case "relu":
+          return tf.relu(t);
+        case "tanh":
+          return tf.tanh(t);
+        case "logistic":
+          return tf.sigmoid(t);
+        case "identity":
+          return t;
+      }
+    };
+    const forward = (x: tf.Tensor2D): tf.Tensor2D => {
+      let h = x;
+      for (let i = 0; i < Ws.length; i++) {
+        h = tf.add(tf.matMul(h, Ws[i]!, false, true), bs[i]!);
+        if (i < Ws.length - 1) h = act(h);
+      }
+      return h;
+    };
+    /** Weighted mean softmax cross-entropy, torch CrossEntropyLoss(weight=...) semantics: Σ w_y ce / Σ w_y. */
+    const lossOf = (z: tf.Tensor2D, yb: tf.Tensor1D): tf.Scalar => {
+      const logp = tf.logSoftmax(z);
+      const oneHot = tf.oneHot(yb, C);
+      const ce = tf.neg(tf.sum(tf.mul(oneHot, logp), 1));
+      const w = tf.gather(cw, yb);
+      return tf.div(tf.sum(tf.mul(ce, w)), tf.maximum(tf.sum(w), 1e-12));
+    };
+    const optimizer = tf.train.adam(hp.learningRate, 0.9, 0.999, 1e-8);
+    const snapshot = (): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));
+
+    const evaluate = (rows: number[]): { loss: number; accuracy: number } => {
+      const xb = new Float32Array(rows.length * X.dim);
+      gatherRows(X, rows, 0, rows.length, xb);
+      const yArr = Int32Array.from(rows, (r) => y[r]!);
+      return tf.tidy(() => {
+        const z = forward(tf.tensor2d(xb, [rows.length, X.dim]));
+        const loss = lossOf(z, tf.tensor1d(yArr, "int32")).dataSync()[0]!;
+        const pred = tf.argMax(z, 1).dataSync();
+        let correct = 0;
+        for (let i = 0; i < rows.length; i++) if (pred[i] === yArr[i]) correct++;
+        return { loss, accuracy: correct / rows.length };
+      });
+    };
+
+    const history: EpochMetrics[] = [];
+    let best: { loss: number; weights: Float32Array[] } | undefined;
+    let sinceBest = 0;
+    const B = hp.batchSize;
+    const xBuf = new Float32Array(B * X.dim);
+    try {
+      for (let epoch = 1; epoch <= hp.epochs; epoch++) {
+        const started = performance.now();
+        // Seeded Fisher-Yates per epoch (util/random), not tfjs' unseeded shuffle.
+        const order = train.slice();
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = rng.int(i + 1);
+          const t = order[i]!;
+          order[i] = order[j]!;
+          order[j] = t;
+        }
+        let lossSum = 0;
+        let weightSum = 0;
+        let correct = 0;
+        for (let from = 0; from < order.length; from += B) {
+          const to = Math.min(order.length, from + B);
+          const nb = to - from;
+          gatherRows(X, order, from, to, xBuf);
+          const yb = Int32Array.from(order.slice(from, to), (r) => y[r]!);
+          const batchLoss = tf.tidy(() => {
+            const xt = tf.tensor2d(xBuf.subarray(0, nb * X.dim), [nb, X.dim]);
+            const yt = tf.tensor1d(yb, "int32");
+            let pred: Int32Array | Float32Array | Uint8Array = new Int32Array(0);
+            const { value, grads } = tf.variableGrads(() => {
+              const z = forward(xt);
+              pred = tf.argMax(z, 1).dataSync();
+              return lossOf(z, yt);
+            }, vars);
+            optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+            for (let i = 0; i < nb; i++) if (pred[i] === yb[i]) correct++;
+            return value.dataSync()[0]!;
+          });
+          lossSum += batchLoss * nb;
+          weightSum += nb;
+        }
+        const v = val.length > 0 ? evaluate(val) : undefined;
+        const m: EpochMetrics = {
+          epoch,
+          loss: lossSum / weightSum,
+          accuracy: correct / order.length,
+          val_loss: v ? v.loss : null,
+          val_accuracy: v ? v.accuracy : null,
+          seconds: (performance.now() - started) / 1000,
+        };
+        history.push(m);
+        callbacks.onEpoch?.(m);
+        if (v) {
+          if (!best || v.loss < best.loss) {
+            best = { loss: v.loss, weights: snapshot() };
+            sinceBest = 0;
+          } else if (hp.patience > 0 && ++sinceBest >= hp.patience) break;
+        }
+      }
+      const finalWeights = best ? best.weights : snapshot();
+      const layers: LinearLayer[] = init.map((l, i) => ({
+        inDim: l.inDim,
+        outDim: l.outDim,
+        weight: finalWeights[i]!,
+        bias: finalWeights[Ws.length + i]!,
+      }));
+      if (binary) {
+        const last = layers[layers.length - 1]!;
+        last.bias[0] = last.bias[0]! - Math.log(hp.threshold / (1 - hp.threshold));
+      }
+      this.fitted = {
+        setting: task.kind,
+        taskModels: [...task.models],
+        classes,
+        weights: { layers, activation: hp.activation },
+        history,
+        backend,
+      };
+    } finally {
+      vars.forEach((v) => v.dispose());
+      cw.dispose();
+      optimizer.dispose();
+    }
+  }
+
+  private classWeights(y: Int32Array, classes: string[]): Float32Array {
+    const C = classes.length;
+    const w = new Float32Array(C).fill(1);
+    const cwt = this.hp.classWeight;
+    if (cwt === "balanced") {
+      const counts = new Array<number>(C).fill(0);
+      for (const l of y) counts[l]! += 1;
+      for (let c = 0; c < C; c++) w[c] = counts[c]! > 0 ? y.length / (C * counts[c]!) : 0;
+    } else if (cwt !== "none") {
+      const names = Object.keys(cwt);
+      const idx = resolveModels(names, classes, "hyperparameters.classWeight");
+      names.forEach((name, i) => (w[idx[i]!] = cwt[name]!));
+    }
+    return w;
+  }
+
+  private need(): Fitted {
+    if (!this.fitted)
+      throw new RouterlabError("the MLP router is not fitted: call fit() or load a model file first");
+    return this.fitted;
+  }
+
+  /** Raw gateway logits (rows x num_classes, class order = idx_to_model). */
+  logits(X: EmbeddingMatrix): Float64Array {
+    const f = this.need();
+    checkDim(X, f.weights.layers[0]!.inDim);
+    return mlpLogits(f.weights, X);
+  }
+
+  predict(X: EmbeddingMatrix): string[] {
+    const f = this.need();
+    const z = this.logits(X);
+    const C = f.classes.length;
+    return Array.from(rowArgmax(z, X.rows, C), (i) => f.classes[i]!);
+  }
+
+  score(X: EmbeddingMatrix): RouterScores {
+    const f = this.need();
+    const z = this.logits(X);
+    const C = f.classes.length;
+    const perModel = new Float64Array(X.rows * C);
+    if (f.setting === "binary") {
+      const shift = Math.log(this.hp.threshold / (1 - this.hp.threshold));
+      const strongProbability = new Float64Array(X.rows);
+      for (let r = 0; r < X.rows; r++) {
+        const p = sigmoid(z[r * 2]! + shift - z[r * 2 + 1]!);
+        strongProbability[r] = p;
+        perModel[r * 2] = 1 - p; // weak
+        perModel[r * 2 + 1] = p; // strong
+      }
+      return { models: f.taskModels, perModel, strongProbability };
+    }
+    for (let r = 0; r < X.rows; r++) {
+      const mx = z[r * C + argmaxFirst(z, r * C, C)]!;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(z[r * C + c]! - mx);
+      for (let c = 0; c < C; c++) perModel[r * C + c] = Math.exp(z[r * C + c]! - mx) / s;
+    }
+    return { models: f.taskModels, perModel };
+  }
+
+  /** The gateway companion JSON (`<stem>.json`, contract §6.2): every key written, no nulls. */
+  companion(): Record<string, unknown> {
+    const f = this.need();
+    return {
+      input_dim: f.weights.layers[0]!.inDim,
+      hidden_layer_sizes: f.weights.layers.slice(0, -1).map((l) => l.outDim),
+      num_classes: f.classes.length,
+      activation: f.weights.activation,
+      idx_to_model: Object.fromEntries(f.classes.map((m, i) => [String(i), m])),
+      model_to_idx: Object.fromEntries(f.classes.map((m, i) => [m, i])),
+    };
+  }
+
+  state(): RouterState {
+    const f = this.need();
+    const tensors: RouterState["tensors"] = {};
+    f.weights.layers.forEach((l, i) => {
+      tensors[`layers.${i}.weight`] = { shape: [l.outDim, l.inDim], data: l.weight };
+      tensors[`layers.${i}.bias`] = { shape: [l.outDim], data: l.bias };
+    });
+    const companion = this.companion();
+    return {
+      kind: this.kind,
+      hyperparameters: this.hyperparameters,
+      meta: {
+        setting: f.setting,
+        taskModels: f.taskModels,
+        idx_to_model: companion.idx_to_model,
+        input_dim: companion.input_dim,
+        hidden_layer_sizes: companion.hidden_layer_sizes,
+        num_classes: companion.num_classes,
+        activation: companion.activation,
+        threshold: this.hp.threshold,
+        history: f.history,
+        backend: f.backend,
+      },
+      tensors,
+    };
+  }
+
+  static fromState(state: RouterState): MlpRouter {
+    const r = new MlpRouter(MlpHyperparametersSchema.parse(state.hyperparameters));
+    const meta = MlpMetaSchema.parse(state.meta);
+    const dims = [meta.input_dim, ...meta.hidden_layer_sizes, meta.num_classes];
+    const layers: LinearLayer[] = [];
+    for (let i = 0; i + 1 < dims.length; i++) {
+      const w = state.tensors[`layers.${i}.weight`];
+      const b = state.tensors[`layers.${i}.bias`];
+      const inDim = dims[i]!;
+      const outDim = dims[i + 1]!;
+      if (!w || !b || w.data.length !== outDim * inDim || b.data.length !== outDim)
+        throw new RouterlabError(`MLP state: layers.${i} missing or not [${outDim}, ${inDim}]`, {
+          file: "model file",
+          field: `layers.${i}`,
+        });
+      layers.push({ inDim, outDim, weight: w.data, bias: b.data });
+    }
+    const classes = Array.from(
+      { length: meta.num_classes },
+      (_, i) => meta.idx_to_model[String(i)] ?? String(i),
+    );
+    r.fitted = {
+      setting: meta.setting,
+      taskModels: meta.taskModels,
+      classes,
+      weights: { layers, activation: meta.activation as Activation },
+      history: meta.history,
+      backend: typeof state.meta.backend === "string" ? state.meta.backend : "unknown",
+    };
+    return r;
+  }
+}
+
+function checkDim(X: EmbeddingMatrix, dim: number): void {
+  if (X.dim !== dim)
+    throw new RouterlabError(`embedding dim ${X.dim} does not match the router's input_dim ${dim}`, {
+      file: "embeddings",
+      field: "dim",
+    });
+  for (let i = 0; i < X.data.length; i++)
+    if (!Number.isFinite(X.data[i]!))
+      throw new RouterlabError(`embedding row ${Math.floor(i / X.dim)} has a non-finite value`, {
+        file: "embeddings",
+      });
+}
+
+export const mlpEntry: RegisteredRouter = defineRouter({
+  kind: "mlp",
+  description:
+    "Gateway-architecture MLP (Linear+activation layers, softmax CE, Adam, early stopping), trained on tfjs",
+  hyperparameters: MlpHyperparametersSchema,
+  create: (hp) => new MlpRouter(hp),
+  fromState: (state) => MlpRouter.fromState(state),
+});

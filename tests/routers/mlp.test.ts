@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { MlpRouter } from "../../lib/routers/mlp";
+import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
+import { torchForwardMany } from "../../lib/routers/nn/torch-peer";
+import type { RoutingTask } from "../../lib/routers/types";
+import { RouterlabError } from "../../lib/util/errors";
+import { accuracy, clusters, randomProbes, subset } from "./nn-helpers";
+
+const MODELS = ["openai/gpt-4o", "openai/gpt-4o-mini", "mistral/mixtral-8x7b"];
+
+function multiTask(labels: Int32Array): RoutingTask {
+  return { kind: "multi", models: MODELS, labels };
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: readonly (readonly number[])[]): number {
+  let worst = 0;
+  const cols = b[0]!.length;
+  b.forEach((row, r) => row.forEach((v, c) => (worst = Math.max(worst, Math.abs(a[r * cols + c]! - v)))));
+  return worst;
+}
+
+describe("MLP router", () => {
+  it("learns separable clusters and reports per-epoch metrics", async () => {
+    const { X, labels } = clusters(700, 24, 3, 1);
+    const train = subset(X, 0, 500);
+    const test = subset(X, 500, 700);
+    const r = new MlpRouter({ hiddenLayerSizes: [32, 16], epochs: 15, batchSize: 32, seed: 3 });
+    const seen: number[] = [];
+    await r.fit(train, multiTask(labels.slice(0, 500)), { onEpoch: (m) => seen.push(m.epoch) });
+    assert.ok(seen.length >= 2, "onEpoch called per epoch");
+    assert.deepEqual(
+      seen,
+      r.history.map((h) => h.epoch),
+    );
+    const h = r.history;
+    assert.ok(h[h.length - 1]!.loss < h[0]!.loss, "training loss decreases");
+    assert.ok(h.every((e) => e.val_loss !== null && e.val_accuracy !== null));
+    const acc = accuracy(r.predict(test), labels.slice(500, 700), MODELS);
+    assert.ok(acc > 0.9, `held-out accuracy ${acc}`);
+    const s = r.score(test);
+    assert.equal(s.perModel.length, 200 * 3);
+    const rowSum = s.perModel[0]! + s.perModel[1]! + s.perModel[2]!;
+    assert.ok(Math.abs(rowSum - 1) < 1e-9);
+  });
+
+  it("forward passes equal PyTorch with the same weights (every activation, 384-d; binary with threshold)", async () => {
+    const { X, labels } = clusters(120, 384, 3, 7);
+    const probes = randomProbes(40, 384, 99);
+    const routers: MlpRouter[] = [];
+    for (const activation of ["relu", "tanh", "logistic", "identity"] as const) {
+      const r = new MlpRouter({ hiddenLayerSizes: [128, 64], activation, epochs: 2, seed: 11 });
+      await r.fit(X, multiTask(labels));
+      routers.push(r);
+    }
+    const single = new MlpRouter({ hiddenLayerSizes: [], epochs: 2, seed: 11 });
+    await single.fit(X, multiTask(labels));
+    routers.push(single);
+    const bin = new MlpRouter({ hiddenLayerSizes: [16], epochs: 5, threshold: 0.7, seed: 1 });
+    const binLabels = Int32Array.from(labels, (l) => (l === 0 ? 1 : 0));
+    await bin.fit(X, { kind: "binary", models: ["weak/m", "strong/m"], labels: binLabels });
+    routers.push(bin);
+    const torch = torchForwardMany(routers.map((r) => ({ state: r.state(), probes })));
+    routers.forEach((r, k) => {
+      const diff = maxAbsDiff(r.logits(probes), torch[k]!.values);
+      assert.ok(diff < 1e-5, `router ${k}: max |diff| ${diff}`);
+      const idx = r.companion().idx_to_model as Record<string, string>;
+      assert.deepEqual(
+        r.predict(probes),
+        torch[k]!.argmax.map((i) => idx[String(i)]),
+      );
+    });
+    // Binary: strong at index 0, and the baked threshold makes the argmax equal "P(strong) >= 0.7".
+    assert.deepEqual(bin.companion().idx_to_model, { "0": "strong/m", "1": "weak/m" });
+    const s = bin.score(probes);
+    const pred = bin.predict(probes);
+    const z = bin.logits(probes);
+    for (let i = 0; i < probes.rows; i++) {
+      const p = s.strongProbability![i]!;
+      if (Math.abs(p - 0.7) > 1e-6)
+        assert.equal(pred[i], p >= 0.7 ? "strong/m" : "weak/m", `row ${i}: p=${p}`);
+      assert.ok(Math.abs(s.perModel[i * 2 + 1]! - p) < 1e-12);
+      // the logits hold the shift: σ(z_s − z_w) = σ(logit(p) − ln(0.7/0.3))
+      const shifted = 1 / (1 + Math.exp(-(z[2 * i]! - z[2 * i + 1]!)));
+      const expected = 1 / (1 + Math.exp(-(Math.log(p / (1 - p)) - Math.log(0.7 / 0.3))));
+      assert.ok(Math.abs(shifted - expected) < 1e-9);
+    }
+  });
+
+  it("same config and seed give the same model bytes twice", async () => {
+    const { X, labels } = clusters(300, 32, 3, 2);
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mlp-det-"));
+    const save = async (seed: number, name: string): Promise<Buffer> => {
+      const r = new MlpRouter({ hiddenLayerSizes: [16], epochs: 3, seed, classWeight: "balanced" });
+      await r.fit(X, multiTask(labels));
+      return readFileSync(saveRouterState(r.state(), path.join(dir, name)).bin);
+    };
+    try {
+      const a = await save(42, "a");
+      const b = await save(42, "b");
+      const c = await save(43, "c");
+      assert.ok(a.length > 0 && a.equals(b), "same seed, same bytes");
+      assert.ok(!a.equals(c), "another seed, other bytes");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("early stopping restores the best epoch when val loss stops improving", async () => {
+    const { X } = clusters(300, 64, 3, 8);
+    const noise = Int32Array.from({ length: 300 }, (_, i) => (i * 7919) % 3);
+    const r = new MlpRouter({
+      hiddenLayerSizes: [128],
+      epochs: 60,
+      patience: 2,
+      validationFraction: 0.3,
+      learningRate: 0.01,
+      seed: 1,
+    });
+    await r.fit(X, multiTask(noise));
+    const h = r.history;
+    assert.ok(h.length < 60, `stopped after ${h.length} epochs`);
+    const best = Math.min(...h.map((e) => e.val_loss!));
+    assert.equal(h.length - 1 - h.findIndex((e) => e.val_loss === best), 2);
+  });
+
+  it("state round-trips through the model file with identical predictions", async () => {
+    const { X, labels } = clusters(200, 16, 3, 9);
+    const r = new MlpRouter({ hiddenLayerSizes: [8, 8], activation: "tanh", epochs: 3 });
+    await r.fit(X, multiTask(labels));
+    const dir = mkdtempSync(path.join(os.tmpdir(), "mlp-rt-"));
+    try {
+      const files = saveRouterState(r.state(), path.join(dir, "m"));
+      const back = MlpRouter.fromState(loadRouterState(files.json));
+      assert.deepEqual(back.predict(X), r.predict(X));
+      assert.deepEqual(Array.from(back.logits(X)), Array.from(r.logits(X)));
+      assert.deepEqual(back.companion(), r.companion());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe("bad input fails before training", () => {
+    const { X, labels } = clusters(50, 8, 3, 1);
+    const cases: [string, () => Promise<void>, RegExp][] = [
+      [
+        "empty set",
+        () =>
+          new MlpRouter().fit({ data: new Float32Array(0), rows: 0, dim: 8 }, multiTask(new Int32Array(0))),
+        /empty/,
+      ],
+      [
+        "NaN in embeddings",
+        () => {
+          const d = X.data.slice();
+          d[17] = NaN;
+          return new MlpRouter().fit({ ...X, data: d }, multiTask(labels));
+        },
+        /row 2, column 1 is NaN/,
+      ],
+      [
+        "dimension mismatch",
+        () => new MlpRouter({ inputDim: 384 }).fit(X, multiTask(labels)),
+        /dim is 8, expected 384/,
+      ],
+      [
+        "single class",
+        () => new MlpRouter().fit(X, multiTask(new Int32Array(50).fill(1))),
+        /single class 'openai\/gpt-4o-mini'/,
+      ],
+      [
+        "label out of range",
+        () => new MlpRouter().fit(X, multiTask(new Int32Array(50).fill(5))),
+        /out of range/,
+      ],
+      ["label count", () => new MlpRouter().fit(X, multiTask(labels.slice(0, 10))), /10 labels for 50/],
+      [
+        "unknown model name in class weights",
+        () => new MlpRouter({ classWeight: { "openai/gpt-5": 2 } }).fit(X, multiTask(labels)),
+        /unknown model 'openai\/gpt-5'/,
+      ],
+    ];
+    for (const [name, run, re] of cases) {
+      it(name, async () => {
+        await assert.rejects(run, (e: unknown) => e instanceof RouterlabError && re.test(e.message));
+      });
+    }
+    it("predict on a different dimension", async () => {
+      const r = new MlpRouter({ hiddenLayerSizes: [4], epochs: 1 });
+      await r.fit(X, multiTask(labels));
+      assert.throws(() => r.predict(randomProbes(2, 9, 1)), /dim 9 does not match/);
+    });
+  });
+});
