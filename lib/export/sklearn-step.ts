@@ -1,0 +1,208 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import type { EmbeddingMatrix } from "../embed/types";
+import { RouterlabError } from "../util/errors";
+import { cacheDir, projectRoot } from "../util/paths";
+import { writeProbes } from "./gateway-check";
+
+/**
+ * The pinned KNN/SVM export step (gateway-contract.md §6.1). Pickles hold private, version-specific estimator state,
+ * so scikit-learn itself writes them, in its own virtual environment with the gateway's locked versions, provisioned
+ * on first use under `.cache/export-venv-sklearn-<v>-numpy-<v>/`. MLP/MF/ELO exports never come here.
+ */
+
+export interface SklearnVersions {
+  sklearn: string;
+  numpy: string;
+  scipy: string;
+  joblib: string;
+}
+
+/** The gateway's lock (§2). Override per gateway build with `routerlab export --sklearn-version ...`. */
+export const GATEWAY_SKLEARN_VERSIONS: SklearnVersions = {
+  sklearn: "1.8.0",
+  numpy: "2.4.1",
+  scipy: "1.17.0",
+  joblib: "1.5.3",
+};
+
+const Version = z.string().regex(/^\d+(\.\d+){1,2}$/, "a version such as 1.8.0");
+export const SklearnVersionsSchema = z.object({
+  sklearn: Version,
+  numpy: Version,
+  scipy: Version,
+  joblib: Version,
+});
+
+export const KnnHyperparametersSchema = z
+  .object({
+    n_neighbors: z.number().int().positive().default(5),
+    metric: z.string().default("cosine"),
+    weights: z.enum(["uniform", "distance"]).default("distance"),
+    algorithm: z.enum(["auto", "brute", "ball_tree", "kd_tree"]).default("brute"),
+  })
+  .strict();
+export const SvmHyperparametersSchema = z
+  .object({
+    C: z.number().positive().default(1),
+    kernel: z.enum(["linear", "poly", "rbf", "sigmoid"]).default("rbf"),
+    gamma: z.union([z.enum(["scale", "auto"]), z.number().positive()]).default("scale"),
+    degree: z.number().int().positive().optional(),
+    coef0: z.number().optional(),
+    random_state: z.number().int().optional(),
+  })
+  .strict();
+
+const StepResult = z.object({
+  ok: z.boolean(),
+  error: z.string().optional(),
+  sha256: z.string().optional(),
+  classes: z.array(z.string()).optional(),
+  mismatches: z.number().optional(),
+  first: z.object({ index: z.number(), routerlab: z.string(), sklearn: z.string() }).optional(),
+  versions: z.record(z.string(), z.string()).optional(),
+});
+export type SklearnStepResult = z.infer<typeof StepResult>;
+
+export function exportVenvDir(v: SklearnVersions): string {
+  return path.join(cacheDir(), `export-venv-sklearn-${v.sklearn}-numpy-${v.numpy}`);
+}
+
+function requirementsText(v: SklearnVersions): string {
+  const base = readFileSync(path.join(projectRoot(), "python", "export-requirements.txt"), "utf8");
+  const pins: Record<string, string> = {
+    "scikit-learn": v.sklearn,
+    numpy: v.numpy,
+    scipy: v.scipy,
+    joblib: v.joblib,
+  };
+  return base.replace(/^([A-Za-z0-9_.-]+)==(\S+)$/gm, (line, name: string) =>
+    pins[name] ? `${name}==${pins[name]}` : line,
+  );
+}
+
+/**
+ * The interpreter for the step. `ROUTERLAB_EXPORT_PYTHON` names one directly (it must already have the pinned
+ * versions, which the step checks); otherwise a venv is created from `python3` (or `ROUTERLAB_EXPORT_BASE_PYTHON`).
+ */
+export function ensureExportPython(
+  v: SklearnVersions = GATEWAY_SKLEARN_VERSIONS,
+  log = (_: string) => {},
+): string {
+  const direct = process.env.ROUTERLAB_EXPORT_PYTHON;
+  if (direct) return direct;
+  const dir = exportVenvDir(v);
+  const py = path.join(dir, "bin", "python");
+  const stamp = path.join(dir, "routerlab-requirements.txt");
+  const req = requirementsText(v);
+  if (existsSync(py) && existsSync(stamp) && readFileSync(stamp, "utf8") === req) return py;
+  const base = process.env.ROUTERLAB_EXPORT_BASE_PYTHON ?? "python3";
+  const probe = spawnSync(base, ["-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"], {
+    encoding: "utf8",
+  });
+  if (probe.error || probe.status !== 0) {
+    throw new RouterlabError(
+      `KNN and SVM exports need Python 3 with the venv module to build scikit-learn ${v.sklearn} / numpy ${v.numpy} pickles, and '${base}' is not usable`,
+      undefined,
+      "install python3 and python3-venv (Python 3.14 to match the gateway image), or set ROUTERLAB_EXPORT_PYTHON to an interpreter that has these exact versions. MLP, MF and ELO exports do not need Python.",
+    );
+  }
+  log(
+    `provisioning the export environment ${dir} (Python ${probe.stdout.trim()}, scikit-learn ${v.sklearn})`,
+  );
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const mk = spawnSync(base, ["-m", "venv", dir], { encoding: "utf8" });
+  if (mk.status !== 0) throw new RouterlabError(`cannot create ${dir}: ${mk.stderr}`);
+  const reqFile = path.join(dir, "requirements.in");
+  writeFileSync(reqFile, req);
+  const pip = spawnSync(py, ["-m", "pip", "install", "--quiet", "-r", reqFile], { encoding: "utf8" });
+  if (pip.status !== 0) {
+    throw new RouterlabError(
+      `cannot install the pinned export requirements into ${dir}: ${pip.stderr.slice(-1500)}`,
+    );
+  }
+  writeFileSync(stamp, req);
+  return py;
+}
+
+export interface SklearnExportRequest {
+  kind: "knn" | "svm";
+  train: EmbeddingMatrix;
+  labels: readonly string[];
+  hyperparameters: Record<string, unknown>;
+  /** routerlab's evaluation embeddings and its decisions on them: the pickle must reproduce every one. */
+  probes: EmbeddingMatrix;
+  expected: readonly string[];
+  /** Where the .pkl goes; written only if every decision agrees. */
+  out: string;
+  versions?: SklearnVersions;
+  log?: (msg: string) => void;
+}
+
+export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
+  const versions = SklearnVersionsSchema.parse(r.versions ?? GATEWAY_SKLEARN_VERSIONS);
+  const hp =
+    r.kind === "knn"
+      ? KnnHyperparametersSchema.parse(r.hyperparameters)
+      : SvmHyperparametersSchema.parse(r.hyperparameters);
+  if (r.train.rows !== r.labels.length) {
+    throw new RouterlabError(`${r.train.rows} training embeddings but ${r.labels.length} labels`);
+  }
+  if (r.probes.rows !== r.expected.length) {
+    throw new RouterlabError(
+      `${r.probes.rows} evaluation embeddings but ${r.expected.length} routerlab decisions`,
+    );
+  }
+  if (r.train.dim !== r.probes.dim)
+    throw new RouterlabError("training and evaluation embeddings differ in dimension");
+  const python = ensureExportPython(versions, r.log);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-sklearn-"));
+  try {
+    const train = path.join(tmp, "train.f32");
+    const probes = path.join(tmp, "probes.f32");
+    writeProbes(train, r.train);
+    writeProbes(probes, r.probes);
+    const reqFile = path.join(tmp, "request.json");
+    writeFileSync(
+      reqFile,
+      JSON.stringify({
+        kind: r.kind,
+        dim: r.train.dim,
+        train,
+        train_rows: r.train.rows,
+        labels: r.labels,
+        hyperparameters: hp,
+        probes,
+        probe_rows: r.probes.rows,
+        expected: r.expected,
+        out: path.resolve(r.out),
+        versions: { "scikit-learn": versions.sklearn, numpy: versions.numpy },
+      }),
+    );
+    mkdirSync(path.dirname(path.resolve(r.out)), { recursive: true });
+    const script = path.join(projectRoot(), "python", "export_sklearn.py");
+    const p = spawnSync(python, [script, reqFile], { encoding: "utf8", maxBuffer: 1 << 26 });
+    if (p.error) throw new RouterlabError(`cannot run ${python}: ${p.error.message}`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(p.stdout.trim().split("\n").pop() ?? "");
+    } catch {
+      throw new RouterlabError(`export_sklearn.py failed (exit ${p.status}): ${p.stderr.slice(-2000)}`);
+    }
+    const res = StepResult.parse(parsed);
+    if (!res.ok) {
+      const first = res.first
+        ? ` (first: query ${res.first.index}, routerlab '${res.first.routerlab}', scikit-learn '${res.first.sklearn}')`
+        : "";
+      throw new RouterlabError(
+        `${r.kind.toUpperCase()} export refused: ${res.error ?? "unknown error"}${first}`,
+      );
+    }
+    return res;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
