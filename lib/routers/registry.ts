@@ -2,6 +2,7 @@ import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
 import { knnEntry } from "./knn";
 import { loadRouterState } from "./model-file";
+import { svmEntry } from "./svm";
 import type { RegisteredRouter } from "./define";
 import type { Router, RouterState } from "./types";
 
@@ -9,7 +10,7 @@ export type { RegisteredRouter, RouterEntry } from "./define";
 export { defineRouter } from "./define";
 
 /** Every router kind, one line each (MLP and MF add theirs here). */
-const ENTRIES: RegisteredRouter[] = [knnEntry, ...baselineEntries];
+const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, ...baselineEntries];
 
 export function routerKinds(): string[] {
   return ENTRIES.map((e) => e.kind);
