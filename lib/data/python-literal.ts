@@ -44,7 +44,11 @@ class Parser {
   constructor(readonly s: string) {}
 
   ws(): void {
-    while (this.i < this.s.length && /\s/.test(this.s[this.i]!)) this.i++;
+    for (;;) {
+      const c = this.s.charCodeAt(this.i);
+      if (c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11) this.i++;
+      else return;
+    }
   }
 
   fail(msg: string): never {
@@ -144,8 +148,15 @@ class Parser {
       const c = this.s[this.i]!;
       if (c === "\n" && !triple) this.fail("newline in single-quoted string");
       if (c !== "\\") {
-        out += c;
-        this.i++;
+        // copy the run of ordinary characters at once
+        let k = this.i + 1;
+        while (k < this.s.length) {
+          const d = this.s[k]!;
+          if (d === "\\" || d === q || d === "\n") break;
+          k++;
+        }
+        out += this.s.slice(this.i, k);
+        this.i = k;
         continue;
       }
       const n = this.s[this.i + 1];

@@ -59,12 +59,29 @@ export function promptQueryText(prompt: string): string {
 
 /** Python's str.strip() with no arguments: strips Unicode whitespace (incl. \x1c-\x1f, \x85). */
 export function pyStrip(s: string): string {
-  return s.replace(PY_WS_START, "").replace(PY_WS_END, "");
+  let a = 0;
+  let b = s.length;
+  while (a < b && isPyWhitespace(s.charCodeAt(a))) a++;
+  while (b > a && isPyWhitespace(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
-const PY_WS = "\\s\\x1c-\\x1f\\x85";
-const PY_WS_START = new RegExp(`^[${PY_WS}]+`, "u");
-const PY_WS_END = new RegExp(`[${PY_WS}]+$`, "u");
+/** Python's str.isspace() for one UTF-16 unit (all Python whitespace is in the BMP). */
+function isPyWhitespace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f);
+  if (c < 0x85) return false;
+  return (
+    c === 0x85 ||
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
+}
 
 /** str() of a JSON value as Python would print it (for stringified `input` items). */
 function pyStr(v: unknown): string {
