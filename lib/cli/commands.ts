@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { registerTrackingCommands } from "./tracking";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -6,4 +7,5 @@ import type { Command } from "commander";
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerTrackingCommands(program);
 }
