@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { registerEvaluateCommands } from "./evaluate";
 import { registerTrackingCommands } from "./tracking";
+import { registerTrainCommands } from "./train";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -8,4 +10,6 @@ import { registerTrackingCommands } from "./tracking";
 export function registerCommands(program: Command): void {
   void program;
   registerTrackingCommands(program);
+  registerTrainCommands(program);
+  registerEvaluateCommands(program);
 }

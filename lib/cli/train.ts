@@ -1,0 +1,306 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import type { Command } from "commander";
+import { z } from "zod";
+import { BUNDLED_DATASETS, bundledRouting } from "../data/bundled";
+import type { RoutingData } from "../data/routing";
+import { applySplit, trainTestSplit } from "../data/split";
+import type { EmbeddingMatrix } from "../embed/types";
+import { KnnRouter } from "../routers/knn";
+import { deriveTask, labelCounts, RoutingSettingSchema } from "../routers/labels";
+import { saveRouterState, stableStringify } from "../routers/model-file";
+import { createRouter } from "../routers/registry";
+import type { Router, RouterScores, RoutingTask } from "../routers/types";
+import { loadYamlConfig } from "../util/config";
+import { RouterlabError } from "../util/errors";
+import { createRng, shuffled } from "../util/random";
+import { outDir, projectRoot } from "../util/paths";
+
+/** `routerlab train --config configs/<router>.yaml`: one YAML file, validated here, says everything. */
+export const TrainConfigSchema = z.strictObject({
+  data: z.strictObject({
+    dataset: z.enum(BUNDLED_DATASETS),
+    split: z
+      .strictObject({
+        testFraction: z.number().gt(0).lt(1).default(0.2),
+        stratifyBy: z.enum(["group", "none"]).default("group"),
+      })
+      .default({ testFraction: 0.2, stratifyBy: "group" }),
+    /** Keep at most this many training rows (a seeded sample), e.g. to bound SVM memory (n^2 float32). */
+    maxTrain: z.number().int().positive().optional(),
+    /** Keep at most this many test rows (a seeded sample). */
+    maxTest: z.number().int().positive().optional(),
+  }),
+  routing: RoutingSettingSchema,
+  embedding: z
+    .strictObject({
+      /** "fp32" matches the gateway; "int8" is faster but not gateway-compatible. */
+      precision: z.enum(["fp32", "int8"]).default("fp32"),
+      /**
+       * Precomputed embeddings instead of running the embedder: a raw little-endian float32 file with
+       * one row per dataset row (in dataset order), `dim` columns.
+       */
+      matrix: z.string().min(1).optional(),
+      dim: z.number().int().positive().default(384),
+    })
+    .default({ precision: "fp32", dim: 384 }),
+  router: z.strictObject({
+    kind: z.string().min(1),
+    hyperparameters: z.record(z.string(), z.unknown()).default({}),
+  }),
+  seed: z.number().int().nonnegative().default(0),
+  output: z
+    .strictObject({
+      dir: z.string().min(1).optional(),
+      name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only"),
+    })
+    .optional(),
+});
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+
+export interface DecisionSummary {
+  rows: number;
+  /** Share of test queries routed to each model. */
+  share: Record<string, number>;
+  /** Fraction of test rows where the decision equals the derived label. */
+  labelAccuracy: number;
+  /** Mean observed quality of the chosen models, and the same for each model alone. */
+  meanQuality: number;
+  meanCost: number;
+  perModelQuality: Record<string, number>;
+}
+
+export interface TrainResult {
+  config: TrainConfig;
+  router: Router;
+  train: RoutingData;
+  test: RoutingData;
+  trainTask: RoutingTask;
+  testTask: RoutingTask;
+  trainX: EmbeddingMatrix;
+  testX: EmbeddingMatrix;
+  predictions: string[];
+  scores: RouterScores;
+  summary: DecisionSummary;
+  fitSeconds: number;
+  modelFiles?: { json: string; bin: string };
+}
+
+function sampleRows(n: number, max: number | undefined, seed: number): number[] {
+  const all = Array.from({ length: n }, (_, i) => i);
+  if (max === undefined || max >= n) return all;
+  return shuffled(all, createRng(seed))
+    .slice(0, max)
+    .sort((a, b) => a - b);
+}
+
+function readMatrix(file: string, rows: number, dim: number): EmbeddingMatrix {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new RouterlabError(`cannot read embeddings: ${(e as Error).message}`, {
+      file,
+      field: "embedding.matrix",
+    });
+  }
+  if (buf.length !== rows * dim * 4) {
+    throw new RouterlabError(
+      `dimension mismatch: ${buf.length} bytes, expected ${rows} rows x ${dim} float32 = ${rows * dim * 4}`,
+      { file, field: "embedding.matrix" },
+    );
+  }
+  const data = new Float32Array(rows * dim);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * 4, true);
+  return { data, rows, dim };
+}
+
+function pickRows(m: EmbeddingMatrix, rows: readonly number[]): EmbeddingMatrix {
+  const data = new Float32Array(rows.length * m.dim);
+  rows.forEach((r, i) => data.set(m.data.subarray(r * m.dim, (r + 1) * m.dim), i * m.dim));
+  return { data, rows: rows.length, dim: m.dim };
+}
+
+/** Embeds query texts with lib/embed (fp32 = the gateway's vectors), through the persistent cache. */
+export async function embedQueries(
+  texts: readonly string[],
+  precision: "fp32" | "int8",
+): Promise<EmbeddingMatrix> {
+  const embed = await import("../embed/index.js");
+  const embedder = await embed.createEmbedder({ precision });
+  try {
+    const r = await embed.embedWithCache(texts, { embedder, source: "queries" });
+    return r.matrix;
+  } finally {
+    await embedder.dispose();
+  }
+}
+
+export function summarize(task: RoutingTask, predictions: readonly string[]): DecisionSummary {
+  const m = task.models.length;
+  const n = predictions.length;
+  const share: Record<string, number> = {};
+  const perModelQuality: Record<string, number> = {};
+  task.models.forEach((name) => (share[name] = 0));
+  let correct = 0;
+  let q = 0;
+  let c = 0;
+  predictions.forEach((p, i) => {
+    share[p] = (share[p] ?? 0) + 1 / n;
+    const j = task.models.indexOf(p);
+    if (j === task.labels[i]) correct++;
+    q += task.quality ? task.quality[i * m + j]! : NaN;
+    c += task.cost ? task.cost[i * m + j]! : NaN;
+  });
+  task.models.forEach((name, j) => {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += task.quality ? task.quality[i * m + j]! : NaN;
+    perModelQuality[name] = s / n;
+  });
+  return { rows: n, share, labelAccuracy: correct / n, meanQuality: q / n, meanCost: c / n, perModelQuality };
+}
+
+/** Load -> split -> labels -> embeddings -> fit -> decisions on the test split -> model file. */
+export async function runTraining(
+  config: TrainConfig,
+  opts: { embeddings?: EmbeddingMatrix; save?: boolean; log?: (line: string) => void } = {},
+): Promise<TrainResult> {
+  const log = opts.log ?? (() => undefined);
+  const { data } = bundledRouting(config.data.dataset);
+  // Validate the router kind and hyperparameters before any heavy work.
+  const router = createRouter(config.router.kind, config.router.hyperparameters, "router.hyperparameters");
+  const split = trainTestSplit(data, {
+    testFraction: config.data.split.testFraction,
+    seed: config.seed,
+    stratifyBy: config.data.split.stratifyBy === "group" && data.groups ? "group" : undefined,
+  });
+  const trainKeep = new Set(sampleRows(split.train.length, config.data.maxTrain, config.seed + 1));
+  split.train = split.train.filter((_, i) => trainKeep.has(i));
+  const testKeep = new Set(sampleRows(split.test.length, config.data.maxTest, config.seed + 2));
+  split.test = split.test.filter((_, i) => testKeep.has(i));
+  const { train, test } = applySplit(data, split);
+  const trainTask = deriveTask(train, config.routing);
+  const testTask = deriveTask(test, config.routing);
+  log(
+    `data: ${data.name}, ${train.queryIds.length} train / ${test.queryIds.length} test rows; ` +
+      `train labels: ${trainTask.models.map((m, i) => `${m}=${labelCounts(trainTask)[i]}`).join(", ")}`,
+  );
+  let trainX: EmbeddingMatrix;
+  let testX: EmbeddingMatrix;
+  const full =
+    opts.embeddings ??
+    (config.embedding.matrix
+      ? readMatrix(
+          path.resolve(projectRoot(), config.embedding.matrix),
+          data.queryIds.length,
+          config.embedding.dim,
+        )
+      : undefined);
+  if (full) {
+    if (full.rows !== data.queryIds.length) {
+      throw new RouterlabError(
+        `dimension mismatch: ${full.rows} embedding rows for ${data.queryIds.length} dataset rows`,
+        {
+          file: "embeddings",
+        },
+      );
+    }
+    trainX = pickRows(full, split.train);
+    testX = pickRows(full, split.test);
+  } else {
+    log(
+      `embedding ${train.queries.length + test.queries.length} queries (${config.embedding.precision}, cached in .cache/embeddings)`,
+    );
+    const all = await embedQueries([...train.queries, ...test.queries], config.embedding.precision);
+    trainX = pickRows(
+      all,
+      train.queries.map((_, i) => i),
+    );
+    testX = pickRows(
+      all,
+      test.queries.map((_, i) => train.queries.length + i),
+    );
+  }
+  const t0 = process.hrtime.bigint();
+  await router.fit(trainX, trainTask);
+  const fitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  log(`fit ${config.router.kind} in ${fitSeconds.toFixed(2)} s`);
+  const predictions =
+    router instanceof KnnRouter && config.router.hyperparameters["index"] === undefined
+      ? await router.predictAsync(testX)
+      : router.predict(testX);
+  const scores =
+    router instanceof KnnRouter && config.router.hyperparameters["index"] === undefined
+      ? await router.scoreAsync(testX)
+      : router.score(testX);
+  const summary = summarize(testTask, predictions);
+  let modelFiles: { json: string; bin: string } | undefined;
+  if (opts.save !== false && config.output) {
+    const dir = path.resolve(projectRoot(), config.output.dir ?? path.join(outDir(), "models"));
+    const state = router.state();
+    modelFiles = saveRouterState(
+      {
+        ...state,
+        meta: {
+          ...state.meta,
+          training: {
+            dataset: data.name,
+            trainRows: train.queryIds.length,
+            seed: config.seed,
+            routing: config.routing,
+          },
+        },
+      },
+      path.join(dir, config.output.name),
+    );
+    writeFileSync(
+      path.join(dir, `${config.output.name}.summary.json`),
+      stableStringify({ fitSeconds, summary }),
+    );
+  }
+  return {
+    config,
+    router,
+    train,
+    test,
+    trainTask,
+    testTask,
+    trainX,
+    testX,
+    predictions,
+    scores,
+    summary,
+    fitSeconds,
+    modelFiles,
+  };
+}
+
+export function formatSummary(s: DecisionSummary): string {
+  const lines = [`test rows: ${s.rows}`];
+  for (const [m, v] of Object.entries(s.share))
+    lines.push(
+      `  routed to ${m}: ${(v * 100).toFixed(1)}% (alone: quality ${s.perModelQuality[m]?.toFixed(4)})`,
+    );
+  lines.push(`  label accuracy: ${s.labelAccuracy.toFixed(4)}`);
+  lines.push(
+    `  mean quality of decisions: ${s.meanQuality.toFixed(4)}; mean cost: $${s.meanCost.toPrecision(4)}`,
+  );
+  return lines.join("\n");
+}
+
+export function registerTrainCommands(program: Command): void {
+  program
+    .command("train")
+    .description(
+      "Train a router from a YAML config (data, split, routing setting, embedding, router, seed) and write its model file",
+    )
+    .requiredOption("-c, --config <file>", "YAML config, e.g. configs/knn.yaml")
+    .option("--no-save", "do not write the model file")
+    .action(async (o: { config: string; save: boolean }) => {
+      const config = loadYamlConfig(o.config, TrainConfigSchema);
+      const r = await runTraining(config, { save: o.save, log: (l) => process.stdout.write(l + "\n") });
+      process.stdout.write(formatSummary(r.summary) + "\n");
+      if (r.modelFiles) process.stdout.write(`model: ${r.modelFiles.json}\n`);
+    });
+}
