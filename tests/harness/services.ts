@@ -136,14 +136,23 @@ function installCleanupHandlers(): void {
   }
 }
 
-/** A detached shell that kills the group `pgid` when the process `ownerPid` is gone (even after SIGKILL). */
-function startWatchdog(pgid: number, ownerPid: number): void {
+/**
+ * A detached shell that kills the group `pgid` when the process `ownerPid` is gone (even after SIGKILL), then
+ * removes the service's temporary directories.
+ */
+function startWatchdog(pgid: number, ownerPid: number, cleanupDirs: string[]): void {
+  const rm = cleanupDirs.length > 0 ? `rm -rf ${cleanupDirs.map(shellQuote).join(" ")}; ` : "";
   const script =
     `while kill -0 ${ownerPid} 2>/dev/null && kill -0 -- -${pgid} 2>/dev/null; do sleep 1; done; ` +
     `if kill -0 -- -${pgid} 2>/dev/null; then kill -TERM -- -${pgid} 2>/dev/null; sleep 5; ` +
-    `kill -KILL -- -${pgid} 2>/dev/null; fi; exit 0`;
+    `kill -KILL -- -${pgid} 2>/dev/null; fi; ` +
+    `if ! kill -0 ${ownerPid} 2>/dev/null; then ${rm}:; fi; exit 0`;
   const dog = spawn("bash", ["-c", script], { detached: true, stdio: "ignore" });
   dog.unref();
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function timestamp(): string {
@@ -172,7 +181,7 @@ export function spawnService(
   name: string,
   cmd: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; tempDirs?: string[] } = {},
 ): Spawned {
   installCleanupHandlers();
   mkdirSync(testLogDir(), { recursive: true });
@@ -191,7 +200,7 @@ export function spawnService(
   }
   const pgid = child.pid;
   liveGroups.set(pgid, name);
-  startWatchdog(pgid, process.pid);
+  startWatchdog(pgid, process.pid, opts.tempDirs ?? []);
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exitPromise = new Promise<void>((resolve) => {
     child.on("exit", (code, signal) => {
@@ -336,7 +345,10 @@ export async function startS3(opts: { dataDir?: string; bucket?: string } = {}):
       `-s3.config=${identityFile}`,
       `-bucket=${bucket}`,
     ];
-    const proc = spawnService("s3", weed, args, { cwd: dataDir });
+    const proc = spawnService("s3", weed, args, {
+      cwd: dataDir,
+      tempDirs: ownData ? [confDir, dataDir] : [confDir],
+    });
     const url = `http://127.0.0.1:${s3}`;
     const stop = async (): Promise<void> => {
       await proc.stop();
@@ -466,7 +478,11 @@ export async function startMlflow(opts: {
       "--cors-allowed-origins",
       `http://127.0.0.1:${port},http://localhost:${port}`,
     ];
-    const proc = spawnService("mlflow", mlflow, args, { env, cwd: backendDir });
+    const proc = spawnService("mlflow", mlflow, args, {
+      env,
+      cwd: backendDir,
+      tempDirs: ownBackend ? [backendDir] : [],
+    });
     const stop = async (): Promise<void> => {
       await proc.stop();
       if (ownBackend) rmSync(backendDir, { recursive: true, force: true });
