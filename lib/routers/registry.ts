@@ -1,6 +1,8 @@
 import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
 import { knnEntry } from "./knn";
+import { mfEntry } from "./mf";
+import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
 import { svmEntry } from "./svm";
 import type { RegisteredRouter } from "./define";
@@ -10,7 +12,7 @@ export type { RegisteredRouter, RouterEntry } from "./define";
 export { defineRouter } from "./define";
 
 /** Every router kind, one line each (MLP and MF add theirs here). */
-const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, ...baselineEntries];
+const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, mlpEntry, mfEntry, ...baselineEntries];
 
 export function routerKinds(): string[] {
   return ENTRIES.map((e) => e.kind);
