@@ -187,15 +187,16 @@ function otlpSpans(doc: unknown, file: string, line: number | null, prefix: stri
           return;
         }
         const v = s.data;
-        const start = Number(BigInt(v.startTimeUnixNano) / 1000n) / 1e6;
-        const end = Number(BigInt(v.endTimeUnixNano) / 1000n) / 1e6;
+        const startNs = BigInt(v.startTimeUnixNano);
+        const start = Number(startNs / 1000n) / 1e6;
+        const durationNs = BigInt(v.endTimeUnixNano) - startNs;
         spans.push({
           traceId: v.traceId,
           spanId: v.spanId,
           parentSpanId: v.parentSpanId ? v.parentSpanId : null,
           name: v.name,
           start,
-          duration: Math.max(0, end - start),
+          duration: Math.max(0, Number(durationNs) / 1e9),
           attrs: attrMap(v.attributes),
           events: v.events.map((e) => ({ name: e.name, attrs: attrMap(e.attributes) })),
           line,
