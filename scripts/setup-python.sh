@@ -16,6 +16,10 @@ if ! command -v "$python" >/dev/null 2>&1; then
   echo "routerlab: Python 3.11+ is needed for the test services and export step; install python3 (with venv and pip)" >&2
   exit 1
 fi
+if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
+  echo "routerlab: $("$python" --version 2>&1) is too old; Python 3.11+ is needed (set ROUTERLAB_BASE_PYTHON to another)" >&2
+  exit 1
+fi
 echo "[routerlab] setting up the Python environment in .venv (first run takes a few minutes) ..." >&2
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
