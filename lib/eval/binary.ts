@@ -1,3 +1,5 @@
+import { createRng } from "../util/random";
+
 /**
  * The binary (strong/weak) routing setting of RouteLLM: threshold sweeps, PGR, APGR and CPT, exactly as
  * defined in the metrics spec (§4-§7). Pure functions over plain arrays; x is a fraction in [0, 1].
@@ -369,5 +371,91 @@ export function summariseBinary(
     apgrReference10: apgr(ref, sweep.qWeak, sweep.qStrong),
     cpt50: cpt(fine, 0.5, sweep.qWeak, sweep.qStrong),
     cpt80: cpt(fine, 0.8, sweep.qWeak, sweep.qStrong),
+  };
+}
+
+export interface BinaryBootstrap {
+  readonly resamples: number;
+  readonly seed: number;
+  readonly apgr: { lo: number; hi: number };
+  readonly cpt50: { lo: number; hi: number; notReached: number };
+  readonly cpt80: { lo: number; hi: number; notReached: number };
+}
+
+/**
+ * 95% percentile intervals for APGR, CPT(50%) and CPT(80%) over query resamples (fine sweep). Each
+ * resample reuses the sorted order with integer weights, so it costs O(N). CPT intervals are over the
+ * resamples where the target is reached; `notReached` counts the others.
+ */
+export function bootstrapBinary(
+  scores: ArrayLike<number>,
+  yWeak: ArrayLike<number>,
+  yStrong: ArrayLike<number>,
+  resamples = 1000,
+  seed = 0,
+  level = 0.95,
+): BinaryBootstrap {
+  const n = scores.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const s = Float64Array.from(order, (i) => scores[i]!);
+  const yw = Float64Array.from(order, (i) => yWeak[i]!);
+  const ys = Float64Array.from(order, (i) => yStrong[i]!);
+  const rng = createRng(seed);
+  const counts = new Int32Array(n);
+  const apgrs: number[] = [];
+  const c50: number[] = [];
+  const c80: number[] = [];
+  let nr50 = 0;
+  let nr80 = 0;
+  for (let b = 0; b < resamples; b++) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[rng.int(n)]!++;
+    let sumW = 0;
+    let sumS = 0;
+    for (let i = 0; i < n; i++) {
+      sumW += counts[i]! * yw[i]!;
+      sumS += counts[i]! * ys[i]!;
+    }
+    const qw = sumW / n;
+    const qs = sumS / n;
+    const t50 = qw + 0.5 * (qs - qw);
+    const t80 = qw + 0.8 * (qs - qw);
+    let x0 = 0;
+    let q0 = qw;
+    let area = 0;
+    let k = 0;
+    let delta = 0;
+    let cross50 = q0 >= t50 ? 0 : NaN;
+    let cross80 = q0 >= t80 ? 0 : NaN;
+    for (let r = 0; r < n; r++) {
+      k += counts[r]!;
+      delta += counts[r]! * (ys[r]! - yw[r]!);
+      if (r + 1 < n && s[r + 1] === s[r]) continue;
+      const x1 = k / n;
+      const q1 = (sumW + delta) / n;
+      area += ((x1 - x0) * (q0 + q1)) / 2;
+      if (Number.isNaN(cross50) && q1 >= t50) cross50 = x0 + ((t50 - q0) * (x1 - x0)) / (q1 - q0);
+      if (Number.isNaN(cross80) && q1 >= t80) cross80 = x0 + ((t80 - q0) * (x1 - x0)) / (q1 - q0);
+      x0 = x1;
+      q0 = q1;
+    }
+    if (qs !== qw) apgrs.push((area - qw) / (qs - qw));
+    if (Number.isNaN(cross50)) nr50++;
+    else c50.push(cross50);
+    if (Number.isNaN(cross80)) nr80++;
+    else c80.push(cross80);
+  }
+  const a = (1 - level) / 2;
+  const iv = (v: number[]): { lo: number; hi: number } => {
+    if (v.length === 0) return { lo: NaN, hi: NaN };
+    const sorted = v.sort((p, q) => p - q);
+    return { lo: quantileSorted(sorted, a), hi: quantileSorted(sorted, 1 - a) };
+  };
+  return {
+    resamples,
+    seed,
+    apgr: iv(apgrs),
+    cpt50: { ...iv(c50), notReached: nr50 },
+    cpt80: { ...iv(c80), notReached: nr80 },
   };
 }
