@@ -1,0 +1,91 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { RouterlabError } from "../util/errors";
+import type { BundleFile } from "./artifacts";
+import { MANIFEST_NAME } from "./bundle";
+
+/**
+ * Atomic publish onto the directory the gateway reads (gateway-contract.md §10): manifest, then companion JSON, each by
+ * atomic rename, then the served file through a temporary name in the same directory, fsync and rename; finally the
+ * served file's mtime is made strictly newer than the one it replaced, so the gateway's lazy reload picks it up.
+ */
+
+function atomicWrite(dir: string, name: string, bytes: Uint8Array): void {
+  const tmp = path.join(dir, `.${name}.routerlab-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  try {
+    const fd = openSync(tmp, "w", 0o644);
+    try {
+      let off = 0;
+      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path.join(dir, name));
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // some filesystems do not support fsync on directories
+  }
+}
+
+export interface PublishResult {
+  served: string;
+  order: string[];
+  mtimeMs: number;
+  previousMtimeMs: number | null;
+}
+
+export function publishToDir(dir: string, files: readonly BundleFile[], manifest?: Buffer): PublishResult {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new RouterlabError(`not a directory: ${dir}`);
+  const served = files.filter((f) => f.served);
+  if (served.length !== 1)
+    throw new RouterlabError(`a bundle must have exactly one served file, not ${served.length}`);
+  const target = path.join(dir, served[0]!.name);
+  const previousMtimeMs = existsSync(target) ? statSync(target).mtimeMs : null;
+  const order: string[] = [];
+  if (manifest) {
+    atomicWrite(dir, MANIFEST_NAME, manifest);
+    order.push(MANIFEST_NAME);
+  }
+  for (const f of files.filter((x) => !x.served)) {
+    atomicWrite(dir, f.name, f.bytes);
+    order.push(f.name);
+  }
+  atomicWrite(dir, served[0]!.name, served[0]!.bytes);
+  order.push(served[0]!.name);
+  fsyncDir(dir);
+  let mtimeMs = statSync(target).mtimeMs;
+  if (previousMtimeMs !== null && !(mtimeMs > previousMtimeMs)) {
+    // Coarse timestamps or a clock step: push the mtime past the old one (a whole second, for 1 s filesystems).
+    const t = new Date(Math.max(previousMtimeMs + 1000, Date.now()));
+    utimesSync(target, t, t);
+    mtimeMs = statSync(target).mtimeMs;
+    if (!(mtimeMs > previousMtimeMs))
+      throw new RouterlabError(`cannot make ${target}'s mtime newer than before`);
+  }
+  return { served: target, order, mtimeMs, previousMtimeMs };
+}

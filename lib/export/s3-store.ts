@@ -1,0 +1,522 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import { z } from "zod";
+import { RouterlabError, errorMessage } from "../util/errors";
+import { sha256Hex } from "../util/hash";
+import type { BundleFile } from "./artifacts";
+import { MANIFEST_NAME, verifyBundleDir } from "./bundle";
+import type { VerifyKey } from "./manifest";
+import { parseManifest } from "./manifest";
+import type { PublishResult } from "./publish-dir";
+import { publishToDir } from "./publish-dir";
+
+/**
+ * Promotion through S3/MinIO (gateway-contract.md §11). Layout per router name, under an optional prefix:
+ *   models/<router>/<version>/            immutable: served file, companion JSON, manifest.json, routerlab/provenance.json
+ *   models/<router>/current/              a copy of the promoted version (the gateway's LLMROUTER_MODEL_S3_KEY)
+ *   models/<router>/CURRENT.pointer       {version, previous, ...}: changed only by a conditional write
+ *   models/<router>/audit/<time>-<id>     one object per promotion or rollback (append-only)
+ */
+
+export interface Store {
+  s3: S3Client;
+  bucket: string;
+  prefix: string;
+}
+
+export function storeFromEnv(bucket: string, prefix = "", env: NodeJS.ProcessEnv = process.env): Store {
+  const endpoint = env.ROUTERLAB_S3_ENDPOINT ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const s3 = new S3Client({
+    region: env.AWS_REGION ?? "us-east-1",
+    forcePathStyle: true,
+    maxAttempts: 2,
+    ...(endpoint ? { endpoint } : {}),
+  });
+  return { s3, bucket, prefix: prefix && !prefix.endsWith("/") ? prefix + "/" : prefix };
+}
+
+export const PointerSchema = z.object({
+  router: z.string(),
+  version: z.string(),
+  previous: z.string().nullable(),
+  served: z.string(),
+  served_sha256: z.string(),
+  changed_at: z.string(),
+  by: z.string(),
+  why: z.string(),
+  action: z.enum(["promote", "rollback"]),
+  mlflow_version: z.string().nullable().optional(),
+  previous_mlflow_version: z.string().nullable().optional(),
+});
+export type Pointer = z.infer<typeof PointerSchema>;
+
+export const AuditEventSchema = z.object({
+  action: z.enum(["promote", "rollback"]),
+  router: z.string(),
+  who: z.string(),
+  when: z.string(),
+  from: z.string().nullable(),
+  to: z.string(),
+  why: z.string(),
+});
+export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+export class ConcurrentPromotionError extends RouterlabError {
+  constructor(router: string) {
+    super(
+      `another promotion or rollback of '${router}' changed the current pointer first; nothing was changed`,
+      undefined,
+      "re-read the current version (routerlab verify --s3 ...) and retry if still wanted",
+    );
+  }
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+function checkName(what: string, v: string): void {
+  if (!NAME.test(v)) throw new RouterlabError(`${what} '${v}' must match ${NAME.source}`);
+}
+
+const key = (st: Store, router: string, ...rest: string[]) =>
+  `${st.prefix}models/${router}/${rest.join("/")}`;
+
+function status(e: unknown): number | undefined {
+  return e instanceof S3ServiceException ? e.$metadata.httpStatusCode : undefined;
+}
+
+async function getBytes(st: Store, k: string): Promise<{ bytes: Buffer; etag: string } | undefined> {
+  try {
+    const r = await st.s3.send(new GetObjectCommand({ Bucket: st.bucket, Key: k }));
+    const bytes = Buffer.from(await r.Body!.transformToByteArray());
+    return { bytes, etag: r.ETag ?? "" };
+  } catch (e) {
+    if (status(e) === 404 || (e as { name?: string }).name === "NoSuchKey") return undefined;
+    throw new RouterlabError(`S3 read of s3://${st.bucket}/${k} failed: ${errorMessage(e)}`);
+  }
+}
+
+async function put(
+  st: Store,
+  k: string,
+  body: Uint8Array,
+  cond?: { ifMatch?: string; ifNoneMatch?: "*" },
+): Promise<void> {
+  await st.s3.send(
+    new PutObjectCommand({
+      Bucket: st.bucket,
+      Key: k,
+      Body: body,
+      ...(cond?.ifMatch ? { IfMatch: cond.ifMatch } : {}),
+      ...(cond?.ifNoneMatch ? { IfNoneMatch: cond.ifNoneMatch } : {}),
+    }),
+  );
+}
+
+export async function readPointer(
+  st: Store,
+  router: string,
+): Promise<{ pointer: Pointer; etag: string } | undefined> {
+  const k = key(st, router, "CURRENT.pointer");
+  const got = await getBytes(st, k);
+  if (!got) return undefined;
+  const r = PointerSchema.safeParse(JSON.parse(got.bytes.toString("utf8")));
+  if (!r.success)
+    throw new RouterlabError(r.error.issues[0]!.message, { file: `s3://${st.bucket}/${k}`, path: "$" });
+  return { pointer: r.data, etag: got.etag };
+}
+
+async function writePointer(st: Store, router: string, p: Pointer, etag: string | undefined): Promise<void> {
+  try {
+    await put(
+      st,
+      key(st, router, "CURRENT.pointer"),
+      Buffer.from(JSON.stringify(p, null, 2)),
+      etag ? { ifMatch: etag } : { ifNoneMatch: "*" },
+    );
+  } catch (e) {
+    if (status(e) === 412 || status(e) === 409) throw new ConcurrentPromotionError(router);
+    throw new RouterlabError(
+      `S3 write of the current pointer failed; the pointer is unchanged: ${errorMessage(e)}`,
+    );
+  }
+}
+
+/** Reads a local bundle directory (as written by `routerlab export`): manifest order, served file first. */
+export function readBundle(dir: string): { files: BundleFile[]; manifest: Buffer } {
+  const manifestBytes = readFileSync(path.join(dir, MANIFEST_NAME));
+  const m = parseManifest(manifestBytes.toString("utf8"), path.join(dir, MANIFEST_NAME));
+  const servedIdx = Math.max(
+    0,
+    m.artifacts.findIndex((a) => a.tags?.includes("served")),
+  );
+  const files = m.artifacts.map((a, i) => ({
+    name: path.basename(a.path),
+    bytes: readFileSync(path.join(dir, path.basename(a.path))),
+    served: i === servedIdx,
+  }));
+  return { files, manifest: manifestBytes };
+}
+
+async function listVersionFiles(st: Store, router: string, version: string): Promise<string[]> {
+  const pre = key(st, router, version) + "/";
+  const r = await st.s3.send(new ListObjectsV2Command({ Bucket: st.bucket, Prefix: pre }));
+  return (r.Contents ?? []).map((o) => o.Key!.slice(pre.length));
+}
+
+async function copyToCurrent(
+  st: Store,
+  router: string,
+  version: string,
+  files: readonly BundleFile[],
+  manifest: Buffer,
+): Promise<void> {
+  await put(st, key(st, router, "current", MANIFEST_NAME), manifest);
+  for (const f of files.filter((x) => !x.served)) await put(st, key(st, router, "current", f.name), f.bytes);
+  for (const f of files.filter((x) => x.served)) await put(st, key(st, router, "current", f.name), f.bytes);
+  void version;
+}
+
+async function appendAudit(st: Store, ev: AuditEvent): Promise<string> {
+  const k = key(
+    st,
+    ev.router,
+    "audit",
+    `${ev.when.replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}.json`,
+  );
+  await put(st, k, Buffer.from(JSON.stringify(ev, null, 2)), { ifNoneMatch: "*" });
+  return k;
+}
+
+export async function readAudit(st: Store, router: string): Promise<AuditEvent[]> {
+  const pre = key(st, router, "audit") + "/";
+  const out: AuditEvent[] = [];
+  let token: string | undefined;
+  do {
+    const r = await st.s3.send(
+      new ListObjectsV2Command({ Bucket: st.bucket, Prefix: pre, ContinuationToken: token }),
+    );
+    for (const o of r.Contents ?? []) {
+      const got = await getBytes(st, o.Key!);
+      if (got) out.push(AuditEventSchema.parse(JSON.parse(got.bytes.toString("utf8"))));
+    }
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return out.sort((a, b) => a.when.localeCompare(b.when));
+}
+
+/** MLflow registry hooks: registration with alias `champion` (old champion becomes `previous`) and audit tags. */
+export interface Registry {
+  register(modelName: string, source: string, runId: string | undefined): Promise<string>;
+  setAliases(modelName: string, champion: string, previous: string | null): Promise<void>;
+  tag(modelName: string, version: string, tags: Record<string, string>): Promise<void>;
+  findVersionBySource(modelName: string, source: string): Promise<string | null>;
+}
+
+export interface PromoteOptions {
+  router: string;
+  bundleDir: string;
+  version?: string;
+  who?: string;
+  why: string;
+  provenance: Record<string, unknown>;
+  verifyKey?: VerifyKey;
+  registry?: Registry;
+  runId?: string;
+  /** Test/fault hook, awaited between steps. */
+  onStep?: (step: "uploaded" | "before-pointer" | "pointer-written") => Promise<void>;
+}
+
+export interface PromoteResult {
+  version: string;
+  previous: string | null;
+  pointer: Pointer;
+  mlflowVersion: string | null;
+  audit: string;
+}
+
+function who(w?: string): string {
+  return w ?? process.env.ROUTERLAB_USER ?? process.env.USER ?? os.userInfo().username;
+}
+
+export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResult> {
+  checkName("router name", o.router);
+  const report = verifyBundleDir(o.bundleDir, o.verifyKey ? { key: o.verifyKey } : {});
+  if (!report.ok)
+    throw new RouterlabError(`bundle ${o.bundleDir} does not verify: ${report.problems.join("; ")}`);
+  const { files, manifest } = readBundle(o.bundleDir);
+  const served = files.find((f) => f.served)!;
+  const servedSha = sha256Hex(served.bytes);
+  const version =
+    o.version ??
+    `v${new Date()
+      .toISOString()
+      .replace(/[-:TZ.]/g, "")
+      .slice(0, 14)}-${servedSha.slice(0, 8)}`;
+  checkName("version", version);
+  if (version === "current" || version === "audit")
+    throw new RouterlabError(`version name '${version}' is reserved`);
+  // 1. the immutable version folder (create-only; an identical retry is accepted)
+  const all: [string, Buffer][] = [
+    ...files.map((f) => [f.name, f.bytes] as [string, Buffer]),
+    [MANIFEST_NAME, manifest],
+    [
+      "routerlab/provenance.json",
+      Buffer.from(JSON.stringify({ ...o.provenance, router: o.router, version }, null, 2)),
+    ],
+  ];
+  for (const [name, bytes] of all) {
+    const k = key(st, o.router, version, name);
+    try {
+      await put(st, k, bytes, { ifNoneMatch: "*" });
+    } catch (e) {
+      if (status(e) !== 412 && status(e) !== 409)
+        throw new RouterlabError(
+          `S3 upload of ${k} failed; the current pointer is unchanged: ${errorMessage(e)}`,
+        );
+      const existing = await getBytes(st, k);
+      if (name !== "routerlab/provenance.json" && (!existing || !existing.bytes.equals(bytes))) {
+        throw new RouterlabError(
+          `version ${version} of '${o.router}' already exists with different content (versions are immutable)`,
+        );
+      }
+    }
+  }
+  await o.onStep?.("uploaded");
+  // 2. the pointer, conditionally
+  const cur = await readPointer(st, o.router);
+  await o.onStep?.("before-pointer");
+  const pointer: Pointer = {
+    router: o.router,
+    version,
+    previous: cur?.pointer.version ?? null,
+    served: served.name,
+    served_sha256: servedSha,
+    changed_at: new Date().toISOString(),
+    by: who(o.who),
+    why: o.why,
+    action: "promote",
+    mlflow_version: null,
+    previous_mlflow_version: cur?.pointer.mlflow_version ?? null,
+  };
+  await writePointer(st, o.router, pointer, cur?.etag);
+  await o.onStep?.("pointer-written");
+  // 3. the winner updates current/, the audit log and the registry
+  await copyToCurrent(st, o.router, version, files, manifest);
+  const audit = await appendAudit(st, {
+    action: "promote",
+    router: o.router,
+    who: pointer.by,
+    when: pointer.changed_at,
+    from: pointer.previous,
+    to: version,
+    why: o.why,
+  });
+  let mlflowVersion: string | null = null;
+  if (o.registry) {
+    mlflowVersion = await o.registry.register(
+      o.router,
+      `s3://${st.bucket}/${key(st, o.router, version)}/`,
+      o.runId,
+    );
+    await o.registry.setAliases(o.router, mlflowVersion, pointer.previous_mlflow_version ?? null);
+    await o.registry.tag(o.router, mlflowVersion, auditTags(pointer));
+    const withMlflow = { ...pointer, mlflow_version: mlflowVersion };
+    const now = await readPointer(st, o.router);
+    if (now && now.pointer.version === version)
+      await writePointer(st, o.router, withMlflow, now.etag).catch(() => undefined);
+  }
+  return { version, previous: pointer.previous, pointer, mlflowVersion, audit };
+}
+
+function auditTags(p: Pointer): Record<string, string> {
+  return {
+    "routerlab.action": p.action,
+    "routerlab.by": p.by,
+    "routerlab.when": p.changed_at,
+    "routerlab.from": p.previous ?? "",
+    "routerlab.to": p.version,
+    "routerlab.why": p.why,
+  };
+}
+
+export interface RollbackOptions {
+  router: string;
+  /** A named version; default: the pointer's `previous`. */
+  to?: string;
+  who?: string;
+  why: string;
+  registry?: Registry;
+}
+
+export async function rollback(st: Store, o: RollbackOptions): Promise<PromoteResult> {
+  const cur = await readPointer(st, o.router);
+  if (!cur) throw new RouterlabError(`'${o.router}' has never been promoted; nothing to roll back`);
+  const target = o.to ?? cur.pointer.previous;
+  if (!target) throw new RouterlabError(`'${o.router}' has no previous version; name one with --to`);
+  checkName("version", target);
+  const names = await listVersionFiles(st, o.router, target);
+  if (!names.includes(MANIFEST_NAME))
+    throw new RouterlabError(`version ${target} of '${o.router}' does not exist`);
+  const mBytes = (await getBytes(st, key(st, o.router, target, MANIFEST_NAME)))!.bytes;
+  const m = parseManifest(
+    mBytes.toString("utf8"),
+    `s3://${st.bucket}/${key(st, o.router, target, MANIFEST_NAME)}`,
+  );
+  const servedIdx = Math.max(
+    0,
+    m.artifacts.findIndex((a) => a.tags?.includes("served")),
+  );
+  const files: BundleFile[] = [];
+  for (const [i, a] of m.artifacts.entries()) {
+    const got = await getBytes(st, key(st, o.router, target, path.basename(a.path)));
+    if (!got || sha256Hex(got.bytes) !== a.sha256)
+      throw new RouterlabError(`version ${target}: ${a.path} is missing or does not match its manifest hash`);
+    files.push({ name: path.basename(a.path), bytes: got.bytes, served: i === servedIdx });
+  }
+  const served = files.find((f) => f.served)!;
+  let targetMlflow: string | null = null;
+  if (o.registry)
+    targetMlflow = await o.registry.findVersionBySource(
+      o.router,
+      `s3://${st.bucket}/${key(st, o.router, target)}/`,
+    );
+  const pointer: Pointer = {
+    router: o.router,
+    version: target,
+    previous: cur.pointer.version,
+    served: served.name,
+    served_sha256: sha256Hex(served.bytes),
+    changed_at: new Date().toISOString(),
+    by: who(o.who),
+    why: o.why,
+    action: "rollback",
+    mlflow_version: targetMlflow,
+    previous_mlflow_version: cur.pointer.mlflow_version ?? null,
+  };
+  await writePointer(st, o.router, pointer, cur.etag);
+  await copyToCurrent(st, o.router, target, files, mBytes);
+  const audit = await appendAudit(st, {
+    action: "rollback",
+    router: o.router,
+    who: pointer.by,
+    when: pointer.changed_at,
+    from: cur.pointer.version,
+    to: target,
+    why: o.why,
+  });
+  if (o.registry && targetMlflow) {
+    await o.registry.setAliases(o.router, targetMlflow, cur.pointer.mlflow_version ?? null);
+    await o.registry.tag(o.router, targetMlflow, auditTags(pointer));
+  }
+  return { version: target, previous: cur.pointer.version, pointer, mlflowVersion: targetMlflow, audit };
+}
+
+// ---------------- sync sidecar ----------------
+
+export interface SyncOptions {
+  router: string;
+  gatewayDir: string;
+  verifyKey?: VerifyKey;
+  requireSignature?: boolean;
+}
+
+export interface SyncResult {
+  changed: boolean;
+  version: string | null;
+  publish?: PublishResult;
+}
+
+const STATE = ".routerlab-sync-state";
+
+/**
+ * One sidecar poll: if the current pointer names a version other than the one installed, download it into a staging
+ * folder beside the gateway's files, verify hashes and signature, then publish it in the gateway-safe order. Any
+ * failure leaves the gateway's files exactly as they were.
+ */
+export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
+  const cur = await readPointer(st, o.router);
+  if (!cur) return { changed: false, version: null };
+  const statePath = path.join(o.gatewayDir, STATE);
+  const state = existsSync(statePath)
+    ? (JSON.parse(readFileSync(statePath, "utf8")) as { version?: string; served_sha256?: string })
+    : {};
+  const servedPath = path.join(o.gatewayDir, cur.pointer.served);
+  if (
+    state.version === cur.pointer.version &&
+    existsSync(servedPath) &&
+    sha256Hex(readFileSync(servedPath)) === cur.pointer.served_sha256
+  ) {
+    return { changed: false, version: cur.pointer.version };
+  }
+  const staging = path.join(
+    o.gatewayDir,
+    `.routerlab-staging-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
+  mkdirSync(staging);
+  try {
+    const names = (await listVersionFiles(st, o.router, cur.pointer.version)).filter((n) => !n.includes("/"));
+    for (const n of names) {
+      const got = await getBytes(st, key(st, o.router, cur.pointer.version, n));
+      if (!got) throw new RouterlabError(`version ${cur.pointer.version}: ${n} disappeared during download`);
+      writeFileSync(path.join(staging, n), got.bytes);
+    }
+    const report = verifyBundleDir(staging, {
+      ...(o.verifyKey ? { key: o.verifyKey } : {}),
+      requireSignature: o.requireSignature ?? false,
+    });
+    if (!report.ok)
+      throw new RouterlabError(
+        `version ${cur.pointer.version} does not verify; keeping the installed files: ${report.problems.join("; ")}`,
+      );
+    const { files, manifest } = readBundle(staging);
+    if (sha256Hex(files.find((f) => f.served)!.bytes) !== cur.pointer.served_sha256) {
+      throw new RouterlabError(
+        `version ${cur.pointer.version}: served file does not match the pointer; keeping the installed files`,
+      );
+    }
+    const publish = publishToDir(o.gatewayDir, files, manifest);
+    writeFileSync(
+      statePath,
+      JSON.stringify({ version: cur.pointer.version, served_sha256: cur.pointer.served_sha256 }),
+    );
+    return { changed: true, version: cur.pointer.version, publish };
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** The sidecar loop: polls every `intervalMs` until `signal` aborts; logs and keeps serving on errors. */
+export async function syncLoop(
+  st: Store,
+  o: SyncOptions & { intervalMs: number; signal?: AbortSignal; log?: (msg: string) => void },
+): Promise<void> {
+  const log = o.log ?? ((m: string) => process.stderr.write(m + "\n"));
+  while (!o.signal?.aborted) {
+    try {
+      const r = await syncOnce(st, o);
+      if (r.changed) log(`sync: installed ${o.router} ${r.version} (${r.publish?.order.join(" → ")})`);
+    } catch (e) {
+      log(`sync: ${errorMessage(e)}`);
+    }
+    await new Promise<void>((res) => {
+      const t = setTimeout(res, o.intervalMs);
+      o.signal?.addEventListener("abort", () => {
+        clearTimeout(t);
+        res();
+      });
+    });
+  }
+}
+
+/** Lists installed files (for messages). */
+export function installedFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => !f.startsWith("."));
+}
