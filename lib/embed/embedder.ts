@@ -34,8 +34,19 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** Texts above this many UTF-16 units are tokenised from a prefix only (same result, bounded work). */
 const PREFIX_CHARS = 4096;
-/** Longest WordPiece word (longer words become [UNK]): a cut word can change at most this many pieces. */
-const MAX_WORD_PIECES = 100;
+/**
+ * Characters after which BERT's pre-tokeniser always starts a new word (whitespace as BertNormalizer sees
+ * it, Unicode punctuation, ASCII symbols BERT counts as punctuation). Cutting a text right after one gives
+ * word-pieces that are an exact prefix of the full text's word-pieces.
+ */
+const BOUNDARY = /[ \t\n\r\p{Zs}\p{P}$+<=>^`|~]/gu;
+
+/** Index just after the first boundary character at or after `from`, or -1. */
+function boundaryAfter(text: string, from: number): number {
+  BOUNDARY.lastIndex = from;
+  const m = BOUNDARY.exec(text);
+  return m ? m.index + m[0].length : -1;
+}
 
 /**
  * Rejects what the gateway would not embed meaningfully or what cannot be represented as UTF-8:
@@ -64,13 +75,6 @@ export function validateText(text: unknown, index: number, where = "texts"): str
     );
   }
   return text;
-}
-
-function cutPrefix(text: string, n: number): string {
-  if (n >= text.length) return text;
-  const code = text.charCodeAt(n - 1);
-  // never split a surrogate pair
-  return code >= 0xd800 && code <= 0xdbff ? text.slice(0, n - 1) : text.slice(0, n);
 }
 
 export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedder> {
@@ -119,17 +123,18 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
   const tokenize = (text: string): number[] => {
     const keep = maxLength - 2;
     let ids: number[];
-    if (text.length <= PREFIX_CHARS) {
-      ids = encodeIds(text);
-    } else {
-      // Tokenise growing prefixes: once a prefix yields enough pieces that a cut last word cannot reach
-      // the kept window, the kept pieces equal those of the full text.
-      let n = PREFIX_CHARS;
-      for (;;) {
-        ids = encodeIds(cutPrefix(text, n));
-        if (n >= text.length || ids.length > keep + MAX_WORD_PIECES) break;
-        n *= 2;
+    // Tokenise growing prefixes cut at word boundaries; once one has enough pieces, the kept pieces are
+    // those of the full text. A text with no boundary after the cut (one giant "word") is tokenised whole.
+    let n = PREFIX_CHARS;
+    for (;;) {
+      const cut = n >= text.length ? -1 : boundaryAfter(text, n);
+      if (cut < 0) {
+        ids = encodeIds(text);
+        break;
       }
+      ids = encodeIds(text.slice(0, cut));
+      if (ids.length >= keep) break;
+      n = cut * 2;
     }
     if (ids.length > keep) ids = ids.slice(0, keep);
     return [clsId, ...ids, sepId];
