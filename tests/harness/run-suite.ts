@@ -39,10 +39,14 @@ export function serviceEnv(s3: S3Service, mlflow: RunningService): Record<string
     AWS_DEFAULT_REGION: s3.region,
     MLFLOW_S3_ENDPOINT_URL: s3.url,
     ROUTERLAB_TEST_JUPYTER: "1",
+    // The AWS SDK warns on every process that Node 20 support ends in 2027; the notice is documented instead.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED:
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?? "true",
   };
 }
 
 async function main(): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const root = projectRoot();
   const args = process.argv.slice(2);
   const targets = args.length > 0 ? args : [path.join("dist", "tests")];
