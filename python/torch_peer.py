@@ -107,7 +107,7 @@ def train_mlp(spec):
             loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss), "threads": torch.get_num_threads()}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
 
 
 def train_mf(spec):
@@ -134,7 +134,7 @@ def train_mf(spec):
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss), "threads": torch.get_num_threads()}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
 
 
 def main():
