@@ -1,3 +1,4 @@
+import { trackingBench } from "./tracking";
 import { mlpBench } from "./mlp";
 import { mfBench } from "./mf";
 import { knnBench } from "./knn";
@@ -6,4 +7,4 @@ import { servicesBench } from "./services";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
-export const AREAS: BenchArea[] = [knnBench, svmBench, mlpBench, mfBench, servicesBench];
+export const AREAS: BenchArea[] = [trackingBench, knnBench, svmBench, mlpBench, mfBench, servicesBench];
