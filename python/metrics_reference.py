@@ -166,6 +166,25 @@ def run_case(i, case):
         cga = correct / attempted if attempted > 0 else 0.0
         f = 2 * cga * correct / (cga + correct) if (cga + correct) > 0 else 0.0
         return {"correct": correct, "incorrect": incorrect, "notAttempted": na, "cga": cga, "f": f}
+    if kind == "sweep_bench":
+        # Benchmark peer: the same threshold sweep as routerlab's BinarySweep, vectorised in numpy.
+        # The file holds float64 scores, yWeak, yStrong (n each); timed from arrays in memory.
+        import time
+        n = int(need(case, i, "n"))
+        arr = np.fromfile(need(case, i, "file"), dtype="<f8")
+        scores, yw, ys = arr[:n], arr[n:2 * n], arr[2 * n:3 * n]
+        thresholds = np.asarray(need(case, i, "thresholds"), dtype=float)
+        best = float("inf")
+        for _ in range(int(case.get("repeats", 3))):
+            t0 = time.perf_counter()
+            order = np.argsort(-scores, kind="stable")
+            s_desc = scores[order]
+            dq = np.concatenate([[0.0], np.cumsum(ys[order] - yw[order])])
+            k = np.searchsorted(-s_desc, -thresholds, side="right")  # count of scores >= t
+            x = k / n
+            quality = (yw.sum() + dq[k]) / n
+            best = min(best, time.perf_counter() - t0)
+        return {"seconds": best, "x": x.tolist(), "quality": quality.tolist()}
     raise SystemExit(f"case {i}: unknown kind '{kind}'")
 
 
