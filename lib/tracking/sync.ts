@@ -112,6 +112,8 @@ export interface SyncerOptions {
   s3?: S3Options;
   /** Called before each unit is sent (tests use it to interrupt a sync). */
   beforeUnit?: (from: number, to: number) => void;
+  /** Parallel log-batch calls per step (default 4); the cursor advances when all are accepted. */
+  concurrency?: number;
   /** Called after the server accepted a unit, before it is acknowledged locally (tests simulate crashes). */
   afterSend?: (from: number, to: number) => void;
 }
@@ -181,40 +183,59 @@ export class RunSyncer {
     let sent = 0;
     let deduplicated = 0;
     const history = new Map<string, Set<string>>();
-    for (const unit of planUnits(pending)) {
-      this.options.beforeUnit?.(unit.from, unit.to);
-      const resuming = this.state.resumeUpTo !== undefined && unit.from <= this.state.resumeUpTo;
-      this.state.inflight = { from: unit.from, to: unit.to };
+    const units = planUnits(pending);
+    const concurrency = Math.max(1, this.options.concurrency ?? 4);
+    for (let i = 0; i < units.length;) {
+      const first = units[i]!;
+      const resuming = this.state.resumeUpTo !== undefined && first.from <= this.state.resumeUpTo;
+      // Consecutive log-batch calls go out in parallel (they commute); everything else one at a time.
+      const group: Unit[] = [first];
+      if (first.kind === "batch" && !resuming) {
+        while (group.length < concurrency && i + group.length < units.length) {
+          const next = units[i + group.length]!;
+          if (next.kind !== "batch") break;
+          group.push(next);
+        }
+      }
+      i += group.length;
+      const from = first.from;
+      const to = group.at(-1)!.to;
+      this.options.beforeUnit?.(from, to);
+      this.state.inflight = { from, to };
       this.save();
       try {
-        if (unit.kind === "batch") {
-          let metrics = unit.metrics;
-          if (resuming && metrics.length > 0) {
-            const before = metrics.length;
-            metrics = await this.withoutServerDuplicates(runId, metrics, history);
-            deduplicated += before - metrics.length;
-          }
-          await this.client.logBatchRaw(runId, {
-            metrics: metrics.map(toMlflowMetric),
-            params: unit.params,
-            tags: unit.tags,
-          });
-        } else {
-          await this.sendSingle(runId, unit.event);
-        }
-        this.options.afterSend?.(unit.from, unit.to);
+        await Promise.all(
+          group.map(async (unit) => {
+            if (unit.kind === "batch") {
+              let metrics = unit.metrics;
+              if (resuming && metrics.length > 0) {
+                const before = metrics.length;
+                metrics = await this.withoutServerDuplicates(runId, metrics, history);
+                deduplicated += before - metrics.length;
+              }
+              await this.client.logBatchRaw(runId, {
+                metrics: metrics.map(toMlflowMetric),
+                params: unit.params,
+                tags: unit.tags,
+              });
+            } else {
+              await this.sendSingle(runId, unit.event);
+            }
+            this.options.afterSend?.(unit.from, unit.to);
+          }),
+        );
       } catch (e) {
         this.state.lastError = redactString(e instanceof Error ? e.message : String(e));
         this.save();
         throw e;
       }
-      this.state.ackedSeq = unit.to;
+      this.state.ackedSeq = to;
       this.state.inflight = undefined;
       this.state.lastError = undefined;
       if (this.state.resumeUpTo !== undefined && this.state.ackedSeq >= this.state.resumeUpTo) {
         this.state.resumeUpTo = undefined;
       }
-      sent += unit.to - unit.from + 1;
+      sent += to - from + 1;
       this.save();
     }
     return { serverRunId: runId, sent, ackedSeq: this.state.ackedSeq, deduplicated };
