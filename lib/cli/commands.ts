@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { registerEvaluateCommands } from "./evaluate";
 import { registerTrackingCommands } from "./tracking";
 import { registerTrainCommands } from "./train";
+import { registerEmbedCommands } from "./embed";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerTrackingCommands(program);
   registerTrainCommands(program);
   registerEvaluateCommands(program);
+  registerEmbedCommands(program);
 }
