@@ -1,4 +1,5 @@
 import { createRng } from "../util/random";
+import { argsortDesc } from "./sort";
 
 /**
  * The binary (strong/weak) routing setting of RouteLLM: threshold sweeps, PGR, APGR and CPT, exactly as
@@ -67,13 +68,10 @@ export class BinarySweep {
         throw new Error(`binary sweep: ${name} has ${arr.length} values, scores has ${n}`);
     }
     this.n = n;
-    const order = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
-      const s = scores[i]!;
-      if (Number.isNaN(s)) throw new Error(`binary sweep: score ${i} is NaN`);
-      order[i] = i;
+      if (Number.isNaN(scores[i]!)) throw new Error(`binary sweep: score ${i} is NaN`);
     }
-    order.sort((a, b) => scores[b]! - scores[a]! || a - b);
+    const order = argsortDesc(scores);
     this.sortedDesc = new Float64Array(n);
     this.dq = new Float64Array(n + 1);
     this.dc = new Float64Array(n + 1);
@@ -396,7 +394,7 @@ export function bootstrapBinary(
   level = 0.95,
 ): BinaryBootstrap {
   const n = scores.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const order = argsortDesc(scores);
   const s = Float64Array.from(order, (i) => scores[i]!);
   const yw = Float64Array.from(order, (i) => yWeak[i]!);
   const ys = Float64Array.from(order, (i) => yStrong[i]!);

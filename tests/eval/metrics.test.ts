@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { apgr, auc, binaryCurve, cpt, npInterp, pgr, randomRouterCurve } from "../../lib/eval/binary";
+import { argsortDesc } from "../../lib/eval/sort";
 import {
   aiq,
   commonInterval,
@@ -280,5 +281,28 @@ describe("SimpleQA", () => {
     assert.deepEqual(p.referenceGrades, ["A", "A", "B", "C"]);
     assert.equal(p.unparsed, 2);
     assert.equal(p.disagreements, 1);
+  });
+});
+
+describe("argsortDesc (radix)", () => {
+  it("sorts descending with ties in index order, like a stable comparator sort", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.double({ noNaN: true, noDefaultInfinity: false }),
+            fc.constantFrom(0.5, 1, -1, 0),
+            fc.integer({ min: -3, max: 3 }),
+          ),
+          { maxLength: 200 },
+        ),
+        (raw) => {
+          const v = raw.map((x) => (Object.is(x, -0) ? 0 : x));
+          const mine = Array.from(argsortDesc(v));
+          const ref = v.map((_, i) => i).sort((a, b) => (v[b]! > v[a]! ? 1 : v[b]! < v[a]! ? -1 : a - b));
+          assert.deepEqual(mine, ref);
+        },
+      ),
+    );
   });
 });
