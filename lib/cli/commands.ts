@@ -1,8 +1,11 @@
 import type { Command } from "commander";
+import { registerDataCommands } from "./data";
+import { registerRunCommands } from "./run";
 import { registerEvaluateCommands } from "./evaluate";
 import { registerTrackingCommands } from "./tracking";
 import { registerTrainCommands } from "./train";
 import { registerEmbedCommands } from "./embed";
+import { registerExportCommands } from "./export";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -10,8 +13,11 @@ import { registerEmbedCommands } from "./embed";
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerDataCommands(program);
+  registerRunCommands(program);
   registerTrackingCommands(program);
   registerTrainCommands(program);
   registerEvaluateCommands(program);
   registerEmbedCommands(program);
+  registerExportCommands(program);
 }
