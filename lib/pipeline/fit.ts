@@ -1,0 +1,76 @@
+import type { RoutingData } from "../data/routing";
+import { selectRows } from "../data/routing";
+import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
+import type { RoutingSetting } from "../routers/labels";
+import { deriveTask } from "../routers/labels";
+import { createRouter } from "../routers/registry";
+import type { Router } from "../routers/types";
+import { createRng, shuffled } from "../util/random";
+import type { RouterSpec } from "./config";
+import { loadCachedRouter, saveCachedRouter, trainedModelKey } from "./model-cache";
+
+export function pickRows(m: EmbeddingMatrix, rows: readonly number[]): EmbeddingMatrix {
+  const data = new Float32Array(rows.length * m.dim);
+  rows.forEach((r, i) => data.set(m.data.subarray(r * m.dim, (r + 1) * m.dim), i * m.dim));
+  return { data, rows: rows.length, dim: m.dim };
+}
+
+/** A seeded sample of at most `max` of `rows` (kept in ascending order). */
+export function sampleOf(rows: readonly number[], max: number | undefined, seed: number): number[] {
+  if (max === undefined || rows.length <= max) return [...rows];
+  return shuffled(rows, createRng(seed))
+    .slice(0, max)
+    .sort((a, b) => a - b);
+}
+
+export interface FitOutcome {
+  router: Router;
+  fitSeconds: number;
+  fromCache: boolean;
+}
+
+/**
+ * Fits `spec` on the given rows of `data`, or loads the identical model from the trained-model cache.
+ * Each router's hyperparameter `seed` (where it has one) defaults to the job seed, so it is logged.
+ */
+export async function fitRouter(args: {
+  spec: RouterSpec;
+  data: RoutingData;
+  X: EmbeddingMatrix;
+  rows: readonly number[];
+  setting: RoutingSetting;
+  embeddingSpec: EmbeddingSpec;
+  seed: number;
+  useCache: boolean;
+}): Promise<FitOutcome> {
+  const { spec, seed } = args;
+  const rows = sampleOf(args.rows, spec.maxTrain, seed);
+  const train = selectRows(args.data, rows);
+  const task = deriveTask(train, args.setting);
+  const hyper = withSeed(spec.kind, spec.hyperparameters, seed);
+  const key = trainedModelKey({
+    kind: spec.kind,
+    hyperparameters: hyper,
+    trainIds: train.queryIds,
+    labels: task.labels,
+    spec: args.embeddingSpec,
+    seed,
+  });
+  if (args.useCache) {
+    const cached = loadCachedRouter(key);
+    if (cached) return { router: cached, fitSeconds: 0, fromCache: true };
+  }
+  const router = createRouter(spec.kind, hyper, `router '${spec.name}'`);
+  const started = performance.now();
+  await router.fit(pickRows(args.X, rows), task);
+  const fitSeconds = (performance.now() - started) / 1000;
+  if (args.useCache) saveCachedRouter(key, router);
+  return { router, fitSeconds, fromCache: false };
+}
+
+const SEEDED_KINDS = new Set(["mlp", "mf", "random"]);
+
+function withSeed(kind: string, hyper: Record<string, unknown>, seed: number): Record<string, unknown> {
+  if (!SEEDED_KINDS.has(kind) || hyper.seed !== undefined) return hyper;
+  return { ...hyper, seed };
+}

@@ -1,0 +1,505 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { calibrate, dataFingerprint, driftCheck, verifyHoldout } from "../calibrate/calibrate";
+import type { CalibrationRecord } from "../calibrate/record";
+import { makeRecord, saveRecord } from "../calibrate/record";
+import { bundledRouting } from "../data/bundled";
+import type { RoutingData } from "../data/routing";
+import { selectRows } from "../data/routing";
+import { dropLeakedTestRows } from "../data/split";
+import { createEmbedder, embedWithCache } from "../embed/index";
+import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
+import type { RouterEvaluation } from "../eval/evaluate";
+import { evaluateRouter, evaluationJson } from "../eval/evaluate";
+import { loadPublishedMetrics } from "../eval/published";
+import { calibrationRecordHtml, evaluationReportHtml } from "../eval/report";
+import { saveScoresFile } from "../eval/scores-file";
+import { startRun } from "../tracking/run";
+import { outDir as defaultOutDir } from "../util/paths";
+import { progressBar } from "../util/progress";
+import { createRng, shuffled } from "../util/random";
+import { outOfFoldScores } from "./binary";
+import type { MainJobConfig } from "./config";
+import { pickRows, sampleOf } from "./fit";
+import type { MultiEvaluation } from "./multi";
+import { evaluateMulti } from "./multi";
+import { multiReportHtml } from "./multi-report";
+
+export interface BinaryDatasetResult {
+  dataset: string;
+  models: readonly [string, string];
+  n: number;
+  evaluations: RouterEvaluation[];
+  fitSeconds: Record<string, number>;
+  calibration: CalibrationRecord;
+  reportFile: string;
+}
+
+export interface MainJobResult {
+  outDir: string;
+  embedding: { spec: EmbeddingSpec; texts: number; hits: number; misses: number; seconds: number };
+  binary: BinaryDatasetResult[];
+  multi?: MultiEvaluation;
+  trackingRunDirs: string[];
+  seconds: number;
+}
+
+type Log = (msg: string) => void;
+
+/**
+ * The main job: bundled data -> gateway embeddings -> every router -> evaluation against baselines ->
+ * calibration -> tracked runs and an HTML report. Needs no server: tracking journals locally unless
+ * MLFLOW_TRACKING_URI is set.
+ */
+export async function runMainJob(
+  config: MainJobConfig,
+  log: Log = (m) => process.stderr.write(`${m}\n`),
+): Promise<MainJobResult> {
+  const started = performance.now();
+  const out = config.outDir ?? path.join(defaultOutDir(), "main");
+  mkdirSync(out, { recursive: true });
+
+  log("[1/5] loading bundled data");
+  const sample = (d: RoutingData): RoutingData =>
+    config.sample === undefined
+      ? d
+      : selectRows(
+          d,
+          sampleOf(
+            Array.from({ length: d.queryIds.length }, (_, i) => i),
+            config.sample,
+            config.seed,
+          ),
+        );
+  const binaryData = config.binary.datasets.map((name) => sample(bundledRouting(name).data));
+  let multiTrain: RoutingData | undefined;
+  let multiTest: RoutingData | undefined;
+  if (config.multi.enabled) {
+    multiTrain = sample(bundledRouting("llmrouter-train").data);
+    // 119 test questions also appear in train: drop them so the test is leakage-free.
+    multiTest = sample(dropLeakedTestRows(multiTrain, bundledRouting("llmrouter-test").data));
+  }
+
+  log("[2/5] embedding queries (all-MiniLM-L6-v2, cached)");
+  const all = [...binaryData, ...(multiTrain ? [multiTrain, multiTest!] : [])];
+  const embedded = await embedAll(all, config.embedding.precision);
+  const matrixOf = (d: RoutingData): EmbeddingMatrix => embedded.matrices.get(d)!;
+
+  const runDirs: string[] = [];
+  const published = loadPublishedMetrics();
+  const binary: BinaryDatasetResult[] = [];
+  for (const data of binaryData) {
+    log(
+      `[3/5] ${data.name}: ${config.binary.folds}-fold cross-validation of ${config.binary.routers.length} routers`,
+    );
+    const r = await runBinaryDataset(config, data, matrixOf(data), embedded.spec, out, published, log);
+    binary.push(r.result);
+    runDirs.push(r.runDir);
+  }
+
+  let multi: MultiEvaluation | undefined;
+  if (multiTrain && multiTest) {
+    log(
+      `[4/5] ${multiTest.name}: multi-model routing over ${multiTest.models.length} models (AIQ vs Zero router)`,
+    );
+    const r = await runMulti(
+      config,
+      multiTrain,
+      multiTest,
+      matrixOf(multiTrain),
+      matrixOf(multiTest),
+      embedded.spec,
+      out,
+    );
+    multi = r.multi;
+    runDirs.push(r.runDir);
+  }
+
+  log("[5/5] writing the summary");
+  const result: MainJobResult = {
+    outDir: out,
+    embedding: {
+      spec: embedded.spec,
+      texts: embedded.texts,
+      hits: embedded.hits,
+      misses: embedded.misses,
+      seconds: embedded.seconds,
+    },
+    binary,
+    multi,
+    trackingRunDirs: runDirs,
+    seconds: (performance.now() - started) / 1000,
+  };
+  writeFileSync(path.join(out, "summary.json"), JSON.stringify(summaryJson(config, result), null, 2) + "\n");
+  return result;
+}
+
+async function embedAll(datasets: readonly RoutingData[], precision: "fp32" | "int8") {
+  const started = performance.now();
+  const unique = [...new Set(datasets.flatMap((d) => d.queries))];
+  const embedder = await createEmbedder({ precision });
+  const bar = progressBar("embedding", unique.length, "texts");
+  let done = 0;
+  try {
+    const r = await embedWithCache(unique, {
+      embedder,
+      source: "bundled queries",
+      onProgress: (n) => {
+        bar.tick(n - done);
+        done = n;
+      },
+    });
+    bar.stop();
+    const rowOf = new Map(unique.map((t, i) => [t, i]));
+    const matrices = new Map<RoutingData, EmbeddingMatrix>();
+    for (const d of datasets)
+      matrices.set(
+        d,
+        pickRows(
+          r.matrix,
+          d.queries.map((q) => rowOf.get(q)!),
+        ),
+      );
+    return {
+      spec: embedder.spec,
+      matrices,
+      texts: unique.length,
+      hits: r.hits,
+      misses: r.misses,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await embedder.dispose();
+  }
+}
+
+function column(d: RoutingData, m: number): Float64Array {
+  const M = d.models.length;
+  return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.quality[q * M + m]!);
+}
+
+function costColumn(d: RoutingData, m: number): Float64Array {
+  const M = d.models.length;
+  return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.cost[q * M + m]!);
+}
+
+async function runBinaryDataset(
+  config: MainJobConfig,
+  data: RoutingData,
+  X: EmbeddingMatrix,
+  spec: EmbeddingSpec,
+  out: string,
+  published: ReturnType<typeof loadPublishedMetrics>,
+  log: Log,
+): Promise<{ result: BinaryDatasetResult; runDir: string }> {
+  const models = data.models as readonly [string, string];
+  const yWeak = column(data, 0);
+  const yStrong = column(data, 1);
+  const dir = path.join(out, data.name);
+  mkdirSync(path.join(dir, "scores"), { recursive: true });
+  const run = startRun({
+    experiment: config.tracking.experiment,
+    runName: `${data.name}-binary`,
+    config: { ...config, dataset: data.name },
+    seeds: { seed: config.seed },
+    dataFingerprints: { [data.name]: dataFingerprint(data.queryIds, yWeak) },
+    tags: { "routerlab.job": "main", "routerlab.dataset": data.name },
+  });
+  try {
+    run.logInput({
+      name: data.name,
+      data: data.queryIds.join("\n"),
+      source: `bundled:${data.name}`,
+      context: "evaluation",
+    });
+    const evaluations: RouterEvaluation[] = [];
+    const oofScores = new Map<string, Float64Array>();
+    const fitSeconds: Record<string, number> = {};
+    const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
+    for (const rs of config.binary.routers) {
+      const bar = progressBar(`  ${rs.name}`, config.binary.folds, "folds");
+      const oof = await outOfFoldScores({
+        spec: rs,
+        data,
+        X,
+        folds: config.binary.folds,
+        label: config.binary.label,
+        embeddingSpec: spec,
+        seed: config.seed,
+        useCache: config.modelCache,
+        onFold: () => bar.tick(),
+      });
+      bar.stop();
+      fitSeconds[rs.name] = oof.fitSeconds;
+      oofScores.set(rs.name, oof.scores);
+      saveScoresFile(path.join(dir, "scores", `${rs.name}.json`), {
+        router: rs.name,
+        dataset: data.name,
+        queryIds: [...data.queryIds],
+        models: [...models],
+        strongProbability: Array.from(oof.scores),
+        regime,
+      });
+      const e = evaluateRouter(
+        { router: rs.name, regime, scores: oof.scores, yWeak, yStrong },
+        { resamples: config.binary.bootstrapResamples, seed: config.seed },
+      );
+      evaluations.push(e);
+      log(
+        `  ${rs.name.padEnd(6)} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}` +
+          (oof.cachedFolds === config.binary.folds ? "  (cached)" : `  fit ${oof.fitSeconds.toFixed(1)}s`),
+      );
+      run.logMetrics(
+        {
+          [`${rs.name}.apgr`]: e.summary.apgr ?? NaN,
+          [`${rs.name}.cpt50`]: e.summary.cpt50.value ?? NaN,
+          [`${rs.name}.cpt80`]: e.summary.cpt80.value ?? NaN,
+          [`${rs.name}.fit_seconds`]: oof.fitSeconds,
+        },
+        0,
+      );
+    }
+    // The random router (seeded uniform scores) is the baseline every router is compared with.
+    const rng = createRng(config.seed);
+    const randomScores = Float64Array.from({ length: data.queryIds.length }, () => rng.next());
+    evaluations.push(
+      evaluateRouter(
+        {
+          router: "random (baseline)",
+          regime: "seeded uniform scores",
+          scores: randomScores,
+          yWeak,
+          yStrong,
+        },
+        { resamples: config.binary.bootstrapResamples, seed: config.seed },
+      ),
+    );
+
+    const best = bestRouter(evaluations.slice(0, -1));
+    const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router, yWeak, yStrong);
+    saveRecord(path.join(dir, "calibration.json"), calibration);
+
+    const reportFile = path.join(dir, "report.html");
+    const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
+      "</body>",
+      `<h2>Calibration of the best router (${best.router})</h2>${calibrationRecordHtml(calibration)}</body>`,
+    );
+    writeFileSync(reportFile, html);
+    writeFileSync(
+      path.join(dir, "metrics.json"),
+      JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
+    );
+    run.logMetrics({
+      "calibration.threshold": calibration.threshold,
+      "calibration.share": calibration.calibration.share,
+    });
+    run.logHtml("report.html", html);
+    run.logJson("calibration.json", calibration);
+    run.logJson("metrics.json", evaluationJson(data.name, models, evaluations));
+    await run.end("FINISHED");
+    return {
+      result: {
+        dataset: data.name,
+        models,
+        n: data.queryIds.length,
+        evaluations,
+        fitSeconds,
+        calibration,
+        reportFile,
+      },
+      runDir: run.runDir,
+    };
+  } catch (e) {
+    await run.end("FAILED");
+    throw e;
+  }
+}
+
+function bestRouter(evals: readonly RouterEvaluation[]): RouterEvaluation {
+  return evals.reduce((a, b) => ((b.summary.apgr ?? -Infinity) > (a.summary.apgr ?? -Infinity) ? b : a));
+}
+
+/** Calibrates the best router's threshold for the target share on one part, verifies it on the rest. */
+function calibrateBest(
+  config: MainJobConfig,
+  data: RoutingData,
+  scores: Float64Array,
+  router: string,
+  yWeak: Float64Array,
+  yStrong: Float64Array,
+): CalibrationRecord {
+  const n = scores.length;
+  const order = shuffled(
+    Array.from({ length: n }, (_, i) => i),
+    createRng(config.seed + 7),
+  );
+  const nHold = Math.max(1, Math.round(n * config.calibration.holdoutFraction));
+  const hold = order.slice(0, nHold).sort((a, b) => a - b);
+  const cal = order.slice(nHold).sort((a, b) => a - b);
+  const pick = (arr: Float64Array, rows: number[]) => Float64Array.from(rows, (r) => arr[r]!);
+  const cWeak = costColumn(data, 0);
+  const cStrong = costColumn(data, 1);
+  const set = (rows: number[]) => ({
+    scores: pick(scores, rows),
+    queryIds: rows.map((r) => data.queryIds[r]!),
+    yWeak: pick(yWeak, rows),
+    yStrong: pick(yStrong, rows),
+    cWeak: pick(cWeak, rows),
+    cStrong: pick(cStrong, rows),
+  });
+  const calSet = set(cal);
+  const holdSet = set(hold);
+  const result = calibrate(
+    calSet,
+    { kind: "share", value: config.calibration.targetShare },
+    { resamples: config.calibration.resamples, seed: config.seed, newTrafficSize: hold.length },
+  );
+  return makeRecord({
+    router,
+    dataset: data.name,
+    models: [data.models[0]!, data.models[1]!],
+    result,
+    nCalibration: cal.length,
+    holdout: verifyHoldout(result, holdSet),
+    drift: driftCheck(calSet.scores, holdSet.scores),
+    fingerprint: dataFingerprint(calSet.queryIds, calSet.scores),
+  });
+}
+
+async function runMulti(
+  config: MainJobConfig,
+  train: RoutingData,
+  test: RoutingData,
+  Xtrain: EmbeddingMatrix,
+  Xtest: EmbeddingMatrix,
+  spec: EmbeddingSpec,
+  out: string,
+): Promise<{ multi: MultiEvaluation; runDir: string }> {
+  const run = startRun({
+    experiment: config.tracking.experiment,
+    runName: "llmrouter-multi",
+    config: { ...config, dataset: test.name },
+    seeds: { seed: config.seed },
+    tags: { "routerlab.job": "main", "routerlab.dataset": "llmrouter" },
+  });
+  try {
+    const multi = await evaluateMulti({
+      train,
+      test,
+      Xtrain,
+      Xtest,
+      specs: config.multi.routers,
+      lambdas: config.multi.lambdas,
+      embeddingSpec: spec,
+      seed: config.seed,
+      useCache: config.modelCache,
+    });
+    const dir = path.join(out, "llmrouter");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "multi.json"), JSON.stringify(multi, null, 2) + "\n");
+    const html = multiReportHtml(multi);
+    writeFileSync(path.join(dir, "report.html"), html);
+    run.logMetrics({
+      "zero_router.aiq": multi.zeroAiq,
+      ...Object.fromEntries(multi.routers.map((r) => [`${r.router}.aiq`, r.aiq])),
+    });
+    run.logHtml("report.html", html);
+    await run.end("FINISHED");
+    return { multi, runDir: run.runDir };
+  } catch (e) {
+    await run.end("FAILED");
+    throw e;
+  }
+}
+
+export function fmt(v: number | null | undefined, digits = 3): string {
+  return v === null || v === undefined || Number.isNaN(v) ? "n/a" : v.toFixed(digits);
+}
+
+export function pct(v: number | null | undefined): string {
+  return v === null || v === undefined || Number.isNaN(v) ? "not reached" : `${(v * 100).toFixed(1)}%`;
+}
+
+function summaryJson(config: MainJobConfig, r: MainJobResult): object {
+  return {
+    schema: "routerlab.main-job.v1",
+    config,
+    seconds: r.seconds,
+    embedding: r.embedding,
+    binary: r.binary.map((b) => ({
+      dataset: b.dataset,
+      n: b.n,
+      routers: b.evaluations.map((e) => ({
+        router: e.router,
+        apgr: e.summary.apgr,
+        apgrInterval: e.bootstrap.apgr,
+        cpt50: e.summary.cpt50.value,
+        cpt80: e.summary.cpt80.value,
+        fitSeconds: b.fitSeconds[e.router] ?? null,
+      })),
+      calibration: {
+        router: b.calibration.router,
+        threshold: b.calibration.threshold,
+        share: b.calibration.calibration.share,
+        holdout: b.calibration.holdout,
+      },
+      report: b.reportFile,
+    })),
+    multi: r.multi && {
+      dataset: r.multi.dataset,
+      nTrain: r.multi.nTrain,
+      nTest: r.multi.nTest,
+      zeroAiq: r.multi.zeroAiq,
+      routers: r.multi.routers.map((x) => ({
+        router: x.router,
+        aiq: x.aiq,
+        cost: x.point.cost,
+        quality: x.point.quality,
+      })),
+    },
+    trackingRunDirs: r.trackingRunDirs,
+  };
+}
+
+/** The table `npm start` prints. */
+export function summaryTable(r: MainJobResult): string {
+  const lines: string[] = [];
+  for (const b of r.binary) {
+    lines.push(`\n${b.dataset} (N = ${b.n}; weak ${b.models[0]}, strong ${b.models[1]})`);
+    lines.push(
+      `  ${"router".padEnd(20)} ${"APGR".padStart(6)} ${"CPT(50%)".padStart(12)} ${"CPT(80%)".padStart(12)}`,
+    );
+    for (const e of b.evaluations)
+      lines.push(
+        `  ${e.router.padEnd(20)} ${fmt(e.summary.apgr).padStart(6)} ${pct(e.summary.cpt50.value).padStart(12)} ${pct(e.summary.cpt80.value).padStart(12)}`,
+      );
+    const c = b.calibration;
+    lines.push(
+      `  calibrated ${c.router}: t = ${c.threshold.toPrecision(5)} for ${pct(c.target.value)} strong; held-out share ${pct(c.holdout?.realised.share)} ` +
+        `(95% interval ${pct(c.intervals.share.lo)}-${pct(c.intervals.share.hi)})`,
+    );
+    lines.push(`  report: ${b.reportFile}`);
+  }
+  if (r.multi) {
+    const m = r.multi;
+    lines.push(
+      `\n${m.dataset} multi-model (${m.models.length} models; train ${m.nTrain}, test ${m.nTest} after removing leaked questions)`,
+    );
+    lines.push(
+      `  ${"router".padEnd(20)} ${"AIQ".padStart(7)} ${"quality".padStart(8)} ${"cost $/query".padStart(13)}`,
+    );
+    lines.push(`  ${"Zero router".padEnd(20)} ${fmt(m.zeroAiq, 4).padStart(7)}`);
+    for (const x of m.routers)
+      lines.push(
+        `  ${x.router.padEnd(20)} ${fmt(x.aiq, 4).padStart(7)} ${fmt(x.point.quality, 4).padStart(8)} ${x.point.cost.toExponential(2).padStart(13)}`,
+      );
+    lines.push(
+      `  ${"oracle".padEnd(20)} ${"".padStart(7)} ${fmt(m.oracle.quality, 4).padStart(8)} ${m.oracle.cost.toExponential(2).padStart(13)}`,
+    );
+  }
+  lines.push(
+    `\nembedded ${r.embedding.texts} distinct queries (${r.embedding.misses} computed, ${r.embedding.hits} from cache) in ${r.embedding.seconds.toFixed(1)}s; ` +
+      `total ${r.seconds.toFixed(1)}s; runs journaled in ${r.trackingRunDirs.length} run folders (sync with 'routerlab tracking sync')`,
+  );
+  return lines.join("\n");
+}

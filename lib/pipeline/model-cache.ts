@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import type { EmbeddingSpec } from "../embed/types";
+import { saveRouterState, stableStringify } from "../routers/model-file";
+import { loadRouter } from "../routers/registry";
+import type { Router } from "../routers/types";
+import { sha256Hex } from "../util/hash";
+import { cacheDir } from "../util/paths";
+
+/**
+ * Trained routers keyed by everything that determines them: router kind and hyperparameters, the
+ * training rows and labels, the embedding spec and the seed. A warm re-run loads instead of fitting.
+ */
+export function trainedModelKey(parts: {
+  kind: string;
+  hyperparameters: Record<string, unknown>;
+  trainIds: readonly string[];
+  labels: Int32Array;
+  spec: EmbeddingSpec;
+  seed: number;
+}): string {
+  return sha256Hex(
+    stableStringify(
+      {
+        kind: parts.kind,
+        hyperparameters: parts.hyperparameters,
+        ids: sha256Hex(parts.trainIds.join("\n")),
+        labels: sha256Hex(
+          new Uint8Array(parts.labels.buffer, parts.labels.byteOffset, parts.labels.byteLength),
+        ),
+        spec: parts.spec,
+        seed: parts.seed,
+      },
+      0,
+    ),
+  );
+}
+
+function base(key: string): string {
+  return path.join(cacheDir(), "trained", key.slice(0, 2), key);
+}
+
+export function loadCachedRouter(key: string): Router | undefined {
+  const b = base(key);
+  if (!existsSync(`${b}.router.json`)) return undefined;
+  try {
+    return loadRouter(`${b}.router.json`);
+  } catch {
+    return undefined; // a damaged entry is refitted and overwritten
+  }
+}
+
+export function saveCachedRouter(key: string, router: Router): void {
+  const b = base(key);
+  mkdirSync(path.dirname(b), { recursive: true });
+  saveRouterState(router.state(), b);
+}

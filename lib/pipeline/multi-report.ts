@@ -1,0 +1,62 @@
+import { figuresToHtml, htmlTable } from "../plots/plotly";
+import type { Figure, PlotTrace } from "../plots/plotly";
+import { upperHullNonDecreasing } from "../eval/multi";
+import type { MultiEvaluation } from "./multi";
+
+/** Cost-quality chart of every router's λ sweep, the single models and the Zero router, plus the AIQ table. */
+export function multiReportHtml(m: MultiEvaluation): string {
+  const zero = upperHullNonDecreasing(m.singleModels);
+  const fig: Figure = {
+    data: [
+      {
+        type: "scatter",
+        mode: "markers+text",
+        name: "single models",
+        x: m.singleModels.map((p) => p.cost),
+        y: m.singleModels.map((p) => p.quality),
+        text: m.singleModels.map((p) => p.model),
+      },
+      {
+        type: "scatter",
+        mode: "lines",
+        name: `Zero router (AIQ ${m.zeroAiq.toFixed(4)})`,
+        x: zero.map((p) => p.cost),
+        y: zero.map((p) => p.quality),
+      },
+      ...m.routers.map((r): PlotTrace => {
+        const hull = upperHullNonDecreasing([...r.curve, r.point]);
+        return {
+          type: "scatter",
+          mode: "lines+markers",
+          name: `${r.router} (AIQ ${r.aiq.toFixed(4)})`,
+          x: hull.map((p) => p.cost),
+          y: hull.map((p) => p.quality),
+        };
+      }),
+    ],
+    layout: {
+      title: { text: `${m.dataset}: cost vs quality (non-decreasing hulls of the λ sweeps)` },
+      xaxis: { title: { text: "mean cost per query (USD)" }, type: "log" },
+      yaxis: { title: { text: "mean quality" } },
+    },
+  };
+  const table = htmlTable(
+    ["router", "AIQ", "quality (argmax)", "cost $/query (argmax)", "fit seconds"],
+    [
+      ["Zero router", m.zeroAiq.toFixed(4), "", "", ""],
+      ...m.routers.map((r) => [
+        r.router,
+        r.aiq.toFixed(4),
+        r.point.quality.toFixed(4),
+        r.point.cost.toExponential(3),
+        r.fitSeconds.toFixed(1),
+      ]),
+      ["oracle", "", m.oracle.quality.toFixed(4), m.oracle.cost.toExponential(3), ""],
+    ],
+  );
+  const body =
+    `<p>Train ${m.nTrain} / test ${m.nTest} queries (test questions also in train removed). AIQ over the common interval ` +
+    `[${m.interval.cMin.toExponential(3)}, ${m.interval.cMax.toExponential(3)}] USD per query, paper definition (metrics.md §10). ` +
+    `A router's per-model scores serve as predicted quality in the willingness-to-pay sweep π_λ = argmax λ·P̂ − C.</p>${table}`;
+  return figuresToHtml([fig], { title: `routerlab multi-model evaluation: ${m.dataset}`, bodyHtml: body });
+}

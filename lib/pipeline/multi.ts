@@ -1,0 +1,140 @@
+import type { RoutingData } from "../data/routing";
+import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
+import type { CostQuality, WtpPoint } from "../eval/multi";
+import {
+  aiq,
+  commonInterval,
+  lambdaGrid,
+  policyPoint,
+  singleModelPoints,
+  wtpCurve,
+  zeroRouter,
+} from "../eval/multi";
+import type { RouterSpec } from "./config";
+import { fitRouter } from "./fit";
+
+export interface MultiRouterResult {
+  router: string;
+  kind: string;
+  /** The router's own decisions (argmax) on the test set. */
+  point: CostQuality & { share: number[] };
+  /** Willingness-to-pay sweep over λ using the router's per-model scores as predicted quality. */
+  curve: WtpPoint[];
+  aiq: number;
+  fitSeconds: number;
+  fromCache: boolean;
+}
+
+export interface MultiEvaluation {
+  dataset: string;
+  models: readonly string[];
+  nTrain: number;
+  nTest: number;
+  interval: { cMin: number; cMax: number };
+  singleModels: (CostQuality & { model: string })[];
+  zeroAiq: number;
+  oracle: CostQuality;
+  routers: MultiRouterResult[];
+}
+
+/**
+ * Multi-model routing on LLMRouter's nine-model data: each router is trained on the train split
+ * (leaked test questions already removed), then compared on the test split by AIQ over one common
+ * cost interval against the Zero router (metrics.md §9-§10).
+ */
+export async function evaluateMulti(args: {
+  train: RoutingData;
+  test: RoutingData;
+  Xtrain: EmbeddingMatrix;
+  Xtest: EmbeddingMatrix;
+  specs: readonly RouterSpec[];
+  lambdas: number;
+  embeddingSpec: EmbeddingSpec;
+  seed: number;
+  useCache: boolean;
+}): Promise<MultiEvaluation> {
+  const { train, test } = args;
+  const M = test.models.length;
+  const rows = Array.from({ length: train.queryIds.length }, (_, i) => i);
+  const lambdas = lambdaGrid(1e-7, 1e3, args.lambdas);
+  const partial: Omit<MultiRouterResult, "aiq">[] = [];
+  for (const spec of args.specs) {
+    const fit = await fitRouter({
+      spec,
+      data: train,
+      X: args.Xtrain,
+      rows,
+      setting: { setting: "multi", label: { rule: "best" } },
+      embeddingSpec: args.embeddingSpec,
+      seed: args.seed,
+      useCache: args.useCache,
+    });
+    const scores = fit.router.score(args.Xtest);
+    const predicted = alignColumns(scores.perModel, scores.models, test.models);
+    const choice = Int32Array.from(fit.router.predict(args.Xtest), (label) => test.models.indexOf(label));
+    partial.push({
+      router: spec.name,
+      kind: spec.kind,
+      point: policyPoint(choice, test.quality, test.cost, M),
+      curve: wtpCurve(predicted, test.quality, test.cost, M, lambdas),
+      fitSeconds: fit.fitSeconds,
+      fromCache: fit.fromCache,
+    });
+  }
+  const singles = singleModelPoints(test.quality, test.cost, M).map((p, m) => ({
+    ...p,
+    model: test.models[m]!,
+  }));
+  const cheapest = singles.reduce((a, b) => (b.cost < a.cost ? b : a));
+  const withCheapest = (pts: readonly CostQuality[]): CostQuality[] => [cheapest, ...pts];
+  const interval = commonInterval(
+    singles,
+    partial.map((r) => withCheapest([...r.curve, r.point])),
+  );
+  return {
+    dataset: test.name,
+    models: test.models,
+    nTrain: train.queryIds.length,
+    nTest: test.queryIds.length,
+    interval,
+    singleModels: singles,
+    zeroAiq: aiq(zeroRouter(singles), interval),
+    oracle: oraclePoint(test),
+    routers: partial.map((r) => ({ ...r, aiq: aiq(withCheapest([...r.curve, r.point]), interval) })),
+  };
+}
+
+/** Reorders an N x K score matrix from `from` model order to `to` (models missing from `from` get NaN). */
+function alignColumns(arr: Float64Array, from: readonly string[], to: readonly string[]): Float64Array {
+  const n = arr.length / from.length;
+  const idx = to.map((m) => from.indexOf(m));
+  const out = new Float64Array(n * to.length);
+  for (let q = 0; q < n; q++)
+    idx.forEach((j, m) => (out[q * to.length + m] = j < 0 ? NaN : arr[q * from.length + j]!));
+  return out;
+}
+
+/** Best quality per query, cheapest among the best: the upper reference point. */
+function oraclePoint(d: RoutingData): CostQuality {
+  const M = d.models.length;
+  const n = d.queryIds.length;
+  let q = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    let best = -1;
+    for (let m = 0; m < M; m++) {
+      const y = d.quality[i * M + m]!;
+      const z = d.cost[i * M + m]!;
+      if (Number.isNaN(y)) continue;
+      if (
+        best < 0 ||
+        y > d.quality[i * M + best]! ||
+        (y === d.quality[i * M + best]! && z < d.cost[i * M + best]!)
+      )
+        best = m;
+    }
+    q += d.quality[i * M + best]!;
+    c += d.cost[i * M + best]!;
+  }
+  return { quality: q / n, cost: c / n };
+}
