@@ -65,7 +65,7 @@ export interface EndResult {
   runDir: string;
   /** Server run id if the run reached the server. */
   serverRunId?: string;
-  /** True when every event reached the server. */
+  /** True when every event reached the server (false in journal-only mode). */
   synced: boolean;
   error?: string;
 }
@@ -440,7 +440,7 @@ export class TrackedRun {
       status,
       localRunId: this.localRunId,
       runDir: this.runDir,
-      synced: this.syncer === undefined,
+      synced: false,
     };
     this.ended = result;
     if (this.syncer) {
