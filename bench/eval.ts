@@ -4,10 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { llmrouterRouting } from "../lib/data/bundled";
-import type { RoutingData } from "../lib/data/routing";
 import { BinarySweep, summariseBinary } from "../lib/eval/binary";
 import { featureScores } from "../lib/eval/feature-score";
-import { aiq, commonInterval, lambdaGrid, singleModelPoints, wtpCurve, zeroRouter } from "../lib/eval/multi";
+import { dedupeAgainst, evaluateMulti, taskMeanPredictor } from "../lib/eval/multi-eval";
 import { loadBinaryDataset } from "../lib/eval/scores-file";
 import { projectRoot, venvPython } from "../lib/util/paths";
 import { createRng } from "../lib/util/random";
@@ -122,70 +121,27 @@ function quality(): BenchResult[] {
   return out;
 }
 
-/** Drops test rows whose query text also appears in train (119 in the bundled files). */
-function dedupeTest(train: RoutingData, test: RoutingData): number[] {
-  const seen = new Set(train.queries);
-  const rows: number[] = [];
-  test.queries.forEach((q, i) => {
-    if (!seen.has(q)) rows.push(i);
-  });
-  return rows;
-}
-
 function aiqFigure(): BenchResult {
   const train = llmrouterRouting("train").data;
   const test = llmrouterRouting("test").data;
+  const rows = dedupeAgainst(train, test);
   const M = test.models.length;
-  // Train columns in the test's model order.
-  const col = test.models.map((m) => {
-    const j = train.models.indexOf(m);
-    if (j < 0) throw new Error(`llmrouter: model ${m} is in test but not in train`);
-    return j;
-  });
-  const MT = train.models.length;
-  const rows = dedupeTest(train, test);
-  // Predictor: each model's mean quality on the training queries of the same task (overall mean as fallback).
-  const byTask = new Map<string, { sum: Float64Array; n: Float64Array }>();
-  const overall = { sum: new Float64Array(M), n: new Float64Array(M) };
-  for (let q = 0; q < train.queryIds.length; q++) {
-    const g = train.groups?.[q] ?? "unknown";
-    let e = byTask.get(g);
-    if (!e) byTask.set(g, (e = { sum: new Float64Array(M), n: new Float64Array(M) }));
-    for (let m = 0; m < M; m++) {
-      const v = train.quality[q * MT + col[m]!]!;
-      if (Number.isNaN(v)) continue;
-      e.sum[m]! += v;
-      e.n[m]!++;
-      overall.sum[m]! += v;
-      overall.n[m]!++;
-    }
-  }
-  const N = rows.length;
-  const pred = new Float64Array(N * M);
-  const trueQ = new Float64Array(N * M);
-  const cost = new Float64Array(N * M);
-  rows.forEach((q, i) => {
-    const e = byTask.get(test.groups?.[q] ?? "unknown");
-    for (let m = 0; m < M; m++) {
-      pred[i * M + m] = e && e.n[m]! > 0 ? e.sum[m]! / e.n[m]! : overall.sum[m]! / overall.n[m]!;
-      trueQ[i * M + m] = test.quality[q * M + m]!;
-      cost[i * M + m] = test.cost[q * M + m]!;
-    }
-  });
-  const singles = singleModelPoints(trueQ, cost, M);
-  const router = wtpCurve(pred, trueQ, cost, M, lambdaGrid(1e-7, 1, 120));
-  const interval = commonInterval(singles, [router]);
-  const ours = aiq(router, interval);
-  const zero = aiq(zeroRouter(singles), interval);
+  const pred = taskMeanPredictor(train, test, rows);
+  const pick = (arr: Float64Array): Float64Array => {
+    const out = new Float64Array(rows.length * M);
+    rows.forEach((q, i) => out.set(arr.subarray(q * M, q * M + M), i * M));
+    return out;
+  };
+  const e = evaluateMulti("task-mean", pred, pick(test.quality), pick(test.cost), test.models);
   return {
     name: "eval.llmrouter.aiq_vs_zero",
-    value: ours,
+    value: e.aiq,
     unit: "AIQ",
     peer: "Zero router (same interval)",
-    peerValue: zero,
-    ratio: ours / zero,
-    goal: `> Zero router (per-task predictor, ${N} deduplicated test queries, interval ${interval.cMin.toExponential(3)}-${interval.cMax.toExponential(3)} USD)`,
-    met: ours > zero,
+    peerValue: e.zeroAiq,
+    ratio: e.aiq / e.zeroAiq,
+    goal: `> Zero router (per-task predictor, ${e.n} deduplicated test queries, interval ${e.interval.cMin.toExponential(3)}-${e.interval.cMax.toExponential(3)} USD)`,
+    met: e.aiq > e.zeroAiq,
   };
 }
 

@@ -9,9 +9,12 @@ import { realisedAt } from "../../lib/calibrate/calibrate";
 import { loadRecord } from "../../lib/calibrate/record";
 import { registerEvaluateCommands } from "../../lib/cli/evaluate";
 import { apgr, binaryCurve, cpt } from "../../lib/eval/binary";
+import { aiq } from "../../lib/eval/multi";
 import { loadPublishedMetrics, publishedFor } from "../../lib/eval/published";
 import { alignScores, loadBinaryDataset, loadScoresFile } from "../../lib/eval/scores-file";
 import { RouterlabError } from "../../lib/util/errors";
+
+const close = (a: number, b: number): void => assert.ok(Math.abs(a - b) <= 1e-12, `${a} != ${b}`);
 
 async function run(...args: string[]): Promise<string> {
   const program = new Command();
@@ -137,5 +140,36 @@ describe("routerlab evaluate / calibrate end to end on real GSM8K outcomes", () 
     const gsm = publishedFor("routellm-gsm8k", rows).find((p) => p.metric === "best CPT(50%)")!;
     assert.equal((mmlu.value * 100).toFixed(1), "35.5");
     assert.equal((gsm.value * 100).toFixed(1), "33.6");
+  });
+});
+
+describe("routerlab evaluate on the multi-model LLMRouter data (λ sweep, AIQ vs Zero router)", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-eval-multi-"));
+  it("task-mean scores beat the Zero router, and metrics.json matches the metric functions", async () => {
+    const scoresFile = path.join(dir, "llm.json");
+    await run("baseline-scores", "--data", "llmrouter-test", "--out", scoresFile);
+    const s = loadScoresFile(scoresFile);
+    // 500 test rows minus those whose question is also in train.
+    assert.ok(s.queryIds.length > 300 && s.queryIds.length < 500, String(s.queryIds.length));
+    const out = path.join(dir, "eval");
+    await run("evaluate", "--scores", scoresFile, "--data", "llmrouter-test", "--out", out);
+    const m = z
+      .object({
+        routers: z.array(
+          z.object({
+            aiq: z.number(),
+            zeroAiq: z.number(),
+            interval: z.object({ cMin: z.number(), cMax: z.number() }),
+            frontier: z.array(z.object({ cost: z.number(), quality: z.number() })),
+          }),
+        ),
+      })
+      .parse(JSON.parse(readFileSync(path.join(out, "metrics.json"), "utf8"))).routers[0]!;
+    assert.ok(m.aiq > m.zeroAiq, `AIQ ${m.aiq} vs Zero ${m.zeroAiq}`);
+    // The frontier's hull gives the same AIQ as the full sweep (dominated points never raise the hull).
+    close(aiq(m.frontier, m.interval), m.aiq);
+    for (let i = 1; i < m.frontier.length; i++)
+      assert.ok(m.frontier[i]!.quality > m.frontier[i - 1]!.quality);
+    assert.ok(readFileSync(path.join(out, "report.html"), "utf8").includes("willingness-to-pay sweep"));
   });
 });
