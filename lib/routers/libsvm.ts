@@ -6,6 +6,7 @@
  * `calculate_rho`, one-vs-one training over classes sorted ascending, and libsvm's decision values
  * and voting. Kernel evaluations are float64 dot products (sklearn feeds SVC float64 data).
  */
+import { gramBlock } from "./native/gram";
 
 export type KernelSpec = { type: "rbf"; gamma: number } | { type: "linear" };
 
@@ -15,7 +16,7 @@ const UPPER = 1;
 const FREE = 2;
 
 /** Row-major float64 view of the points of one subproblem plus lazily computed float32 kernel rows. */
-class KernelRows {
+export class KernelRows {
   private readonly rows: (Float32Array | undefined)[];
   readonly diag: Float64Array;
   private readonly sq: Float64Array;
@@ -25,8 +26,10 @@ class KernelRows {
     private readonly l: number,
     private readonly dim: number,
     private readonly kernel: KernelSpec,
+    full?: Float32Array,
   ) {
     this.rows = new Array<Float32Array | undefined>(l);
+    if (full) for (let a = 0; a < l; a++) this.rows[a] = full.subarray(a * l, (a + 1) * l);
     this.sq = new Float64Array(l);
     for (let i = 0; i < l; i++) this.sq[i] = this.dot(i, i);
     this.diag = new Float64Array(l);
@@ -40,6 +43,12 @@ class KernelRows {
     let s = 0;
     for (let d = 0; d < this.dim; d++) s += x[oa + d]! * x[ob + d]!;
     return s;
+  }
+
+  /** Kernel value from a precomputed dot product (same formula as k). */
+  fromDot(a: number, b: number, dot: number): number {
+    if (this.kernel.type === "linear") return dot;
+    return Math.exp(-this.kernel.gamma * (this.sq[a]! + this.sq[b]! - 2 * dot));
   }
 
   k(a: number, b: number): number {
@@ -214,14 +223,17 @@ export function solveCSvc(
       }
     }
     const i = GmaxIdx;
-    const Qi = i !== -1 ? qRow(i) : undefined;
+    const ri = i !== -1 ? K.row(orig[i]!) : new Float32Array(0);
+    const yi = i !== -1 ? y[i]! : 1;
+    const QDi = i !== -1 ? QD[i]! : 0;
     for (let j = 0; j < activeSize; j++) {
       if (y[j] === 1) {
         if (status[j] !== LOWER) {
           const gradDiff = Gmax + G[j]!;
           if (G[j]! >= Gmax2) Gmax2 = G[j]!;
           if (gradDiff > 0) {
-            const quad = QD[i]! + QD[j]! - 2.0 * y[i]! * q(Qi!, j);
+            const v = ri[orig[j]!]!;
+            const quad = QDi + QD[j]! - 2.0 * yi * (yi === 1 ? v : -v);
             const objDiff = quad > 0 ? -(gradDiff * gradDiff) / quad : -(gradDiff * gradDiff) / TAU;
             if (objDiff <= objDiffMin) {
               GminIdx = j;
@@ -233,7 +245,8 @@ export function solveCSvc(
         const gradDiff = Gmax - G[j]!;
         if (-G[j]! >= Gmax2) Gmax2 = -G[j]!;
         if (gradDiff > 0) {
-          const quad = QD[i]! + QD[j]! + 2.0 * y[i]! * q(Qi!, j);
+          const v = ri[orig[j]!]!;
+          const quad = QDi + QD[j]! + 2.0 * yi * (yi === -1 ? v : -v);
           const objDiff = quad > 0 ? -(gradDiff * gradDiff) / quad : -(gradDiff * gradDiff) / TAU;
           if (objDiff <= objDiffMin) {
             GminIdx = j;
@@ -375,6 +388,37 @@ export function solveCSvc(
   return { coef, rho, iterations: iter };
 }
 
+/** Largest subproblem whose full float32 kernel matrix is precomputed (l^2 * 4 bytes, 400 MB at 10,000). */
+export const PRECOMPUTE_MAX_ROWS = 10_000;
+
+/**
+ * The full l x l kernel matrix in float32 (libsvm's Qfloat values, without the label signs), with
+ * the dot products from onnxruntime's float64 Gemm; undefined above PRECOMPUTE_MAX_ROWS (rows are
+ * then computed lazily in TypeScript).
+ */
+async function precomputeKernel(
+  x: Float64Array,
+  l: number,
+  dim: number,
+  kernel: KernelSpec,
+): Promise<Float32Array | undefined> {
+  if (l > PRECOMPUTE_MAX_ROWS) return undefined;
+  const probe = new KernelRows(x, l, dim, kernel);
+  const full = new Float32Array(l * l);
+  const block = 256;
+  for (let start = 0; start < l; start += block) {
+    const rows = Math.min(block, l - start);
+    const S = await gramBlock(x, l, dim, start, rows);
+    for (let r = 0; r < rows; r++) {
+      const a = start + r;
+      for (let b = 0; b < l; b++) full[a * l + b] = probe.fromDot(a, b, S[r * l + b]!);
+    }
+  }
+  // exact symmetry, as libsvm's kernel is symmetric
+  for (let a = 0; a < l; a++) for (let b = 0; b < a; b++) full[b * l + a] = full[a * l + b]!;
+  return full;
+}
+
 /** A fitted libsvm C-SVC model (one-vs-one over `nClass` sorted classes). */
 export interface SvcModel {
   readonly nClass: number;
@@ -401,13 +445,13 @@ export interface SvcParams {
 }
 
 /** svm_train for C-SVC: classes sorted ascending, one-vs-one, support vectors = nonzero coefficients. */
-export function trainSvc(
+export async function trainSvc(
   X: Float32Array,
   n: number,
   dim: number,
   y: Int32Array,
   params: SvcParams,
-): SvcModel {
+): Promise<SvcModel> {
   const labels = [...new Set(y)].sort((a, b) => a - b);
   const nClass = labels.length;
   const members = labels.map((c) => {
@@ -427,7 +471,7 @@ export function trainSvc(
       });
       const yy = new Int8Array(l);
       for (let r = 0; r < l; r++) yy[r] = r < members[i]!.length ? 1 : -1;
-      const K = new KernelRows(x, l, dim, params.kernel);
+      const K = new KernelRows(x, l, dim, params.kernel, await precomputeKernel(x, l, dim, params.kernel));
       const sol = solveCSvc(K, yy, params.C, params.C, params.tol, params.shrinking, params.maxIter);
       sol.coef.forEach((c, r) => {
         if (Math.abs(c) > 0) nonzero[idx[r]!] = 1;

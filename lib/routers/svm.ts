@@ -62,7 +62,7 @@ export class SvmRouter implements Router {
     const hp = this.hyperparameters;
     const kernel: KernelSpec =
       hp.kernel === "linear" ? { type: "linear" } : { type: "rbf", gamma: resolveGamma(hp.gamma, X) };
-    const model = trainSvc(X.data, X.rows, X.dim, task.labels, {
+    const model = await trainSvc(X.data, X.rows, X.dim, task.labels, {
       C: hp.C,
       kernel,
       tol: hp.tol,
@@ -70,7 +70,6 @@ export class SvmRouter implements Router {
       maxIter: hp.maxIter,
     });
     this.fitted = { meta: fittedMeta(X, task), model };
-    await Promise.resolve();
   }
 
   private get f(): NonNullable<SvmRouter["fitted"]> {
