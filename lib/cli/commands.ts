@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { registerDataCommands } from "./data";
+import { registerRunCommands } from "./run";
 import { registerEvaluateCommands } from "./evaluate";
 import { registerTrackingCommands } from "./tracking";
 import { registerTrainCommands } from "./train";
@@ -11,6 +13,8 @@ import { registerExportCommands } from "./export";
  */
 export function registerCommands(program: Command): void {
   void program;
+  registerDataCommands(program);
+  registerRunCommands(program);
   registerTrackingCommands(program);
   registerTrainCommands(program);
   registerEvaluateCommands(program);

@@ -124,7 +124,7 @@ export function mtBenchRoutingFromLoad(mt: MtBenchLoad): RoutingData {
 }
 
 /**
- * LLMRouter dcrouter rows: the nine scored models (in first-row order), quality = score in [0,1],
+ * LLMRouter dcrouter rows: the nine scored models (sorted by name), quality = score in [0,1],
  * cost from candidate prices with input tokens estimated from the question and
  * OUTPUT_TOKEN_ESTIMATES.llmrouter output tokens; groups = task name joined from query data.
  */
@@ -136,6 +136,7 @@ export function llmrouterRoutingFromRows(
 ): RoutingData {
   const models: string[] = [];
   for (const r of rows) for (const m of Object.keys(r.scores)) if (!models.includes(m)) models.push(m);
+  models.sort(); // the same column order for train and test
   const prices = new Map(candidates.map((c) => [c.name, c]));
   const M = models.length;
   const quality = matrix(rows.length, M);

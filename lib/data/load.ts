@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { z } from "zod";
@@ -141,9 +142,9 @@ export function readText(file: string, tracker?: LoadTracker): string {
     return sw.toString("utf16le");
   }
   let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(buf);
-  } catch {
+  if (isUtf8(buf)) {
+    text = buf.toString("utf8");
+  } else {
     const bad = firstInvalidUtf8(buf);
     const line = buf.subarray(0, bad).toString("latin1").split("\n").length;
     throw new RouterlabError(

@@ -149,10 +149,11 @@ class Parser {
       if (c === "\n" && !triple) this.fail("newline in single-quoted string");
       if (c !== "\\") {
         // copy the run of ordinary characters at once
+        const qc = q.charCodeAt(0);
         let k = this.i + 1;
         while (k < this.s.length) {
-          const d = this.s[k]!;
-          if (d === "\\" || d === q || d === "\n") break;
+          const d = this.s.charCodeAt(k);
+          if (d === 92 /* \\ */ || d === qc || d === 10) break;
           k++;
         }
         out += this.s.slice(this.i, k);

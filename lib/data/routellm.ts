@@ -57,14 +57,20 @@ export interface MtBenchJudgement {
 const ContaminatedSchema = z.object({ eval_prompt: z.string(), train_prompt: z.string().optional() });
 
 /** The `eval_prompt`s of a contaminated_prompts.jsonl file. */
-export function loadContaminated(file: string, opts: LoadOptions = {}): { prompts: Set<string>; report: LoadReport } {
+export function loadContaminated(
+  file: string,
+  opts: LoadOptions = {},
+): { prompts: Set<string>; has: (prompt: string) => boolean; report: LoadReport } {
   const tracker = new LoadTracker(file, "routellm-contaminated-jsonl", opts);
   const prompts = new Set<string>();
   for (const l of readJsonLines(file, tracker, opts)) {
     const v = guardRow(tracker, { line: l.line, raw: l.raw }, () => parseRow(ContaminatedSchema, l.value));
     if (v) prompts.add(v.eval_prompt);
   }
-  return { prompts, report: tracker.finish() };
+  // Compare lengths first: hashing every (long, concatenated) prompt string is the slow part.
+  const lengths = new Set([...prompts].map((p) => p.length));
+  const has = (p: string) => lengths.has(p.length) && prompts.has(p);
+  return { prompts, has, report: tracker.finish() };
 }
 
 /** MMLU: every `responses/mmlu_<subject>.csv` under `dir`, minus `dir/contaminated_prompts.jsonl`. */
@@ -87,7 +93,7 @@ export function loadMmlu(dir: string, opts: LoadOptions = {}): RouteLlmLoad<Mmlu
     const subject = f.replace(/^mmlu_/, "").replace(/\.csv$/, "");
     const loaded = loadOutcomeCsv(path.join(respDir, f), "routellm-mmlu-csv", opts);
     loaded.rows.forEach((r) => {
-      if (contaminated.prompts.has(r.prompt)) {
+      if (contaminated.has(r.prompt)) {
         removed++;
         return;
       }
@@ -108,7 +114,7 @@ export function loadGsm8k(dir: string, opts: LoadOptions = {}): RouteLlmLoad<Gsm
   const rows: Gsm8kRow[] = [];
   let removed = 0;
   for (const r of loaded.rows) {
-    if (contaminated.prompts.has(r.prompt)) {
+    if (contaminated.has(r.prompt)) {
       removed++;
       continue;
     }
@@ -142,7 +148,7 @@ interface OutcomeRow {
   extra: string[];
 }
 
-function loadOutcomeCsv(
+export function loadOutcomeCsv(
   file: string,
   format: string,
   opts: LoadOptions,
@@ -210,7 +216,7 @@ export function loadMtBench(dir: string, opts: LoadOptions = {}): MtBenchLoad {
       return { questionId: v.question_id, category: v.category, turns: v.turns, line: l.line };
     });
     if (!q) continue;
-    if (contaminated.prompts.has(q.turns[0]!)) removed++;
+    if (contaminated.has(q.turns[0]!)) removed++;
     else questions.push(q);
   }
   const kept = new Set(questions.map((q) => q.questionId));
