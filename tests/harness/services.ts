@@ -342,10 +342,13 @@ export async function startS3(opts: { dataDir?: string; bucket?: string } = {}):
       "-webdav=false",
       "-master.telemetry=false",
       `-filer.localSocket=${path.join(confDir, `filer-${filer}.sock`)}`,
+      `-s3.localSocket=${path.join(confDir, `s3-${s3}.sock`)}`,
       `-s3.config=${identityFile}`,
       `-bucket=${bucket}`,
     ];
     const proc = spawnService("s3", weed, args, {
+      // weed puts its gRPC unix sockets in $TMPDIR: keep them in the run's own directory, removed on stop.
+      env: { ...process.env, TMPDIR: confDir },
       cwd: dataDir,
       tempDirs: ownData ? [confDir, dataDir] : [confDir],
     });
