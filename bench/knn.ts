@@ -45,6 +45,8 @@ function p99(ms: number[]): number {
 }
 
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+const note = (msg: string): void =>
+  void process.stderr.write(`[bench knn] ${new Date().toISOString()} ${msg}\n`);
 
 export const knnBench: BenchArea = {
   prefix: "knn.",
@@ -61,6 +63,7 @@ export const knnBench: BenchArea = {
       models: ["weak", "strong"],
       labels: all.labels.slice(0, nStored),
     };
+    note(`data ready: ${nStored} stored, ${nQueries} queries`);
     const k = 10;
     const knn = createRouter("knn", { k }) as KnnRouter;
     await knn.fit(stored, task);
@@ -75,6 +78,7 @@ export const knnBench: BenchArea = {
       await knn.predictAsync(q);
       lat.push(now() - t);
     }
+    note(`ours: batch ${batchMs.toFixed(0)} ms, singles done`);
     const sk = runSklearnPeer({
       estimator: "knn",
       params: { n_neighbors: k },
@@ -86,8 +90,10 @@ export const knnBench: BenchArea = {
     const oursIdx = ours.map((m) => (m === "strong" ? 1 : 0));
     const agreeSk = oursIdx.filter((v, i) => v === sk.pred[i]).length / nQueries;
 
+    note(`sklearn: batch ${sk.predict_seconds.toFixed(2)} s`);
     const ann = createRouter("knn", { k, index: { type: "ivf", nprobe: 16, seed: 0 } }) as KnnRouter;
     await ann.fit(stored, task);
+    note("ivf index built");
     const annLat: number[] = [];
     const nAnn = 2000;
     const annPred: string[] = [];
