@@ -1,5 +1,6 @@
 /**
- * The suite runner: `node dist/tests/harness/run-suite.js [targets...]` (what `npm test` calls after building).
+ * The suite runner: `node dist/tests/harness/run-suite.js [--node-test-flags...] [targets...]` (what `npm test`
+ * calls after building), e.g. `node dist/tests/harness/run-suite.js --test-name-pattern=multipart dist/tests/harness`.
  *
  * Provisions Jupyter + the tslab kernel (cached), starts S3 (SeaweedFS) then MLflow, hands them to the tests
  * through the environment (see tests/support/services.ts), runs `node --test` over `dist/tests` or the given
@@ -48,8 +49,11 @@ export function serviceEnv(s3: S3Service, mlflow: RunningService): Record<string
 async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const root = projectRoot();
+  // Options (e.g. --test-name-pattern=...) go to node's test runner, before the files; the rest are targets.
   const args = process.argv.slice(2);
-  const targets = args.length > 0 ? args : [path.join("dist", "tests")];
+  const nodeFlags = args.filter((a) => a.startsWith("--"));
+  const given = args.filter((a) => !a.startsWith("--"));
+  const targets = given.length > 0 ? given : [path.join("dist", "tests")];
   const services: RunningService[] = [];
   let child: ReturnType<typeof spawn> | undefined;
   let stopping = false;
@@ -94,7 +98,7 @@ async function main(): Promise<number> {
 
     const env = { ...process.env, ...serviceEnv(s3, mlflow) };
     const status = await new Promise<number>((resolve) => {
-      child = spawn(process.execPath, ["--test", "--test-concurrency=2", ...targets], {
+      child = spawn(process.execPath, ["--test", "--test-concurrency=2", ...nodeFlags, ...targets], {
         cwd: root,
         env,
         stdio: "inherit",
