@@ -122,7 +122,8 @@ class Prefix {
     const qStrong = this.qS[n]! / W;
     return {
       share: (W - this.cum[k]!) / W,
-      cost,
+      // NaN when the set has no costs (the record stores null).
+      cost: this.set.hasCosts ? cost : NaN,
       quality,
       pgr: qStrong === qWeak ? null : (quality - qWeak) / (qStrong - qWeak),
     };

@@ -6,12 +6,13 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
-import type { CalibrationResult, DriftCheck, HoldoutCheck } from "./calibrate";
+import type { CalibrationResult, DriftCheck, HoldoutCheck, Realised } from "./calibrate";
 
 const interval = z.object({ lo: z.number().nullable(), hi: z.number().nullable() });
 const realised = z.object({
   share: z.number(),
-  cost: z.number(),
+  /** null when the data has no costs. */
+  cost: z.number().nullable(),
   quality: z.number(),
   pgr: z.number().nullable(),
 });
@@ -69,6 +70,10 @@ const iv = (
 ): { lo: number | null; hi: number | null } | undefined =>
   i ? { lo: nullIfNaN(i.lo), hi: nullIfNaN(i.hi) } : undefined;
 
+function realisedJson(r: Realised): CalibrationRecord["calibration"] {
+  return { share: r.share, cost: nullIfNaN(r.cost), quality: r.quality, pgr: r.pgr };
+}
+
 export function makeRecord(args: {
   router: string;
   dataset: string;
@@ -89,7 +94,7 @@ export function makeRecord(args: {
     target: { kind: r.target.kind, value: r.target.value },
     threshold: r.threshold,
     rule: "score >= threshold",
-    calibration: r.calibration,
+    calibration: realisedJson(r.calibration),
     intervals: {
       level: args.level ?? 0.95,
       threshold: iv(r.intervals.threshold)!,
@@ -102,7 +107,7 @@ export function makeRecord(args: {
     ...(args.holdout
       ? {
           holdout: {
-            realised: args.holdout.realised,
+            realised: realisedJson(args.holdout.realised),
             shareInInterval: args.holdout.shareInInterval,
             ...(args.holdout.costInInterval !== undefined
               ? { costInInterval: args.holdout.costInInterval }

@@ -112,6 +112,27 @@ describe("routerlab evaluate / calibrate end to end on real GSM8K outcomes", () 
     // The record's threshold reproduces its calibration share on the full data within sampling error.
     assert.ok(Math.abs(realisedAt({ scores: a.scores }, r.threshold).share - 0.4) < 0.05);
     assert.ok(readFileSync(rec.replace(/\.json$/, ".html"), "utf8").includes("data fingerprint"));
+    assert.equal(r.calibration.cost, null); // the RouteLLM files carry no costs
+  });
+
+  it("calibrate --target-cost uses the config's per-query costs and stays within budget", async () => {
+    const cfg = path.join(dir, "calibrate.yaml");
+    writeFileSync(cfg, "resamples: 200\nholdoutFraction: 0.3\ncosts:\n  weak: 0.001\n  strong: 0.01\n");
+    const rec = path.join(dir, "cal-cost.json");
+    await run("calibrate", "--scores", scoresFile, "--target-cost", "0.004", "--config", cfg, "--out", rec);
+    const r = loadRecord(rec);
+    assert.equal(r.target.kind, "cost");
+    assert.ok(r.calibration.cost! <= 0.004);
+    // 0.001 + share * 0.009 <= 0.004  =>  share <= 1/3, and the next query would exceed it.
+    assert.ok(r.calibration.share <= 1 / 3 && r.calibration.share > 1 / 3 - 2 / r.n.calibration);
+    writeFileSync(cfg, "resamples: 200\nholdoutFraction: 2\n");
+    await assert.rejects(
+      run("calibrate", "--scores", scoresFile, "--target-share", "0.3", "--config", cfg),
+      (e: unknown) =>
+        e instanceof RouterlabError &&
+        e.message.includes(`${cfg}:2`) &&
+        e.message.includes("holdoutFraction"),
+    );
   });
 
   it("errors name the file and the JSON path", async () => {
