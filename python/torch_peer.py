@@ -137,13 +137,33 @@ def train_mf(spec):
     return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
 
 
+def steps_mf(spec):
+    """Full-batch Adam steps (no noise) from given weights on given pairs: checks routerlab's MF training maths."""
+    state = {k: read_f32(v["file"], v["shape"]) for k, v in spec["tensors"].items()}
+    e = read_f32(spec["probes"]["file"], [spec["probes"]["rows"], spec["probes"]["dim"]])
+    model = MF(spec["num_models"], spec["latent_dim"], spec["text_dim"])
+    model.load_state_dict(state, strict=True)
+    opt = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], weight_decay=spec["weight_decay"])
+    q = torch.tensor(spec["q"])
+    win = torch.tensor(spec["win"])
+    lose = torch.tensor(spec["lose"])
+    target = torch.tensor(spec["target"], dtype=torch.float32)
+    loss_fn = nn.BCEWithLogitsLoss()
+    for _ in range(spec["steps"]):
+        opt.zero_grad()
+        loss = loss_fn(model.pair_logit(e[q], win, lose), target)
+        loss.backward()
+        opt.step()
+    return {k: v.detach().double().flatten().tolist() for k, v in model.state_dict().items()}
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     mode, path = sys.argv[1], sys.argv[2]
     with open(path, encoding="utf-8") as f:
         spec = json.load(f)
-    fn = {"forward": forward, "forward-many": forward_many, "train-mlp": train_mlp, "train-mf": train_mf}.get(mode)
+    fn = {"forward": forward, "forward-many": forward_many, "train-mlp": train_mlp, "train-mf": train_mf, "steps-mf": steps_mf}.get(mode)
     if fn is None:
         raise SystemExit(f"unknown mode {mode}\n{__doc__}")
     json.dump(fn(spec), sys.stdout)

@@ -17,7 +17,7 @@ import { createRng } from "../util/random";
 import type { RegisteredRouter } from "./define";
 import { defineRouter } from "./define";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
-import { EpochMetricsSchema, normalInit, splitRows, uniformInit } from "./nn/common";
+import { EpochMetricsSchema, initialTensor, normalInit, splitRows, uniformInit } from "./nn/common";
 import type { MfWeights } from "./nn/gateway";
 import { mfScores, rowArgmax, sigmoid } from "./nn/gateway";
 import { tf, tfReady } from "./nn/tf";
@@ -168,10 +168,11 @@ export class MfRouter implements Router {
     const M = task.models.length;
     const K = hp.latentDim;
     const D = X.dim;
+    const given = callbacks.initialTensors;
     const init = {
-      P: normalInit(M * K, rng),
-      W: uniformInit(K * D, D, rng),
-      c: uniformInit(K, K, rng),
+      P: initialTensor("P.weight", normalInit(M * K, rng), given),
+      W: initialTensor("text_proj.weight", uniformInit(K * D, D, rng), given),
+      c: initialTensor("classifier.weight", uniformInit(K, K, rng), given),
     };
     const tableSize = Math.min(NOISE_TABLE, Math.max(1 << 16, train.q.length * D));
     const noiseTable = new Float32Array(hp.noise > 0 ? tableSize + D : 0);

@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { buildPairs, MfRouter } from "../../lib/routers/mf";
 import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { torchForwardMany } from "../../lib/routers/nn/torch-peer";
+import { torchForwardMany, torchMfSteps } from "../../lib/routers/nn/torch-peer";
 import type { RouterState, RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";
 import { createRng } from "../../lib/util/random";
@@ -110,6 +110,52 @@ describe("MF router", () => {
       assert.ok(Math.abs(sc.strongProbability![i]! - p) < 1e-5);
       assert.equal(bin.predict(probes)[i], sc.strongProbability![i]! > 0.5 ? "strong/m" : "weak/m");
     });
+  });
+
+  it("training maths equal PyTorch: 3 full-batch Adam steps with weight decay from the same weights", async () => {
+    const { X, labels } = clusters(30, 16, 3, 31);
+    const task = qualityTask(labels, 7);
+    const rng = createRng(77);
+    const rand = (n: number, scale: number): Float32Array =>
+      Float32Array.from({ length: n }, () => rng.normal() * scale);
+    const init = {
+      "P.weight": rand(3 * 8, 1),
+      "text_proj.weight": rand(8 * 16, 0.25),
+      "classifier.weight": rand(8, 0.3),
+    };
+    const hp = { learningRate: 0.01, weightDecay: 0.05 };
+    const r = new MfRouter({
+      ...hp,
+      latentDim: 8,
+      noise: 0,
+      batchSize: 10_000,
+      epochs: 3,
+      validationFraction: 0,
+    });
+    await r.fit(X, task, { initialTensors: init });
+    const initState: RouterState = {
+      kind: "mf",
+      hyperparameters: {},
+      meta: { num_models: 3, latent_dim: 8, text_dim: 16 },
+      tensors: {
+        "P.weight": { shape: [3, 8], data: init["P.weight"] },
+        "text_proj.weight": { shape: [8, 16], data: init["text_proj.weight"] },
+        "classifier.weight": { shape: [1, 8], data: init["classifier.weight"] },
+      },
+    };
+    const torch = torchMfSteps(initState, X, buildPairs(task, X.rows, "skip"), { steps: 3, ...hp });
+    const ours = r.state().tensors;
+    for (const key of Object.keys(init) as (keyof typeof init)[]) {
+      const t = torch[key]!;
+      let worst = 0;
+      let moved = 0;
+      t.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(ours[key]!.data[i]! - v));
+        moved = Math.max(moved, Math.abs(init[key][i]! - v));
+      });
+      assert.ok(moved > 1e-3, `${key} moved in training (${moved})`);
+      assert.ok(worst < 1e-5, `${key}: max |diff| vs torch ${worst}`);
+    }
   });
 
   it("same config and seed give the same model bytes twice; state round-trips", async () => {

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { EmbeddingMatrix } from "../../embed/types";
 import type { Rng } from "../../util/random";
 import { shuffled } from "../../util/random";
+import { RouterlabError } from "../../util/errors";
 
 /** One epoch's figures, reported through `onEpoch` and kept in the router's `meta.history`. */
 export interface EpochMetrics {
@@ -17,6 +18,24 @@ export interface EpochMetrics {
 export interface TrainCallbacks {
   /** Called after every epoch (tracking logs these as step metrics). */
   onEpoch?: (m: EpochMetrics) => void;
+  /** Warm start: initial values for some or all tensors, by state_dict key (shapes must match). */
+  initialTensors?: Record<string, Float32Array>;
+}
+
+/** `init[key]`, replaced by a copy of `override[key]` when given (length checked). */
+export function initialTensor(
+  key: string,
+  init: Float32Array,
+  override: Record<string, Float32Array> | undefined,
+): Float32Array {
+  const o = override?.[key];
+  if (!o) return init;
+  if (o.length !== init.length)
+    throw new RouterlabError(`warm-start tensor ${key} has ${o.length} values, expected ${init.length}`, {
+      file: "initialTensors",
+      field: key,
+    });
+  return Float32Array.from(o);
 }
 
 export const EpochMetricsSchema = z.object({

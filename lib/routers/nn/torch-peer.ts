@@ -115,3 +115,31 @@ export function torchTrain(mode: "train-mlp" | "train-mf", spec: Record<string, 
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * `steps` full-batch Adam steps of the MF pair loss in torch from `state`'s weights, on pairs over the rows of `X`:
+ * the reference for routerlab's MF training maths (weight decay, row normalisation, BCE). Returns the new tensors.
+ */
+export function torchMfSteps(
+  state: RouterState,
+  X: EmbeddingMatrix,
+  pairs: { q: Int32Array; win: Int32Array; lose: Int32Array; target: Float32Array },
+  opts: { steps: number; learningRate: number; weightDecay: number },
+): Record<string, number[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-torch-"));
+  try {
+    const spec = {
+      ...forwardSpec(dir, "0", state, X),
+      q: Array.from(pairs.q),
+      win: Array.from(pairs.win),
+      lose: Array.from(pairs.lose),
+      target: Array.from(pairs.target),
+      steps: opts.steps,
+      learning_rate: opts.learningRate,
+      weight_decay: opts.weightDecay,
+    };
+    return runPeer("steps-mf", spec, dir, z.record(z.string(), z.array(z.number())));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
