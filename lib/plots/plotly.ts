@@ -107,14 +107,15 @@ function scriptJson(v: unknown): string {
   return JSON.stringify(v).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026");
 }
 
-function figureDivs(figs: readonly Figure[], idPrefix: string): string {
+function figureDivs(figs: readonly Figure[], idPrefix: string, waitForPlotly = false): string {
   return figs
     .map((f, i) => {
       const id = `${idPrefix}-${i}`;
-      return (
-        `<div id="${id}" class="routerlab-plot" style="width:100%;min-height:420px"></div>\n` +
-        `<script>Plotly.newPlot(${JSON.stringify(id)}, ${scriptJson(f.data)}, ${scriptJson(f.layout)}, {responsive: true});</script>`
-      );
+      const plot = `Plotly.newPlot(${JSON.stringify(id)}, ${scriptJson(f.data)}, ${scriptJson(f.layout)}, {responsive: true});`;
+      const script = waitForPlotly
+        ? `(function draw(n) { if (typeof Plotly !== "undefined") { ${plot} } else if (n > 0) { setTimeout(function () { draw(n - 1); }, 100); } })(100);`
+        : plot;
+      return `<div id="${id}" class="routerlab-plot" style="width:100%;min-height:420px"></div>\n<script>${script}</script>`;
     })
     .join("\n");
 }
@@ -184,6 +185,7 @@ interface TslabDisplay {
 }
 
 let notebookCounter = 0;
+let plotlyInlined = false;
 
 /**
  * Shows figures in a tslab notebook cell (interactive; plotly.js is inlined in the cell output, so it
@@ -200,13 +202,15 @@ export function displayInNotebook(fig: Figure | readonly Figure[]): boolean {
   const figs = Array.isArray(fig) ? (fig as readonly Figure[]) : [fig as Figure];
   notebookCounter += 1;
   const prefix = `routerlab-nb-${process.pid}-${notebookCounter}`;
+  // plotly.js (~5 MB) is inlined in the first output of the kernel session only; later outputs wait
+  // for it, so a notebook with many charts stays small.
+  const lib = plotlyInlined ? "" : `<script>if (typeof Plotly === "undefined") { ${plotlyJs()} }</script>\n`;
   try {
-    display.html(
-      `<script>if (typeof Plotly === "undefined") { ${plotlyJs()} }</script>\n` + figureDivs(figs, prefix),
-    );
+    display.html(lib + figureDivs(figs, prefix, true));
   } catch {
     // tslab throws "Not ready" when loaded outside a running kernel.
     return false;
   }
+  plotlyInlined = true;
   return true;
 }
