@@ -12,6 +12,7 @@ import os
 import pickle
 import platform
 import sys
+import time
 
 import numpy as np
 import sklearn
@@ -71,20 +72,29 @@ def main():
         from sklearn.svm import SVC
 
         model = SVC(**hp)
+    timings = {}
+    t = time.perf_counter()
     model.fit(X, y)
+    timings["fit"] = time.perf_counter() - t
 
     target = field(req, "out", str)
     tmp = target + ".tmp-" + str(os.getpid())
+    t = time.perf_counter()
     with open(tmp, "wb") as f:
         pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+    timings["dump"] = time.perf_counter() - t
     try:
+        t = time.perf_counter()
         with open(tmp, "rb") as f:
             loaded = pickle.load(f)
+        timings["load"] = time.perf_counter() - t
         probes = load_matrix(field(req, "probes", str), field(req, "probe_rows", int), dim)
         expected = field(req, "expected", list)
         if len(expected) != len(probes):
             out({"ok": False, "error": "expected decisions and probes differ in length"}, 2)
+        t = time.perf_counter()
         got = [str(loaded.predict(row.reshape(1, -1).astype(np.float32))[0]) for row in probes]
+        timings["predict"] = time.perf_counter() - t
         bad = [i for i, (a, b) in enumerate(zip(expected, got)) if a != b]
         if bad:
             os.unlink(tmp)
@@ -99,7 +109,7 @@ def main():
             os.unlink(tmp)
         raise
     out({"ok": True, "sha256": digest, "classes": [str(c) for c in loaded.classes_], "mismatches": 0,
-         "versions": {**have, "python": platform.python_version()}})
+         "versions": {**have, "python": platform.python_version()}, "timings": timings})
 
 
 if __name__ == "__main__":

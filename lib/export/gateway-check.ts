@@ -44,8 +44,13 @@ function runScript(input: object, python = venvPython()): unknown {
 }
 
 export function writeProbes(file: string, X: EmbeddingMatrix): void {
-  const b = Buffer.alloc(X.rows * X.dim * 4);
-  for (let i = 0; i < X.rows * X.dim; i++) b.writeFloatLE(X.data[i]!, i * 4);
+  const n = X.rows * X.dim;
+  if (os.endianness() === "LE") {
+    writeFileSync(file, new Uint8Array(X.data.buffer, X.data.byteOffset, n * 4));
+    return;
+  }
+  const b = Buffer.alloc(n * 4);
+  for (let i = 0; i < n; i++) b.writeFloatLE(X.data[i]!, i * 4);
   writeFileSync(file, b);
 }
 

@@ -64,6 +64,7 @@ const StepResult = z.object({
   mismatches: z.number().optional(),
   first: z.object({ index: z.number(), routerlab: z.string(), sklearn: z.string() }).optional(),
   versions: z.record(z.string(), z.string()).optional(),
+  timings: z.record(z.string(), z.number()).optional(),
 });
 export type SklearnStepResult = z.infer<typeof StepResult>;
 
