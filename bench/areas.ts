@@ -3,7 +3,8 @@ import { mfBench } from "./mf";
 import { knnBench } from "./knn";
 import { svmBench } from "./svm";
 import { dataBench } from "./data";
+import { evalBench } from "./eval";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
-export const AREAS: BenchArea[] = [dataBench, knnBench, svmBench, mlpBench, mfBench];
+export const AREAS: BenchArea[] = [dataBench, knnBench, svmBench, mlpBench, mfBench, evalBench];
