@@ -267,46 +267,38 @@ export function arrayElementLines(text: string): number[] {
   let line = 1;
   let depth = 0;
   let expectingElement = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === "\n") {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 10) {
       line++;
       continue;
     }
-    if (c === '"') {
-      if (depth === 1 && expectingElement) {
-        lines.push(line);
-        expectingElement = false;
-      }
-      i++;
-      while (i < text.length && text[i] !== '"') {
-        if (text[i] === "\\") i++;
-        else if (text[i] === "\n") line++;
-        i++;
-      }
-      continue;
-    }
-    if (c === " " || c === "\t" || c === "\r") continue;
-    if (c === "[" || c === "{") {
-      if (depth === 1 && expectingElement) {
-        lines.push(line);
-        expectingElement = false;
-      }
-      depth++;
-      if (depth === 1 && c === "[") expectingElement = true;
-      continue;
-    }
-    if (c === "]" || c === "}") {
-      depth--;
-      continue;
-    }
-    if (c === ",") {
-      if (depth === 1) expectingElement = true;
-      continue;
-    }
-    if (depth === 1 && expectingElement) {
+    if (c === 32 || c === 9 || c === 13) continue;
+    if (depth === 1 && expectingElement && c !== 93 /* ] */) {
       lines.push(line);
       expectingElement = false;
+    }
+    if (c === 34 /* " */) {
+      // JSON strings hold no raw newlines: jump to the closing quote (not preceded by an odd run of \)
+      let q = text.indexOf('"', i + 1);
+      for (;;) {
+        if (q < 0) return lines;
+        let b = q - 1;
+        while (text.charCodeAt(b) === 92) b--;
+        if ((q - 1 - b) % 2 === 0) break;
+        q = text.indexOf('"', q + 1);
+      }
+      i = q;
+      continue;
+    }
+    if (c === 91 /* [ */ || c === 123 /* { */) {
+      depth++;
+      if (depth === 1 && c === 91) expectingElement = true;
+    } else if (c === 93 || c === 125) {
+      depth--;
+    } else if (c === 44 /* , */ && depth === 1) {
+      expectingElement = true;
     }
   }
   return lines;
