@@ -114,10 +114,23 @@ export function ivfSearch(
     for (let d = 0; d < dim; d++) s += q[d]! * centroids[o + d]!;
     cs[c] = s;
   }
-  // top `probe` centroids by similarity
-  const lists = Array.from({ length: nlist }, (_, c) => c)
-    .sort((a, b) => cs[b]! - cs[a]! || a - b)
-    .slice(0, probe);
+  // top `probe` centroids by similarity (ties: lower list index), by insertion into a short list
+  const lists = new Int32Array(probe);
+  const ls = new Float64Array(probe).fill(-Infinity);
+  let filled = 0;
+  for (let c = 0; c < nlist; c++) {
+    const v = cs[c]!;
+    if (filled === probe && v <= ls[probe - 1]!) continue;
+    if (filled < probe) filled++;
+    let j = filled - 1;
+    while (j > 0 && ls[j - 1]! < v) {
+      ls[j] = ls[j - 1]!;
+      lists[j] = lists[j - 1]!;
+      j--;
+    }
+    ls[j] = v;
+    lists[j] = c;
+  }
   const bd = new Float64Array(k).fill(Infinity);
   const bi = new Int32Array(k).fill(-1);
   let count = 0;
