@@ -157,13 +157,30 @@ def steps_mf(spec):
     return {k: v.detach().double().flatten().tolist() for k, v in model.state_dict().items()}
 
 
+def steps_mlp(spec):
+    """Full-batch Adam steps from given weights with class-weighted CE: checks routerlab's MLP training maths."""
+    state = {k: read_f32(v["file"], v["shape"]) for k, v in spec["tensors"].items()}
+    x = read_f32(spec["probes"]["file"], [spec["probes"]["rows"], spec["probes"]["dim"]])
+    model = MLP(spec["input_dim"], spec["hidden_layer_sizes"], spec["num_classes"], spec["activation"])
+    model.load_state_dict(state, strict=True)
+    opt = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
+    y = torch.tensor(spec["y"])
+    loss_fn = nn.CrossEntropyLoss(weight=torch.tensor(spec["class_weight"], dtype=torch.float32))
+    for _ in range(spec["steps"]):
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+    return {k: v.detach().double().flatten().tolist() for k, v in model.state_dict().items()}
+
+
 def main():
     if len(sys.argv) != 3:
         raise SystemExit(__doc__)
     mode, path = sys.argv[1], sys.argv[2]
     with open(path, encoding="utf-8") as f:
         spec = json.load(f)
-    fn = {"forward": forward, "forward-many": forward_many, "train-mlp": train_mlp, "train-mf": train_mf, "steps-mf": steps_mf}.get(mode)
+    fn = {"forward": forward, "forward-many": forward_many, "train-mlp": train_mlp, "train-mf": train_mf, "steps-mf": steps_mf, "steps-mlp": steps_mlp}.get(mode)
     if fn is None:
         raise SystemExit(f"unknown mode {mode}\n{__doc__}")
     json.dump(fn(spec), sys.stdout)

@@ -13,7 +13,7 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { createRng } from "../util/random";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
-import { EpochMetricsSchema, gatherRows, splitRows, uniformInit } from "./nn/common";
+import { EpochMetricsSchema, gatherRows, initialTensor, splitRows, uniformInit } from "./nn/common";
 import type { Activation, LinearLayer, MlpWeights } from "./nn/gateway";
 import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax, sigmoid } from "./nn/gateway";
 import { tf, tfReady } from "./nn/tf";
@@ -111,8 +111,12 @@ export class MlpRouter implements Router {
       init.push({
         inDim,
         outDim,
-        weight: uniformInit(outDim * inDim, inDim, rng),
-        bias: uniformInit(outDim, inDim, rng),
+        weight: initialTensor(
+          `layers.${i}.weight`,
+          uniformInit(outDim * inDim, inDim, rng),
+          callbacks.initialTensors,
+        ),
+        bias: initialTensor(`layers.${i}.bias`, uniformInit(outDim, inDim, rng), callbacks.initialTensors),
       });
     }
 

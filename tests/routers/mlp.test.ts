@@ -5,7 +5,8 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { MlpRouter } from "../../lib/routers/mlp";
 import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { torchForwardMany } from "../../lib/routers/nn/torch-peer";
+import { torchForwardMany, torchMlpSteps } from "../../lib/routers/nn/torch-peer";
+import { createRng } from "../../lib/util/random";
 import type { RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";
 import { accuracy, clusters, randomProbes, subset } from "./nn-helpers";
@@ -87,6 +88,51 @@ describe("MLP router", () => {
       const shifted = 1 / (1 + Math.exp(-(z[2 * i]! - z[2 * i + 1]!)));
       const expected = 1 / (1 + Math.exp(-(Math.log(p / (1 - p)) - Math.log(0.7 / 0.3))));
       assert.ok(Math.abs(shifted - expected) < 1e-9);
+    }
+  });
+
+  it("training maths equal PyTorch: 3 full-batch Adam steps of class-weighted CE from the same weights", async () => {
+    const { X, labels } = clusters(40, 12, 3, 41);
+    const rng = createRng(5);
+    const rand = (n: number, scale: number): Float32Array =>
+      Float32Array.from({ length: n }, () => rng.normal() * scale);
+    const init: Record<string, Float32Array> = {
+      "layers.0.weight": rand(6 * 12, 0.3),
+      "layers.0.bias": rand(6, 0.1),
+      "layers.1.weight": rand(3 * 6, 0.4),
+      "layers.1.bias": rand(3, 0.1),
+    };
+    const classWeight = { "openai/gpt-4o": 2, "mistral/mixtral-8x7b": 0.5 };
+    const r = new MlpRouter({
+      hiddenLayerSizes: [6],
+      activation: "tanh",
+      learningRate: 0.01,
+      batchSize: 1000,
+      epochs: 3,
+      validationFraction: 0,
+      classWeight,
+    });
+    await r.fit(X, multiTask(labels), { initialTensors: init });
+    const initState = {
+      ...r.state(),
+      tensors: Object.fromEntries(
+        Object.entries(r.state().tensors).map(([k, t]) => [k, { shape: t.shape, data: init[k]! }]),
+      ),
+    };
+    const torch = torchMlpSteps(initState, X, labels, {
+      steps: 3,
+      learningRate: 0.01,
+      classWeight: [2, 1, 0.5],
+    });
+    for (const [key, t] of Object.entries(r.state().tensors)) {
+      let worst = 0;
+      let moved = 0;
+      torch[key]!.forEach((v, i) => {
+        worst = Math.max(worst, Math.abs(t.data[i]! - v));
+        moved = Math.max(moved, Math.abs(init[key]![i]! - v));
+      });
+      assert.ok(moved > 1e-3, `${key} moved (${moved})`);
+      assert.ok(worst < 1e-5, `${key}: max |diff| vs torch ${worst}`);
     }
   });
 

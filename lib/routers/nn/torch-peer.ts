@@ -143,3 +143,25 @@ export function torchMfSteps(
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** `steps` full-batch Adam steps of class-weighted cross-entropy in torch from `state`'s MLP weights on (X, y). */
+export function torchMlpSteps(
+  state: RouterState,
+  X: EmbeddingMatrix,
+  y: Int32Array,
+  opts: { steps: number; learningRate: number; classWeight: readonly number[] },
+): Record<string, number[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-torch-"));
+  try {
+    const spec = {
+      ...forwardSpec(dir, "0", state, X),
+      y: Array.from(y),
+      steps: opts.steps,
+      learning_rate: opts.learningRate,
+      class_weight: opts.classWeight,
+    };
+    return runPeer("steps-mlp", spec, dir, z.record(z.string(), z.array(z.number())));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
