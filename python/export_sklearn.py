@@ -1,8 +1,8 @@
 """The pinned KNN/SVM export step (gateway-contract.md §6.1).
 
 routerlab hands over embeddings, string labels and hyperparameters; this fits a scikit-learn KNeighborsClassifier or
-SVC, pickles it, re-loads the pickle, predicts on routerlab's evaluation probes one row at a time exactly like the
-gateway (`predict(x.reshape(1, -1))[0]` on float32), and refuses (exit 3, no file written) if any decision differs
+SVC, pickles it, re-loads the pickle, predicts routerlab's evaluation probes (in one batch, and the first `row_checks`
+also one row at a time exactly like the gateway: `predict(x.reshape(1, -1))[0]` on float32), and refuses (exit 3, no file written) if any decision differs
 from routerlab's. Input: a JSON request file named on the command line. Output: one JSON line on stdout.
 """
 
@@ -93,7 +93,13 @@ def main():
         if len(expected) != len(probes):
             out({"ok": False, "error": "expected decisions and probes differ in length"}, 2)
         t = time.perf_counter()
-        got = [str(loaded.predict(row.reshape(1, -1).astype(np.float32))[0]) for row in probes]
+        # All probes in one batch, then the gateway's exact call shape (one float32 row at a time) on the first
+        # `row_checks` of them (batch and single-row answers must agree too).
+        got = [str(v) for v in loaded.predict(probes.astype(np.float32))]
+        n_rows = min(len(probes), int(req.get("row_checks", 100)))
+        single = [str(loaded.predict(probes[i].reshape(1, -1).astype(np.float32))[0]) for i in range(n_rows)]
+        if single != got[:n_rows]:
+            out({"ok": False, "error": "single-row predict differs from batch predict"}, 3)
         timings["predict"] = time.perf_counter() - t
         bad = [i for i, (a, b) in enumerate(zip(expected, got)) if a != b]
         if bad:

@@ -140,6 +140,8 @@ export interface SklearnExportRequest {
   /** Where the .pkl goes; written only if every decision agrees. */
   out: string;
   versions?: SklearnVersions;
+  /** How many probes are also predicted one row at a time, the gateway's exact call (default 100). */
+  rowChecks?: number;
   log?: (msg: string) => void;
 }
 
@@ -181,6 +183,7 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
         expected: r.expected,
         out: path.resolve(r.out),
         versions: { "scikit-learn": versions.sklearn, numpy: versions.numpy },
+        row_checks: r.rowChecks ?? 100,
       }),
     );
     mkdirSync(path.dirname(path.resolve(r.out)), { recursive: true });
