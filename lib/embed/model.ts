@@ -9,6 +9,8 @@ import { cacheDir, projectRoot, venvPython } from "../util/paths";
 /** Directory name of the provisioned model under `.cache/models/`. */
 export const DEFAULT_MODEL_DIRNAME = "all-MiniLM-L6-v2";
 export const PROVISION_SCRIPT = "python/provision_embedding_model.py";
+/** provisionVersion written by the current script; an older default copy is re-provisioned. */
+export const PROVISION_VERSION = 2;
 
 export type Precision = "fp32" | "int8";
 
@@ -120,6 +122,15 @@ function readJson(file: string, dir: string): Record<string, unknown> {
   }
 }
 
+function provisionVersionOf(dir: string): number {
+  try {
+    const v: unknown = JSON.parse(readFileSync(path.join(dir, "provenance.json"), "utf8"));
+    return z.object({ provisionVersion: z.number() }).parse(v).provisionVersion;
+  } catch {
+    return 0;
+  }
+}
+
 const inflight = new Map<string, Provenance>();
 
 /**
@@ -132,6 +143,14 @@ export async function loadModelFiles(opts: {
 }): Promise<ResolvedModel> {
   const { dir, isDefault } = resolveModelDir(opts.modelDir);
   const onnxPath = path.join(dir, onnxFileName(opts.precision));
+  if (
+    isDefault &&
+    !inflight.has(dir) &&
+    existsSync(onnxPath) &&
+    provisionVersionOf(dir) < PROVISION_VERSION
+  ) {
+    inflight.set(dir, provisionModel(dir));
+  }
   if (!existsSync(onnxPath) && isDefault && !inflight.has(dir)) {
     inflight.set(dir, provisionModel(dir));
   }
