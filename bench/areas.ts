@@ -9,4 +9,13 @@ import { exportBench } from "./export";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
-export const AREAS: BenchArea[] = [dataBench, knnBench, svmBench, mlpBench, mfBench, evalBench, embedBench, exportBench];
+export const AREAS: BenchArea[] = [
+  dataBench,
+  knnBench,
+  svmBench,
+  mlpBench,
+  mfBench,
+  evalBench,
+  embedBench,
+  exportBench,
+];
