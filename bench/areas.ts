@@ -1,20 +1,24 @@
-import { mlpBench } from "./mlp";
-import { mfBench } from "./mf";
+import { trackingBench } from "./tracking";
 import { knnBench } from "./knn";
 import { svmBench } from "./svm";
-import { dataBench } from "./data";
+import { mlpBench } from "./mlp";
+import { mfBench } from "./mf";
+import { servicesBench } from "./services";
 import { evalBench } from "./eval";
 import { embedBench } from "./embed";
+import { dataBench } from "./data";
 import { exportBench } from "./export";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
 export const AREAS: BenchArea[] = [
   dataBench,
+  trackingBench,
   knnBench,
   svmBench,
   mlpBench,
   mfBench,
+  servicesBench,
   evalBench,
   embedBench,
   exportBench,
