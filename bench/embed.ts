@@ -23,7 +23,8 @@ const LATENCY_RUNS = 100;
 /** A real-looking query of ~50 word-pieces for the single-query latency figure. */
 const Q50 =
   "I am planning a two week trip to Japan in April with my parents, who are in their seventies. " +
-  "Which cities should we visit, and how should we travel between them comfortably?";
+  "Which cities should we visit, and how should we travel between them comfortably and cheaply, " +
+  "with good food nearby? Thanks a lot!";
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
