@@ -11,6 +11,10 @@ import type { RoutingData } from "../data/routing";
 import type { SimpleQaRow } from "../data/simpleqa";
 import { loadSimpleQa } from "../data/simpleqa";
 import { htmlTable, writeFiguresHtml } from "../plots/plotly";
+import { MainJobConfigSchema } from "../pipeline/config";
+import type { MainJobConfig } from "../pipeline/config";
+import { runMainJob, summaryTable } from "../pipeline/main-job";
+import { loadYamlConfig } from "../util/config";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 
@@ -158,7 +162,20 @@ export const reportStep: RunStep = {
   },
 };
 
-/** The steps of `routerlab run`, in order. Later work appends embed / train / evaluate steps. */
+/** Embed, train every router, evaluate against baselines, calibrate, log the runs, write the reports. */
+export function mainJobStep(config: MainJobConfig): RunStep {
+  return {
+    name: "main-job",
+    description:
+      "embed, train every router (k-fold), evaluate vs baselines, calibrate, journal runs, write reports",
+    async run(ctx) {
+      const result = await runMainJob({ ...config, outDir: config.outDir ?? path.join(ctx.outDir, "main") });
+      ctx.log(summaryTable(result));
+    },
+  };
+}
+
+/** The data-summary steps of `routerlab run` (all of it with --summary-only). */
 export const RUN_STEPS: RunStep[] = [loadDataStep, summariseStep, reportStep];
 
 export function formatTable(
@@ -204,18 +221,31 @@ export async function runPipeline(
 const RunOptions = z.object({
   outDir: z.string().optional(),
   sample: z.coerce.number().int().min(1).optional(),
+  config: z.string().optional(),
+  summaryOnly: z.boolean().optional(),
 });
 
 export function registerRunCommands(program: Command): void {
   program
     .command("run")
     .description(
-      "Run the pipeline (the job of `npm start`): for now load all bundled data, write out/summary/summary.json and index.html with charts, print a summary table",
+      "The main job (what `npm start` runs), with embedded defaults and no servers: load and summarise the bundled data " +
+        "(out/summary), embed every query like the gateway, train every router with k-fold cross-validation, evaluate " +
+        "against baselines, calibrate, journal the runs and write HTML reports (out/main), then print a summary table",
     )
+    .option("--config <file>", "YAML overriding the embedded defaults (see configs/main.yaml)")
     .option("--out-dir <dir>", "output folder (default out/ or ROUTERLAB_OUT_DIR)")
     .option("--sample <n>", "keep at most n rows per dataset (smoke runs)")
+    .option("--summary-only", "only load and summarise the data (no embedding or training)")
     .action(async (raw: unknown) => {
       const o = RunOptions.parse(raw);
-      await runPipeline({ outDir: o.outDir, sample: o.sample });
+      const steps = [...RUN_STEPS];
+      if (!o.summaryOnly) {
+        const config = o.config
+          ? loadYamlConfig(o.config, MainJobConfigSchema)
+          : MainJobConfigSchema.parse({});
+        steps.push(mainJobStep(o.sample !== undefined ? { ...config, sample: o.sample } : config));
+      }
+      await runPipeline({ outDir: o.outDir, sample: o.sample, steps });
     });
 }

@@ -70,7 +70,7 @@ test("routerlab data split writes id lists, folds and a leakage report; a bad co
 test("routerlab run writes summary.json and index.html with charts and prints the table", () => {
   const t = tempDir();
   try {
-    const r = cli(["run", "--sample", "40", "--out-dir", t.dir]);
+    const r = cli(["run", "--summary-only", "--sample", "40", "--out-dir", t.dir]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /routellm-mmlu\s+40\s+gpt-4-1106-preview/);
     const s = JSON.parse(readFileSync(path.join(t.dir, "summary", "summary.json"), "utf8")) as {
