@@ -3,7 +3,7 @@ import type { RoutingData } from "../data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { BinaryLabelRule } from "../routers/labels";
 import type { RouterSpec } from "./config";
-import { fitRouter, pickRows } from "./fit";
+import { fitRouter, pickRows, scoreFast } from "./fit";
 
 export interface OutOfFoldScores {
   router: string;
@@ -52,7 +52,7 @@ export async function outOfFoldScores(args: {
     });
     fitSeconds += fit.fitSeconds;
     if (fit.fromCache) cachedFolds++;
-    const s = fit.router.score(pickRows(args.X, split.test));
+    const s = await scoreFast(fit.router, pickRows(args.X, split.test));
     if (!s.strongProbability) throw new Error(`router '${spec.name}' (${spec.kind}) gave no P(strong) score`);
     split.test.forEach((row, i) => (scores[row] = s.strongProbability![i]!));
     args.onFold?.(f);

@@ -4,7 +4,7 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RoutingSetting } from "../routers/labels";
 import { deriveTask } from "../routers/labels";
 import { createRouter } from "../routers/registry";
-import type { Router } from "../routers/types";
+import type { Router, RouterScores } from "../routers/types";
 import { createRng, shuffled } from "../util/random";
 import type { RouterSpec } from "./config";
 import { loadCachedRouter, saveCachedRouter, trainedModelKey } from "./model-cache";
@@ -73,4 +73,14 @@ const SEEDED_KINDS = new Set(["mlp", "mf", "random"]);
 function withSeed(kind: string, hyper: Record<string, unknown>, seed: number): Record<string, unknown> {
   if (!SEEDED_KINDS.has(kind) || hyper.seed !== undefined) return hyper;
   return { ...hyper, seed };
+}
+
+interface AsyncScoring {
+  scoreAsync(X: EmbeddingMatrix): Promise<RouterScores>;
+}
+
+/** Scores with a router's native fast path when it has one (KNN's onnxruntime matmul), else `score`. */
+export async function scoreFast(router: Router, X: EmbeddingMatrix): Promise<RouterScores> {
+  const r = router as Router & Partial<AsyncScoring>;
+  return typeof r.scoreAsync === "function" ? r.scoreAsync(X) : router.score(X);
 }

@@ -11,7 +11,7 @@ import {
   zeroRouter,
 } from "../eval/multi";
 import type { RouterSpec } from "./config";
-import { fitRouter } from "./fit";
+import { fitRouter, scoreFast } from "./fit";
 
 export interface MultiRouterResult {
   router: string;
@@ -69,7 +69,7 @@ export async function evaluateMulti(args: {
       seed: args.seed,
       useCache: args.useCache,
     });
-    const scores = fit.router.score(args.Xtest);
+    const scores = await scoreFast(fit.router, args.Xtest);
     const predicted = alignColumns(scores.perModel, scores.models, test.models);
     const choice = Int32Array.from(fit.router.predict(args.Xtest), (label) => test.models.indexOf(label));
     partial.push({
