@@ -7,6 +7,7 @@ import type { RoutingData } from "../data/routing";
 import { applySplit, trainTestSplit } from "../data/split";
 import type { EmbeddingMatrix } from "../embed/types";
 import { KnnRouter } from "../routers/knn";
+import { pickRows } from "../pipeline/fit";
 import { deriveTask, labelCounts, RoutingSettingSchema } from "../routers/labels";
 import { saveRouterState, stableStringify } from "../routers/model-file";
 import { createRouter } from "../routers/registry";
@@ -114,12 +115,6 @@ function readMatrix(file: string, rows: number, dim: number): EmbeddingMatrix {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(i * 4, true);
   return { data, rows, dim };
-}
-
-function pickRows(m: EmbeddingMatrix, rows: readonly number[]): EmbeddingMatrix {
-  const data = new Float32Array(rows.length * m.dim);
-  rows.forEach((r, i) => data.set(m.data.subarray(r * m.dim, (r + 1) * m.dim), i * m.dim));
-  return { data, rows: rows.length, dim: m.dim };
 }
 
 /** Embeds query texts with lib/embed (fp32 = the gateway's vectors), through the persistent cache. */

@@ -358,8 +358,15 @@ export function summariseBinary(
   yStrong: ArrayLike<number>,
 ): BinarySummary {
   const sweep = new BinarySweep(scores, yWeak, yStrong);
-  const fine = sweep.curve({ mode: "fine" });
-  const ref = sweep.curve({ mode: "reference10" });
+  return summaryOfCurves(sweep, sweep.curve({ mode: "fine" }), sweep.curve({ mode: "reference10" }));
+}
+
+/** The summary figures from a sweep's fine and reference10 curves (for callers that also need the curves). */
+export function summaryOfCurves(
+  sweep: BinarySweep,
+  fine: readonly CurvePoint[],
+  ref: readonly CurvePoint[],
+): BinarySummary {
   return {
     n: sweep.n,
     qWeak: sweep.qWeak,

@@ -1,7 +1,7 @@
 /** Evaluation of binary routers on one dataset: the figures, intervals and chart data of a report. */
 import { calibrateMany, SortedSet } from "../calibrate/calibrate";
 import type { BinaryBootstrap, BinarySummary, CurvePoint } from "./binary";
-import { BinarySweep, apgr, bootstrapBinary, cpt } from "./binary";
+import { BinarySweep, bootstrapBinary, summaryOfCurves } from "./binary";
 
 export interface RouterInput {
   readonly router: string;
@@ -60,16 +60,7 @@ export function evaluateRouter(
   const sweep = new BinarySweep(scores, yWeak, yStrong);
   const fine = sweep.curve({ mode: "fine" });
   const ref = sweep.curve({ mode: "reference10" });
-  const summary: BinarySummary = {
-    n: sweep.n,
-    qWeak: sweep.qWeak,
-    qStrong: sweep.qStrong,
-    points: fine.length,
-    apgr: apgr(fine, sweep.qWeak, sweep.qStrong),
-    apgrReference10: apgr(ref, sweep.qWeak, sweep.qStrong),
-    cpt50: cpt(fine, 0.5, sweep.qWeak, sweep.qStrong),
-    cpt80: cpt(fine, 0.8, sweep.qWeak, sweep.qStrong),
-  };
+  const summary: BinarySummary = summaryOfCurves(sweep, fine, ref);
   const bootstrap = bootstrapBinary(scores, yWeak, yStrong, opts.resamples ?? 1000, opts.seed ?? 0);
   const targets = Array.from({ length: 19 }, (_, i) => ({ kind: "share" as const, value: (i + 1) / 20 }));
   const cal = calibrateMany(new SortedSet({ scores, yWeak, yStrong }), targets, {

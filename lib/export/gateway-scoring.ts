@@ -3,8 +3,12 @@
  * writes make the same decisions routerlab made. Sums run in float64 over float32 weights.
  */
 
-export type Activation = "relu" | "tanh" | "logistic" | "identity";
-export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "logistic", "identity"];
+import { activate, argmaxFirst } from "../routers/nn/gateway";
+import type { Activation } from "../routers/nn/gateway";
+
+// One definition of the activations and the first-index argmax, shared with the routers' own inference.
+export { ACTIVATIONS } from "../routers/nn/gateway";
+export type { Activation };
 
 /** One `nn.Linear`: weight is [out, in] row-major (PyTorch layout), bias is [out]. */
 export interface LinearLayer {
@@ -36,26 +40,6 @@ export interface MfWeights {
   readonly labels: readonly string[];
 }
 
-function act(a: Activation, v: number): number {
-  switch (a) {
-    case "relu":
-      return v > 0 ? v : 0;
-    case "tanh":
-      return Math.tanh(v);
-    case "logistic":
-      return 1 / (1 + Math.exp(-v));
-    case "identity":
-      return v;
-  }
-}
-
-/** First index of the maximum (the gateway's argmax tie rule). */
-export function argmaxFirst(z: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < z.length; i++) if (z[i]! > z[best]!) best = i;
-  return best;
-}
-
 export function mlpLogits(m: MlpWeights, e: ArrayLike<number>): Float64Array {
   let x: ArrayLike<number> = e;
   m.layers.forEach((layer, li) => {
@@ -64,7 +48,7 @@ export function mlpLogits(m: MlpWeights, e: ArrayLike<number>): Float64Array {
       let s = layer.bias[o]!;
       const row = o * layer.inDim;
       for (let k = 0; k < layer.inDim; k++) s += layer.weight[row + k]! * x[k]!;
-      y[o] = li < m.layers.length - 1 ? act(m.activation, s) : s;
+      y[o] = li < m.layers.length - 1 ? activate(m.activation, s) : s;
     }
     x = y;
   });
