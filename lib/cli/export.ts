@@ -13,19 +13,9 @@ import { MlflowRegistry } from "../export/registry";
 import { promote, rollback, storeFromEnv, syncLoop, syncOnce } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
 import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
-import { loadRouterState } from "../routers/model-file";
+import { EmbeddingSpecSchema, loadRouterState } from "../routers/model-file";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
-
-const EmbeddingSpecSchema = z.object({
-  modelId: z.string(),
-  dim: z.number().int(),
-  precision: z.enum(["fp32", "int8"]),
-  maxLength: z.number().int(),
-  pooling: z.literal("mean"),
-  normalize: z.boolean(),
-  weightsSha256: z.string(),
-});
 
 function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
   let raw: unknown;
@@ -96,7 +86,7 @@ export function registerExportCommands(program: Command): void {
     )
     .option(
       "--embedding-spec <file>",
-      "JSON EmbeddingSpec of the training embeddings (default: the router's meta.embedding)",
+      "JSON EmbeddingSpec of the training embeddings, overriding the model file's meta.embedding (export refuses when neither is known)",
     )
     .option(
       "--gateway-models <file>",
@@ -105,8 +95,14 @@ export function registerExportCommands(program: Command): void {
     )
     .option("--group <name>", "model group clients call (labels are checked against its deployments)")
     .option("--stem <name>", "file stem", "router")
-    .option("--train <file>", "SVM only: training embeddings (raw float32)")
-    .option("--train-labels <file>", "SVM only: JSON array of training labels")
+    .option(
+      "--train <file>",
+      "SVM only: training embeddings (raw float32), when the model file keeps none (routerlab train stores them)",
+    )
+    .option(
+      "--train-labels <file>",
+      "SVM only: JSON array of the training labels (model strings), with --train",
+    )
     .option(
       "--sklearn-version <v>",
       "KNN/SVM: scikit-learn of the target gateway build",
@@ -134,12 +130,13 @@ export function registerExportCommands(program: Command): void {
         },
       ) => {
         const state = loadRouterState(routerFile);
-        let spec: EmbeddingSpec | undefined;
-        if (o.embeddingSpec) spec = readJson(o.embeddingSpec, EmbeddingSpecSchema);
-        else if (state.meta.embedding) {
-          const r = EmbeddingSpecSchema.safeParse(state.meta.embedding);
-          if (r.success) spec = r.data;
-        }
+        const spec: EmbeddingSpec | undefined = o.embeddingSpec
+          ? readJson(o.embeddingSpec, EmbeddingSpecSchema)
+          : undefined;
+        if (Boolean(o.train) !== Boolean(o.trainLabels))
+          throw new RouterlabError(
+            "--train and --train-labels go together (SVM training rows and their labels)",
+          );
         const key = signingKeyFromEnv();
         const res = exportRouterState(state, {
           outDir: o.out,

@@ -5,11 +5,11 @@ import { z } from "zod";
 import { BUNDLED_DATASETS, bundledRouting } from "../data/bundled";
 import type { RoutingData } from "../data/routing";
 import { applySplit, trainTestSplit } from "../data/split";
-import type { EmbeddingMatrix } from "../embed/types";
+import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { KnnRouter } from "../routers/knn";
 import { pickRows } from "../pipeline/fit";
 import { deriveTask, labelCounts, RoutingSettingSchema } from "../routers/labels";
-import { saveRouterState, stableStringify } from "../routers/model-file";
+import { saveRouterState, stableStringify, withTrainingData } from "../routers/model-file";
 import { createRouter } from "../routers/registry";
 import type { Router, RouterScores, RoutingTask } from "../routers/types";
 import { loadYamlConfig } from "../util/config";
@@ -121,12 +121,12 @@ function readMatrix(file: string, rows: number, dim: number): EmbeddingMatrix {
 export async function embedQueries(
   texts: readonly string[],
   precision: "fp32" | "int8",
-): Promise<EmbeddingMatrix> {
+): Promise<{ matrix: EmbeddingMatrix; spec: EmbeddingSpec }> {
   const embed = await import("../embed/index.js");
   const embedder = await embed.createEmbedder({ precision });
   try {
     const r = await embed.embedWithCache(texts, { embedder, source: "queries" });
-    return r.matrix;
+    return { matrix: r.matrix, spec: embedder.spec };
   } finally {
     await embedder.dispose();
   }
@@ -183,6 +183,8 @@ export async function runTraining(
   );
   let trainX: EmbeddingMatrix;
   let testX: EmbeddingMatrix;
+  // Known only when lib/embed computed the vectors here; export reads it from the model file's meta.embedding.
+  let embeddingSpec: EmbeddingSpec | undefined;
   const full =
     opts.embeddings ??
     (config.embedding.matrix
@@ -207,7 +209,11 @@ export async function runTraining(
     log(
       `embedding ${train.queries.length + test.queries.length} queries (${config.embedding.precision}, cached in .cache/embeddings)`,
     );
-    const all = await embedQueries([...train.queries, ...test.queries], config.embedding.precision);
+    const { matrix: all, spec } = await embedQueries(
+      [...train.queries, ...test.queries],
+      config.embedding.precision,
+    );
+    embeddingSpec = spec;
     trainX = pickRows(
       all,
       train.queries.map((_, i) => i),
@@ -233,12 +239,15 @@ export async function runTraining(
   let modelFiles: { json: string; bin: string } | undefined;
   if (opts.save !== false && config.output) {
     const dir = path.resolve(projectRoot(), config.output.dir ?? path.join(outDir(), "models"));
-    const state = router.state();
+    const fitted = router.state();
+    // SVM export refits in scikit-learn, which needs the training rows (tensors training.X / training.y).
+    const state = fitted.kind === "svm" ? withTrainingData(fitted, trainX, trainTask.labels) : fitted;
     modelFiles = saveRouterState(
       {
         ...state,
         meta: {
           ...state.meta,
+          ...(embeddingSpec ? { embedding: embeddingSpec } : {}),
           training: {
             dataset: data.name,
             trainRows: train.queryIds.length,

@@ -3,6 +3,7 @@ import path from "node:path";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { rowOf } from "../embed/types";
 import { routerFromState } from "../routers/registry";
+import { embeddingSpecOf, trainingDataOf } from "../routers/model-file";
 import type { RouterState } from "../routers/types";
 import { RouterlabError } from "../util/errors";
 import type { BundleFile, ExportKind, JsonValue } from "./artifacts";
@@ -46,12 +47,13 @@ export interface ExportOptions {
   gatewayModels: GatewayModels;
   gatewayModelsFile?: string;
   group?: string;
-  embeddingSpec: EmbeddingSpec | undefined;
+  /** Overrides the spec recorded in the model file (`meta.embedding`); export refuses when neither is known. */
+  embeddingSpec?: EmbeddingSpec;
   routerFile?: string;
   key?: SigningKey;
   stem?: string;
   metadata?: Record<string, JsonValue>;
-  /** SVM only: the state keeps no training data, so it is passed here. */
+  /** SVM only: training rows, when the model file keeps none (`routerlab train` stores them for SVMs). */
   train?: { X: EmbeddingMatrix; labels: readonly string[] };
   sklearnVersions?: SklearnVersions;
   log?: (msg: string) => void;
@@ -132,7 +134,7 @@ function decisionsOf(n: number, f: (i: number) => string): string[] {
  */
 export function exportRouterState(state: RouterState, o: ExportOptions): ExportResult {
   const where = o.routerFile ?? `${state.kind} router`;
-  checkEmbeddingSpec(o.embeddingSpec, where);
+  checkEmbeddingSpec(o.embeddingSpec ?? embeddingSpecOf(state, where), where);
   const router = routerFromState(state);
   const expected = router.predict(o.evalX);
   const stem = o.stem ?? "router";
@@ -175,11 +177,18 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
       const h = state.hyperparameters as { k?: number; weights?: "uniform" | "distance" };
       hp = { n_neighbors: h.k ?? 10, weights: h.weights ?? "uniform", metric: "cosine", algorithm: "brute" };
     } else {
-      if (!o.train)
+      const t = o.train ?? trainingDataOf(state);
+      if (!t)
         throw new RouterlabError(
-          "an SVM export needs the training embeddings and labels (--train, --train-labels)",
+          "an SVM export needs the training rows (scikit-learn refits the SVC), and this model file keeps none",
+          { file: where, field: "training.X" },
+          "retrain with `routerlab train` (it stores them for SVMs), or pass --train <embeddings.f32> --train-labels <labels.json>",
         );
-      train = o.train;
+      if (t.X.rows !== t.labels.length)
+        throw new RouterlabError(`${t.X.rows} training embeddings but ${t.labels.length} labels`, {
+          file: where,
+        });
+      train = t;
       const h = state.hyperparameters as { C?: number; kernel?: string };
       hp = { C: h.C ?? 1, kernel: h.kernel ?? "rbf", gamma: Number(state.meta.gamma) || "scale" };
     }

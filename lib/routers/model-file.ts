@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { endianness } from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
@@ -168,4 +169,68 @@ export function loadRouterState(p: string): RouterState {
     tensors[t.name] = { shape: t.shape, data: fromLittleEndianBytes(bytes) };
   });
   return { kind: mf.kind, hyperparameters: mf.hyperparameters, meta: mf.meta, tensors };
+}
+
+/** `meta.embedding`: the spec of the embeddings a router was trained on (written by `routerlab train`). */
+export const EmbeddingSpecSchema = z.strictObject({
+  modelId: z.string().min(1),
+  dim: z.number().int().positive(),
+  precision: z.enum(["fp32", "int8"]),
+  maxLength: z.number().int().positive(),
+  pooling: z.literal("mean"),
+  normalize: z.boolean(),
+  weightsSha256: z.string(),
+});
+
+/** The recorded embedding spec, or undefined when the model file has none; a malformed one is an error. */
+export function embeddingSpecOf(state: RouterState, file = "model file"): EmbeddingSpec | undefined {
+  if (state.meta.embedding === undefined) return undefined;
+  const r = EmbeddingSpecSchema.safeParse(state.meta.embedding);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new RouterlabError(`invalid embedding spec: ${issue.message}`, {
+      file,
+      path: "$.meta.embedding." + issue.path.map(String).join("."),
+    });
+  }
+  return r.data;
+}
+
+/**
+ * Training rows kept in the model file (tensors `training.X`, `training.y` = indices into `meta.models`) for
+ * exporters that must refit in another library (an SVM pickle is fitted by scikit-learn on the same data).
+ */
+export function withTrainingData(
+  state: RouterState,
+  X: EmbeddingMatrix,
+  labels: ArrayLike<number>,
+): RouterState {
+  return {
+    ...state,
+    tensors: {
+      ...state.tensors,
+      "training.X": { shape: [X.rows, X.dim], data: X.data.slice(0, X.rows * X.dim) },
+      "training.y": { shape: [labels.length], data: Float32Array.from(labels) },
+    },
+  };
+}
+
+export function trainingDataOf(state: RouterState): { X: EmbeddingMatrix; labels: string[] } | undefined {
+  const X = state.tensors["training.X"];
+  const y = state.tensors["training.y"];
+  if (!X || !y) return undefined;
+  const models = z.array(z.string()).safeParse(state.meta.models);
+  if (!models.success || X.shape[0] !== y.data.length) {
+    throw new RouterlabError("training data in the model file is inconsistent with meta.models", {
+      file: "model file",
+      field: "training.y",
+    });
+  }
+  const labels = Array.from(y.data, (v) => models.data[v]);
+  if (labels.some((l) => l === undefined))
+    throw new RouterlabError("training label index out of range", {
+      file: "model file",
+      field: "training.y",
+    });
+  return { X: { data: X.data, rows: X.shape[0]!, dim: X.shape[1]! }, labels: labels as string[] };
 }
