@@ -10,6 +10,10 @@ import { KnnRouter } from "../routers/knn";
 import { pickRows } from "../pipeline/fit";
 import { deriveTask, labelCounts, RoutingSettingSchema } from "../routers/labels";
 import { saveRouterState, stableStringify, withTrainingData } from "../routers/model-file";
+import type { EndResult } from "../tracking/run";
+import { sha256Hex } from "../util/hash";
+import type { TrainTrackingTarget } from "./train-tracking";
+import { TrainRun, TrainTrackingSchema } from "./train-tracking";
 import { createRouter } from "../routers/registry";
 import type { Router, RouterScores, RoutingTask } from "../routers/types";
 import { loadYamlConfig } from "../util/config";
@@ -49,7 +53,9 @@ export const TrainConfigSchema = z.strictObject({
     kind: z.string().min(1),
     hyperparameters: z.record(z.string(), z.unknown()).default({}),
   }),
+  /** Split/sample seed; also the router's `seed` (MLP, MF, random) unless its hyperparameters set one. */
   seed: z.number().int().nonnegative().default(0),
+  tracking: TrainTrackingSchema,
   output: z
     .strictObject({
       dir: z.string().min(1).optional(),
@@ -85,6 +91,8 @@ export interface TrainResult {
   summary: DecisionSummary;
   fitSeconds: number;
   modelFiles?: { json: string; bin: string };
+  /** The tracking run (journal, and the server when one is configured); absent when tracking is disabled. */
+  tracking?: EndResult;
 }
 
 function sampleRows(n: number, max: number | undefined, seed: number): number[] {
@@ -156,15 +164,38 @@ export function summarize(task: RoutingTask, predictions: readonly string[]): De
   return { rows: n, share, labelAccuracy: correct / n, meanQuality: q / n, meanCost: c / n, perModelQuality };
 }
 
-/** Load -> split -> labels -> embeddings -> fit -> decisions on the test split -> model file. */
+/** The configured router; a kind with a `seed` hyperparameter gets the config's seed unless it sets its own. */
+export function createTrainRouter(config: TrainConfig): Router {
+  const raw = config.router.hyperparameters;
+  const router = createRouter(config.router.kind, raw, "router.hyperparameters");
+  if (raw.seed !== undefined || !("seed" in router.hyperparameters)) return router;
+  return createRouter(config.router.kind, { ...raw, seed: config.seed }, "router.hyperparameters");
+}
+
+/** sha256 over the data files a loader read (`relative path\tsha256` lines, in load order). */
+function filesFingerprint(files: readonly string[]): string {
+  return sha256Hex(
+    files.map((f) => `${path.relative(projectRoot(), f)}\t${sha256Hex(readFileSync(f))}\n`).join(""),
+  );
+}
+
+/**
+ * Load -> split -> labels -> embeddings -> fit -> decisions on the test split -> model file, recorded as a
+ * tracking run (see train-tracking.ts) unless `config.tracking.enabled` or `opts.tracking.enabled` is false.
+ */
 export async function runTraining(
   config: TrainConfig,
-  opts: { embeddings?: EmbeddingMatrix; save?: boolean; log?: (line: string) => void } = {},
+  opts: {
+    embeddings?: EmbeddingMatrix;
+    save?: boolean;
+    log?: (line: string) => void;
+    tracking?: TrainTrackingTarget & { enabled?: boolean };
+  } = {},
 ): Promise<TrainResult> {
   const log = opts.log ?? (() => undefined);
-  const { data } = bundledRouting(config.data.dataset);
+  const { data, reports } = bundledRouting(config.data.dataset);
   // Validate the router kind and hyperparameters before any heavy work.
-  const router = createRouter(config.router.kind, config.router.hyperparameters, "router.hyperparameters");
+  const router = createTrainRouter(config);
   const split = trainTestSplit(data, {
     testFraction: config.data.split.testFraction,
     seed: config.seed,
@@ -181,6 +212,78 @@ export async function runTraining(
     `data: ${data.name}, ${train.queryIds.length} train / ${test.queryIds.length} test rows; ` +
       `train labels: ${trainTask.models.map((m, i) => `${m}=${labelCounts(trainTask)[i]}`).join(", ")}`,
   );
+  const run =
+    config.tracking.enabled && opts.tracking?.enabled !== false
+      ? TrainRun.start(
+          {
+            config,
+            tracking: config.tracking,
+            kind: router.kind,
+            hyperparameters: router.hyperparameters,
+            seed: config.seed,
+            dataset: config.data.dataset,
+            dataFingerprint: filesFingerprint(reports.map((r) => r.file)),
+            train: { data: train, task: trainTask },
+            test: { data: test, task: testTask },
+          },
+          opts.tracking ?? {},
+        )
+      : undefined;
+  try {
+    const r = await trainAndSave(config, opts, {
+      split,
+      data,
+      router,
+      train,
+      test,
+      trainTask,
+      testTask,
+      run,
+      log,
+    });
+    if (run) {
+      const final: Record<string, number> = {
+        fit_seconds: r.fitSeconds,
+        train_rows: train.queryIds.length,
+        test_rows: test.queryIds.length,
+        test_label_accuracy: r.summary.labelAccuracy,
+        test_mean_quality: r.summary.meanQuality,
+        test_mean_cost: r.summary.meanCost,
+      };
+      for (const [m, v] of Object.entries(r.summary.share)) final[`test_share.${m}`] = v;
+      r.tracking = await run.finish(
+        final,
+        r.summaryFile && r.modelFiles ? { ...r.modelFiles, summary: r.summaryFile } : undefined,
+        config.tracking.registerModel,
+      );
+      log(
+        `tracking run ${r.tracking.localRunId}${r.tracking.serverRunId ? ` (server run ${r.tracking.serverRunId})` : ""}: ${r.tracking.runDir}`,
+      );
+    }
+    delete r.summaryFile;
+    return r;
+  } catch (e) {
+    await run?.fail();
+    throw e;
+  }
+}
+
+async function trainAndSave(
+  config: TrainConfig,
+  opts: { embeddings?: EmbeddingMatrix; save?: boolean },
+  s: {
+    split: { train: number[]; test: number[] };
+    data: RoutingData;
+    router: Router;
+    train: RoutingData;
+    test: RoutingData;
+    trainTask: RoutingTask;
+    testTask: RoutingTask;
+    run: TrainRun | undefined;
+    log: (line: string) => void;
+  },
+): Promise<TrainResult & { summaryFile?: string }> {
+  const { split, data, router, train, test, trainTask, testTask, run, log } = s;
   let trainX: EmbeddingMatrix;
   let testX: EmbeddingMatrix;
   // Known only when lib/embed computed the vectors here; export reads it from the model file's meta.embedding.
@@ -224,7 +327,7 @@ export async function runTraining(
     );
   }
   const t0 = process.hrtime.bigint();
-  await router.fit(trainX, trainTask);
+  await router.fit(trainX, trainTask, run ? { onEpoch: (m) => run.epoch(m) } : {});
   const fitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   log(`fit ${config.router.kind} in ${fitSeconds.toFixed(2)} s`);
   const predictions =
@@ -237,6 +340,7 @@ export async function runTraining(
       : router.score(testX);
   const summary = summarize(testTask, predictions);
   let modelFiles: { json: string; bin: string } | undefined;
+  let summaryFile: string | undefined;
   if (opts.save !== false && config.output) {
     const dir = path.resolve(projectRoot(), config.output.dir ?? path.join(outDir(), "models"));
     const fitted = router.state();
@@ -258,10 +362,8 @@ export async function runTraining(
       },
       path.join(dir, config.output.name),
     );
-    writeFileSync(
-      path.join(dir, `${config.output.name}.summary.json`),
-      stableStringify({ fitSeconds, summary }),
-    );
+    summaryFile = path.join(dir, `${config.output.name}.summary.json`);
+    writeFileSync(summaryFile, stableStringify({ fitSeconds, summary }));
   }
   return {
     config,
@@ -277,6 +379,7 @@ export async function runTraining(
     summary,
     fitSeconds,
     modelFiles,
+    summaryFile,
   };
 }
 
@@ -301,10 +404,32 @@ export function registerTrainCommands(program: Command): void {
     )
     .requiredOption("-c, --config <file>", "YAML config, e.g. configs/knn.yaml")
     .option("--no-save", "do not write the model file")
-    .action(async (o: { config: string; save: boolean }) => {
-      const config = loadYamlConfig(o.config, TrainConfigSchema);
-      const r = await runTraining(config, { save: o.save, log: (l) => process.stdout.write(l + "\n") });
-      process.stdout.write(formatSummary(r.summary) + "\n");
-      if (r.modelFiles) process.stdout.write(`model: ${r.modelFiles.json}\n`);
-    });
+    .option(
+      "--tracking-uri <uri>",
+      "MLflow server (default: MLFLOW_TRACKING_URI; unset = local journal only)",
+    )
+    .option("--journal <dir>", "run journal folder (default: ROUTERLAB_TRACKING_DIR or out/mlruns-journal)")
+    .option("--no-track", "record no tracking run")
+    .action(
+      async (o: {
+        config: string;
+        save: boolean;
+        trackingUri?: string;
+        journal?: string;
+        track: boolean;
+      }) => {
+        const config = loadYamlConfig(o.config, TrainConfigSchema);
+        const r = await runTraining(config, {
+          save: o.save,
+          log: (l) => process.stdout.write(l + "\n"),
+          tracking: {
+            enabled: o.track,
+            ...(o.trackingUri !== undefined ? { trackingUri: o.trackingUri } : {}),
+            ...(o.journal !== undefined ? { journalDir: path.resolve(o.journal) } : {}),
+          },
+        });
+        process.stdout.write(formatSummary(r.summary) + "\n");
+        if (r.modelFiles) process.stdout.write(`model: ${r.modelFiles.json}\n`);
+      },
+    );
 }

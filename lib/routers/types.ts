@@ -1,4 +1,5 @@
 import type { EmbeddingMatrix } from "../embed/types";
+import type { TrainCallbacks } from "./nn/common";
 
 /**
  * What a router learns from. Two settings, both first-class:
@@ -44,7 +45,8 @@ export interface RouterState {
 export interface Router {
   readonly kind: string;
   readonly hyperparameters: Record<string, unknown>;
-  fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void>;
+  /** `callbacks.onEpoch` is called by routers trained in epochs (MLP, MF); others ignore it. */
+  fit(X: EmbeddingMatrix, task: RoutingTask, callbacks?: TrainCallbacks): Promise<void>;
   /** Chosen model label per query. */
   predict(X: EmbeddingMatrix): string[];
   score(X: EmbeddingMatrix): RouterScores;

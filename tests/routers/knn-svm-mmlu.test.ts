@@ -25,7 +25,7 @@ let base: TrainResult;
 
 describe("real MMLU sample: parity with scikit-learn and deterministic training", () => {
   before(async () => {
-    base = await runTraining({ ...config, output: { dir, name: "first" } });
+    base = await runTraining({ ...config, output: { dir, name: "first" } }, { tracking: { enabled: false } });
   });
 
   it("KNN labels equal KNeighborsClassifier(algorithm='brute', metric='cosine') (k=5 uniform, k=15 distance)", async () => {
@@ -66,7 +66,10 @@ describe("real MMLU sample: parity with scikit-learn and deterministic training"
   });
 
   it("the same config and seed give the same model bytes twice", async () => {
-    const again = await runTraining({ ...config, output: { dir, name: "second" } });
+    const again = await runTraining(
+      { ...config, output: { dir, name: "second" } },
+      { tracking: { enabled: false } },
+    );
     assert.deepEqual(readFileSync(again.modelFiles!.bin), readFileSync(base.modelFiles!.bin));
     const strip = (p: string) => readFileSync(p, "utf8").replace(/(first|second)\.router\.bin/, "");
     assert.equal(strip(again.modelFiles!.json), strip(base.modelFiles!.json));
