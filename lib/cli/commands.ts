@@ -6,6 +6,7 @@ import { registerTrackingCommands } from "./tracking";
 import { registerTrainCommands } from "./train";
 import { registerEmbedCommands } from "./embed";
 import { registerExportCommands } from "./export";
+import { registerSimServerCommands } from "./sim-server";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerEvaluateCommands(program);
   registerEmbedCommands(program);
   registerExportCommands(program);
+  registerSimServerCommands(program);
 }

@@ -8,6 +8,8 @@ import type { TokenUsage } from "../types";
 export interface SimFact {
   readonly question: string;
   readonly answer: string;
+  /** Optional answer type (SimpleQA's answer_type: Person, Number, Date, Place, Other) used to draw plausible wrong answers. */
+  readonly kind?: string;
 }
 
 export interface SimAnswerModel {
@@ -18,6 +20,11 @@ export interface SimAnswerModel {
   /** P("I don't know") among the non-correct answers' share; the rest are confidently wrong. */
   readonly notAttemptedRate: number;
   readonly latencyMs?: number;
+  /**
+   * P(a question's outcome comes from its shared per-question draw rather than a per-model one), default 0.5: models
+   * keep their own accuracy but tend to fail on the same questions (weak-correct/strong-wrong stays possible).
+   */
+  readonly difficultyCorrelation?: number;
 }
 
 /** Replies with one letter for the SimpleQA grader template: A (match), B (contradiction), C (not attempted). */
