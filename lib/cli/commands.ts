@@ -6,7 +6,9 @@ import { registerTrackingCommands } from "./tracking";
 import { registerTrainCommands } from "./train";
 import { registerEmbedCommands } from "./embed";
 import { registerExportCommands } from "./export";
+import { registerOracleCommands } from "./oracle";
 import { registerSimServerCommands } from "./sim-server";
+import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -21,5 +23,7 @@ export function registerCommands(program: Command): void {
   registerEvaluateCommands(program);
   registerEmbedCommands(program);
   registerExportCommands(program);
+  registerOracleCommands(program);
   registerSimServerCommands(program);
+  registerEvalSimpleQaCommands(program);
 }

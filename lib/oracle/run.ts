@@ -16,6 +16,7 @@ import { startRun } from "../tracking";
 import type { TrackedRun } from "../tracking";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
+import { projectRoot } from "../util/paths";
 import { progressBar } from "../util/progress";
 import { createRng, shuffled } from "../util/random";
 import type { OracleConfig } from "./config";
@@ -87,7 +88,7 @@ function sample<T>(rows: readonly T[], limit: number | undefined, seed: number):
 }
 
 /** The rows to label: SimpleQA TRAIN questions (a seeded sample, in split order), or a JSONL of `{id, query}`. */
-export function selectInputs(config: OracleConfig, baseDir = process.cwd()): SelectedInputs {
+export function selectInputs(config: OracleConfig, baseDir = projectRoot()): SelectedInputs {
   const d = config.data;
   if (d.source === "simpleqa") {
     const file = d.file ? path.resolve(baseDir, d.file) : bundledPaths().simpleqa;
@@ -165,7 +166,7 @@ export interface OracleResult {
 export interface RunOracleOptions {
   readonly client: LlmClient;
   readonly models: OracleModels;
-  /** Output folder (absolute, or relative to the working directory); default config.output.dir. */
+  /** Output folder (absolute, or relative to the working directory); default config.output.dir (from the repo root). */
   readonly outDir?: string;
   readonly inputs?: SelectedInputs;
   readonly signal?: AbortSignal;
@@ -239,7 +240,7 @@ function gradedAnswer(r: ChatResult, g: GradeResult): GradedRow["weak"] {
 export async function runOracle(config: OracleConfig, opts: RunOracleOptions): Promise<OracleResult> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
   const inputs = opts.inputs ?? selectInputs(config);
-  const outDir = path.resolve(opts.outDir ?? config.output.dir);
+  const outDir = opts.outDir ? path.resolve(opts.outDir) : path.resolve(projectRoot(), config.output.dir);
   const { client, models } = opts;
   const call = opts.signal ? { signal: opts.signal } : undefined;
   const ask = (model: string, query: string) =>
@@ -467,10 +468,10 @@ async function track(
       log,
     });
     run.logParams({
-      "models.weak": summary.models.weak,
-      "models.strong": summary.models.strong,
-      "models.grader": summary.models.grader,
-      "models.judge": summary.models.judge,
+      "resolved.weak": summary.models.weak,
+      "resolved.strong": summary.models.strong,
+      "resolved.grader": summary.models.grader,
+      "resolved.judge": summary.models.judge,
       prompt_hash: summary.promptHash,
     });
     const metrics: Record<string, number> = {

@@ -1,0 +1,138 @@
+/** Shared set-up for the oracle tests: the real sim server on SimpleQA facts, a models file pointing at it. */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { bundledPaths } from "../../lib/data/bundled";
+import { loadSimpleQa } from "../../lib/data/simpleqa";
+import type { SimpleQaRow } from "../../lib/data/simpleqa";
+import type { RunningSimServer } from "../../lib/llm/sim/server";
+import { startSimServer } from "../../lib/llm/sim/server";
+import type { SimFaults, SimModel, SimRequestRecord } from "../../lib/llm/sim/types";
+import { projectRoot } from "../../lib/util/paths";
+
+let rows: SimpleQaRow[] | undefined;
+export function simpleqaRows(): SimpleQaRow[] {
+  rows ??= loadSimpleQa(bundledPaths().simpleqa).rows;
+  return rows;
+}
+
+export const SIM_MODELS: readonly SimModel[] = [
+  { id: "sim-weak", kind: "answer", accuracy: 0.3, notAttemptedRate: 0.3 },
+  { id: "sim-strong", kind: "answer", accuracy: 0.6, notAttemptedRate: 0.3 },
+  { id: "sim-grader", kind: "grader", noisyRate: 0.1 },
+  { id: "sim-judge", kind: "judge", positionBias: 0 },
+];
+
+/** A sim server that knows every SimpleQA question (train AND test, so a leaked test question would be seen). */
+export function startSim(
+  opts: { faults?: SimFaults; apiKey?: string; models?: readonly SimModel[]; logFile?: string } = {},
+): Promise<RunningSimServer> {
+  return startSimServer({
+    seed: 11,
+    facts: simpleqaRows().map((r) => ({ question: r.problem, answer: r.answer, kind: r.answerType })),
+    models: opts.models ?? SIM_MODELS,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.apiKey ? { apiKey: opts.apiKey } : {}),
+    ...(opts.logFile ? { logFile: opts.logFile } : {}),
+  });
+}
+
+export const PRICES: Record<string, { input: number; output: number }> = {
+  "sim-weak": { input: 0.15, output: 0.6 },
+  "sim-strong": { input: 2.5, output: 10 },
+  "sim-grader": { input: 0.15, output: 0.6 },
+  "sim-judge": { input: 0.15, output: 0.6 },
+};
+
+/** A models file for the four sim models; with `apiKeyEnv` every model sends the key from that variable. */
+export function writeModelsFile(dir: string, baseUrl: string, apiKeyEnv?: string): string {
+  const lines = ["models:"];
+  for (const [name, p] of Object.entries(PRICES)) {
+    lines.push(
+      `  - name: ${name}`,
+      `    baseUrl: ${baseUrl}`,
+      `    modelId: ${name}`,
+      ...(apiKeyEnv ? [`    apiKeyEnv: ${apiKeyEnv}`] : []),
+      `    inputPricePerMTok: ${p.input}`,
+      `    outputPricePerMTok: ${p.output}`,
+      `    limits: { concurrency: 32 }`,
+      `    timeoutMs: 5000`,
+      `    maxRetries: 12`,
+      `    simulated: true`,
+    );
+  }
+  lines.push("roles: { weak: sim-weak, strong: sim-strong, grader: sim-grader, judge: sim-judge }");
+  const f = path.join(dir, "models.yaml");
+  writeFileSync(f, lines.join("\n") + "\n");
+  return f;
+}
+
+export function tmpDir(prefix: string): string {
+  return mkdtempSync(path.join(os.tmpdir(), `routerlab-oracle-${prefix}-`));
+}
+
+/** Requests the server billed: answered (200), not a fault, not an idempotency replay. */
+export function billed(records: readonly SimRequestRecord[]): SimRequestRecord[] {
+  return records.filter((r) => r.status === 200 && r.fault === null && !r.replay);
+}
+
+/** Request hashes the server billed more than once. */
+export function duplicateBilled(records: readonly SimRequestRecord[]): string[] {
+  const n = new Map<string, number>();
+  for (const r of billed(records)) n.set(r.requestHash, (n.get(r.requestHash) ?? 0) + 1);
+  return [...n].filter(([, c]) => c > 1).map(([h]) => h);
+}
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `routerlab <args>` (compiled CLI); `killWhen` is polled every 20 ms and SIGKILLs the child when true. */
+export function runCli(
+  args: readonly string[],
+  opts: { env?: Record<string, string>; killWhen?: () => boolean; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], {
+      cwd: projectRoot(),
+      env: { ...process.env, ROUTERLAB_QUIET: "1", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const poll = opts.killWhen
+      ? setInterval(() => {
+          if (opts.killWhen!()) child.kill("SIGKILL");
+        }, 20)
+      : undefined;
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (poll) clearInterval(poll);
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Every file under `dir`, recursively. */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+export function readText(file: string): string {
+  return readFileSync(file, "utf8");
+}
