@@ -8,6 +8,7 @@ import { registerEmbedCommands } from "./embed";
 import { registerExportCommands } from "./export";
 import { registerOracleCommands } from "./oracle";
 import { registerSimServerCommands } from "./sim-server";
+import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerExportCommands(program);
   registerOracleCommands(program);
   registerSimServerCommands(program);
+  registerEvalSimpleQaCommands(program);
 }

@@ -1,0 +1,103 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { loadModelsConfig } from "../llm/config";
+import { createLlmClient } from "../llm/client";
+import { abortOnSigint } from "../llm/signals";
+import type { TrackedRun } from "../tracking";
+import { loadEvalSimpleQaConfig, resolveFromRoot } from "../simpleqa/config";
+import { evaluateSimpleQa } from "../simpleqa/evaluate";
+import { armsTable } from "../simpleqa/report";
+import { RouterlabError } from "../util/errors";
+
+const positiveInt = (name: string) => (v: string) => {
+  const x = Number(v);
+  if (!Number.isInteger(x) || x <= 0)
+    throw new RouterlabError(`${name} must be a positive integer, got '${v}'`);
+  return x;
+};
+
+export function registerEvalSimpleQaCommands(program: Command): void {
+  program
+    .command("eval-simpleqa")
+    .description(
+      "Evaluate a trained router on the SimpleQA TEST split: route each question, ask the weak and the strong model, " +
+        "grade with the SimpleQA grader, and report SimpleQA metrics, cost, savings and strong share for the router, " +
+        "the policy layers, always-weak, always-strong and random at equal strong share",
+    )
+    .option("-c, --config <file>", "YAML config", "configs/eval-simpleqa.yaml")
+    .option("--router <file>", "router model file (<name>.router.json); overrides router.file")
+    .option("--models <file>", "models file (lib/llm); overrides the config's `models`")
+    .option("--limit <n>", "evaluate a seeded sample of at most n TEST questions", positiveInt("--limit"))
+    .option("--out <dir>", "output folder (default: the config's output.dir)")
+    .option(
+      "--tracking-uri <uri>",
+      "MLflow server (default: the config, then MLFLOW_TRACKING_URI; unset = journal only)",
+    )
+    .option("--no-track", "record no tracking run")
+    .addHelpText(
+      "after",
+      "\nEvery answer goes through the LLM client's response cache: re-running (or resuming after Ctrl-C) pays for " +
+        "nothing twice.\nWith the default models file the roles point at the local simulator (`routerlab sim-server`, " +
+        "ROUTERLAB_SIM_URL); results are then labelled SIMULATED.",
+    )
+    .action(
+      async (o: {
+        config: string;
+        router?: string;
+        models?: string;
+        limit?: number;
+        out?: string;
+        trackingUri?: string;
+        track: boolean;
+      }) => {
+        const loaded = loadEvalSimpleQaConfig(o.config);
+        const config = {
+          ...loaded,
+          ...(o.models !== undefined ? { models: path.resolve(o.models) } : {}),
+          data: { ...loaded.data, ...(o.limit !== undefined ? { limit: o.limit } : {}) },
+        };
+        const models = loadModelsConfig(resolveFromRoot(config.models));
+        const client = createLlmClient(models, { seed: config.seed });
+        let run: TrackedRun | undefined;
+        const interrupted = new AbortController();
+        const onSigint = (): void => interrupted.abort(new Error("interrupted (SIGINT)"));
+        process.once("SIGINT", onSigint);
+        const removeSigint = abortOnSigint(client, {
+          onInterrupt: async () => {
+            await run?.end("KILLED", { timeoutMs: 3000 });
+          },
+        });
+        try {
+          const out = await evaluateSimpleQa({
+            config,
+            models,
+            client,
+            ...(o.router !== undefined ? { routerFile: path.resolve(o.router) } : {}),
+            ...(o.out !== undefined ? { outDir: path.resolve(o.out) } : {}),
+            ...(o.trackingUri !== undefined ? { trackingUri: o.trackingUri } : {}),
+            track: o.track,
+            signal: interrupted.signal,
+            onRun: (r) => (run = r),
+          });
+          const w = (s: string) => process.stdout.write(s + "\n");
+          if (out.simulated)
+            w("SIMULATED: answers and grades come from routerlab's local simulator, not real models.");
+          w(armsTable(out.result));
+          const apgr = out.result.curve.apgr;
+          w(`APGR (weak/strong gap): ${apgr === null ? "n/a (no gap)" : apgr.toFixed(3)}`);
+          w(
+            `grading: ${out.result.grading.unparsed} unparsed, ${out.result.grading.disagreements} strict/reference ` +
+              `disagreements, ${out.result.grading.retries} retries`,
+          );
+          w(client.spendReport());
+          w(`wrote ${out.files.report}, ${out.files.results} and ${out.files.responses}`);
+          if (out.runDir)
+            w(`tracking run: ${out.runDir}${out.serverRunId ? ` (server run ${out.serverRunId})` : ""}`);
+        } finally {
+          removeSigint();
+          process.off("SIGINT", onSigint);
+          await client.close();
+        }
+      },
+    );
+}

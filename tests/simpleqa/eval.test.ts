@@ -1,0 +1,330 @@
+/**
+ * SimpleQA evaluation end to end against routerlab's real sim server: a KNN policy router trained on oracle-like
+ * labels of TRAIN questions, then evaluated on a TEST sample. Checks: no TRAIN question reaches the server during
+ * evaluation; spend and arm costs equal the server's billed usage x configured prices; a re-run pays nothing;
+ * the API key never appears in outputs, the response cache or the tracking run.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { spawn } from "node:child_process";
+import { bundledPaths } from "../../lib/data/bundled";
+import { loadSimpleQa } from "../../lib/data/simpleqa";
+import { splitSimpleQa } from "../../lib/data/simpleqa-split";
+import { resolveModelDir } from "../../lib/embed/model";
+import { simpleqaMetrics } from "../../lib/eval/simpleqa";
+import { createLlmClient } from "../../lib/llm/client";
+import { loadModelsConfig } from "../../lib/llm/config";
+import type { ModelsConfig } from "../../lib/llm/config";
+import type { RunningSimServer } from "../../lib/llm/sim/server";
+import { startSimServer } from "../../lib/llm/sim/server";
+import type { SimRequestRecord } from "../../lib/llm/sim/types";
+import { EvalSimpleQaConfigSchema } from "../../lib/simpleqa/config";
+import type { EvalSimpleQaConfig } from "../../lib/simpleqa/config";
+import { evaluateSimpleQa } from "../../lib/simpleqa/evaluate";
+import { applyLayer } from "../../lib/simpleqa/policy";
+import type { EvaluateOutput } from "../../lib/simpleqa/evaluate";
+import type { ResultsJson } from "../../lib/simpleqa/report";
+import { oracleLabels, trainPolicyRouter } from "../../lib/simpleqa/train-router";
+import { projectRoot } from "../../lib/util/paths";
+import { createRng, shuffled } from "../../lib/util/random";
+
+const KEY = "sk-routerlab-test-9f2c4e1d7a6b5c3e";
+const KEY_ENV = "ROUTERLAB_SQA_TEST_KEY";
+const PRICES: Record<string, { input: number; output: number }> = {
+  "sim-weak": { input: 0.15, output: 0.6 },
+  "sim-strong": { input: 2.5, output: 10 },
+  "sim-grader": { input: 0.15, output: 0.6 },
+};
+
+function writeModelsFile(dir: string, baseUrl: string): string {
+  const lines = ["models:"];
+  for (const [name, p] of Object.entries(PRICES))
+    lines.push(
+      `  - name: ${name}`,
+      `    baseUrl: ${baseUrl}`,
+      `    modelId: ${name}`,
+      `    apiKeyEnv: ${KEY_ENV}`,
+      `    inputPricePerMTok: ${p.input}`,
+      `    outputPricePerMTok: ${p.output}`,
+      `    limits: { concurrency: 32 }`,
+      `    timeoutMs: 5000`,
+      `    maxRetries: 12`,
+      `    simulated: true`,
+    );
+  lines.push("roles: { weak: sim-weak, strong: sim-strong, grader: sim-grader }");
+  const f = path.join(dir, "models.yaml");
+  writeFileSync(f, lines.join("\n") + "\n");
+  return f;
+}
+
+const billed = (rs: readonly SimRequestRecord[]) =>
+  rs.filter((r) => r.status === 200 && r.fault === null && !r.replay);
+
+/** USD per model from the server's billed usage and the configured prices. */
+function billedUsd(rs: readonly SimRequestRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of billed(rs)) {
+    const p = PRICES[r.model]!;
+    out[r.model] =
+      (out[r.model] ?? 0) + (r.usage!.promptTokens * p.input + r.usage!.completionTokens * p.output) / 1e6;
+  }
+  return out;
+}
+
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir)) {
+    const p = path.join(dir, e);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)), `${what}: ${a} != ${b}`);
+
+describe("routerlab eval-simpleqa against the sim server", () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-sqa-"));
+  // The CLI re-run reads the same response cache through ROUTERLAB_CACHE_DIR=dir (cache in dir/llm).
+  const cacheDir = path.join(dir, "llm");
+  const journal = path.join(dir, "journal");
+  const env = { ...process.env, [KEY_ENV]: KEY };
+  let sim: RunningSimServer;
+  let models: ModelsConfig;
+  let config: EvalSimpleQaConfig;
+  let routerFile: string;
+  let trainSet: Set<string>;
+  let testSet: Set<string>;
+  let first: EvaluateOutput;
+  let evalRequests: SimRequestRecord[];
+  const savedTrackingDir = process.env.ROUTERLAB_TRACKING_DIR;
+
+  before(async () => {
+    process.env.ROUTERLAB_TRACKING_DIR = journal;
+    process.env.ROUTERLAB_QUIET = "1";
+    const rows = loadSimpleQa(bundledPaths().simpleqa).rows;
+    sim = await startSimServer({
+      seed: 5,
+      // Every SimpleQA question, train AND test, so a leaked train question would be recognised and logged.
+      facts: rows.map((r) => ({ question: r.problem, answer: r.answer })),
+      models: [
+        { id: "sim-weak", kind: "answer", accuracy: 0.3, notAttemptedRate: 0.3 },
+        { id: "sim-strong", kind: "answer", accuracy: 0.65, notAttemptedRate: 0.3 },
+        { id: "sim-grader", kind: "grader", noisyRate: 0.1 },
+      ],
+      apiKey: KEY,
+    });
+    models = loadModelsConfig(writeModelsFile(dir, sim.url), { env });
+    config = EvalSimpleQaConfigSchema.parse({
+      models: path.join(dir, "models.yaml"),
+      data: { split: { seed: 42, testFraction: 0.2 }, limit: 40 },
+      router: { threshold: { kind: "share", value: 0.4 } },
+      policies: [
+        {
+          kind: "static",
+          table: { Standard_Query: "weak", Complex_Query: "strong", Ambiguous_Query: "strong" },
+        },
+        { kind: "budget", budgetUsd: 0.0005 },
+        { kind: "keyword", rules: [{ pattern: "\\b(how many|what year)\\b", route: "strong" }] },
+        { kind: "hybrid", rules: [{ pattern: "\\bwho\\b", route: "weak" }], budgetUsd: 0.0005 },
+      ],
+      output: { dir: path.join(dir, "out") },
+    });
+    const split = splitSimpleQa(rows, { seed: 42, testFraction: 0.2 });
+    trainSet = new Set(split.train.map((r) => r.problem));
+    testSet = new Set(split.test.map((r) => r.problem));
+    // Oracle-like labels on 80 TRAIN questions, a KNN policy classifier on them.
+    const trainRows = shuffled(split.train, createRng(3)).slice(0, 80);
+    const client = createLlmClient(models, { cacheDir, env });
+    const labelled = await oracleLabels(
+      client,
+      config,
+      { weak: "sim-weak", strong: "sim-strong", grader: "sim-grader" },
+      trainRows,
+      {
+        progress: null,
+      },
+    );
+    await client.close();
+    routerFile = (await trainPolicyRouter(labelled, path.join(dir, "router"), { k: 7 })).file;
+  });
+
+  after(async () => {
+    await sim.close();
+    if (savedTrackingDir === undefined) delete process.env.ROUTERLAB_TRACKING_DIR;
+    else process.env.ROUTERLAB_TRACKING_DIR = savedTrackingDir;
+  });
+
+  it("evaluates a TEST sample: the server sees no TRAIN question, and every arm is scored", async () => {
+    const before = sim.requests().length;
+    const client = createLlmClient(models, { cacheDir, env });
+    first = await evaluateSimpleQa({ config, models, client, routerFile, progress: null, log: () => {} });
+    await client.close();
+    evalRequests = sim.requests().slice(before);
+    assert.ok(evalRequests.length >= 40 * 4, `only ${evalRequests.length} requests`);
+    const asked = evalRequests.map((r) => r.question);
+    assert.ok(
+      asked.every((q) => q !== null),
+      "every request is about a known question",
+    );
+    assert.deepEqual(
+      asked.filter((q) => trainSet.has(q!)),
+      [],
+      "no TRAIN question during evaluation",
+    );
+    assert.ok(asked.every((q) => testSet.has(q!)));
+    assert.equal(new Set(asked).size, 40);
+
+    const r = first.result;
+    assert.equal(r.n, 40);
+    const names = r.arms.map((a) => a.name);
+    for (const n of [
+      "always-weak",
+      "always-strong",
+      "router",
+      "random@router",
+      "static",
+      "budget",
+      "keyword",
+      "hybrid",
+    ])
+      assert.ok(names.includes(n), `arm ${n}`);
+    // Each arm's metrics are the SimpleQA metrics of the answers it picks.
+    const weak = r.arms.find((a) => a.name === "always-weak")!;
+    const strong = r.arms.find((a) => a.name === "always-strong")!;
+    const router = r.arms.find((a) => a.name === "router")!;
+    assert.deepEqual(weak.metrics, simpleqaMetrics(r.records.map((q) => q.weak.grade)));
+    assert.deepEqual(strong.metrics, simpleqaMetrics(r.records.map((q) => q.strong.grade)));
+    assert.deepEqual(
+      router.metrics,
+      simpleqaMetrics(r.records.map((q) => (q.route === "strong" ? q.strong.grade : q.weak.grade))),
+    );
+    assert.equal(router.strongShare, r.records.filter((q) => q.route === "strong").length / 40);
+    // Share target 0.4 on the router's own scores (ties can only push it up).
+    assert.ok(router.strongShare >= 0.4 - 1e-12, `share ${router.strongShare}`);
+    const rand = r.arms.find((a) => a.name === "random@router")!;
+    assert.equal(rand.strongShare, Math.round(router.strongShare * 40) / 40);
+    // The simulated strong model is better: the gap is positive and APGR is defined.
+    assert.ok(strong.metrics.correct > weak.metrics.correct);
+    assert.notEqual(r.curve.apgr, null);
+    // Budget layers never spend more than their budget on strong answers; each arm's cost is its answers' cost.
+    const routed = r.records.map((q) => ({
+      text: q.question,
+      score: q.score,
+      policy: q.policy,
+      strongCostUsd: q.strong.costUsd,
+    }));
+    for (const layer of config.policies) {
+      const routes = applyLayer(routed, layer, r.threshold);
+      const arm = r.arms.find((x) => x.name === layer.name)!;
+      let strongSpend = 0;
+      let cost = 0;
+      r.records.forEach((q, i) => {
+        if (routes[i] === "strong") strongSpend += q.strong.costUsd;
+        cost += routes[i] === "strong" ? q.strong.costUsd : q.weak.costUsd;
+      });
+      close(arm.costUsd, cost, `${layer.name} cost`);
+      if (layer.kind === "budget" || layer.kind === "hybrid")
+        assert.ok(strongSpend <= 0.0005 + 1e-15, `${layer.name} spent ${strongSpend}`);
+    }
+  });
+
+  it("spend and costs equal the server's billed usage x configured prices", () => {
+    const usd = billedUsd(evalRequests);
+    const spend = first.result.spend;
+    for (const m of ["sim-weak", "sim-strong", "sim-grader"])
+      close(spend.byModel[m]!.costUsd, usd[m]!, `${m} spend`);
+    const r = first.result;
+    close(r.arms.find((a) => a.name === "always-weak")!.costUsd, usd["sim-weak"]!, "always-weak cost");
+    close(r.arms.find((a) => a.name === "always-strong")!.costUsd, usd["sim-strong"]!, "always-strong cost");
+    close(r.grading.costUsd, usd["sim-grader"]!, "grading cost");
+    close(r.datasetCostUsd, usd["sim-weak"]! + usd["sim-strong"]! + usd["sim-grader"]!, "dataset cost");
+    const router = r.arms.find((a) => a.name === "router")!;
+    close(router.savingsVsStrong!, 1 - router.costUsd / usd["sim-strong"]!, "savings");
+    const results = JSON.parse(readFileSync(first.files.results!, "utf8")) as ResultsJson;
+    assert.equal(results.simulated, true);
+    assert.equal(results.n, 40);
+    assert.match(readFileSync(first.files.report!, "utf8"), /SIMULATED/);
+    assert.equal(readFileSync(first.files.responses!, "utf8").trim().split("\n").length, 40);
+  });
+
+  it("a re-run through the CLI (child process) pays for nothing twice and reproduces the results", async () => {
+    const before = sim.requests().length;
+    const cfgFile = path.join(dir, "eval.yaml");
+    writeFileSync(
+      cfgFile,
+      JSON.stringify({
+        ...config,
+        router: { ...config.router, file: routerFile },
+        output: { dir: path.join(dir, "out2") },
+      }),
+    );
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot(), "dist", "lib", "cli", "main.js"), "eval-simpleqa", "--config", cfgFile],
+        {
+          env: {
+            ...process.env,
+            [KEY_ENV]: KEY,
+            // The same response cache (dir/llm); the provisioned embedding model stays where it is.
+            ROUTERLAB_CACHE_DIR: dir,
+            ROUTERLAB_EMBEDDING_MODEL_DIR: resolveModelDir().dir,
+            ROUTERLAB_TRACKING_DIR: journal,
+          },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      let err = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+      child.on("close", (c) => resolve({ code: c, stdout: out, stderr: err }));
+    });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /SIMULATED/);
+    assert.match(stdout, /always-strong/);
+    assert.ok(!stdout.includes(KEY) && !stderr.includes(KEY), "key in CLI output");
+    assert.equal(sim.requests().length, before, "no request reached the server");
+    const a = JSON.parse(readFileSync(first.files.results!, "utf8")) as ResultsJson;
+    const b = JSON.parse(readFileSync(path.join(dir, "out2", "results.json"), "utf8")) as ResultsJson;
+    assert.deepEqual(b.arms, a.arms);
+    assert.equal(b.spend.total.costUsd, 0);
+    assert.equal(b.spend.total.cacheHits, b.spend.total.calls);
+  });
+
+  it("--help describes the command", async () => {
+    const out = await new Promise<string>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot(), "dist", "lib", "cli", "main.js"), "eval-simpleqa", "--help"],
+        {
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      let o = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (o += d));
+      child.on("close", () => resolve(o));
+    });
+    for (const flag of ["--config", "--router", "--models", "--limit", "--out", "--tracking-uri"])
+      assert.match(out, new RegExp(flag));
+  });
+
+  it("the API key appears nowhere: outputs, response cache, tracking journal", () => {
+    const files = [...filesUnder(path.join(dir, "out")), ...filesUnder(cacheDir), ...filesUnder(journal)];
+    assert.ok(files.length > 5);
+    assert.ok(
+      files.some((f) => f.startsWith(journal)),
+      "a tracking run was journaled",
+    );
+    for (const f of files) assert.ok(!readFileSync(f).includes(KEY), `key found in ${f}`);
+  });
+});
