@@ -15,7 +15,7 @@ export interface SimAnswer {
 }
 
 /** Default share of the draw that is per question (shared by all models) rather than per model; see `drawFor`. */
-export const DEFAULT_DIFFICULTY_CORRELATION = 0.5;
+export const DEFAULT_DIFFICULTY_CORRELATION = 0.7;
 
 const CORRECT_FORMS = [
   (a: string) => a,
@@ -136,6 +136,6 @@ export function perturbNumber(text: string, u: number): string {
   let next = value + sign * delta;
   if (next < 0 || (next === 0 && value !== 0)) next = value + delta;
   let formatted = decimals > 0 ? next.toFixed(decimals) : String(Math.round(next));
-  if (raw.includes(",") && decimals === 0) formatted = Math.round(next).toLocaleString("en-US");
+  if (raw.includes(",") && decimals === 0) formatted = formatted.replace(/\B(?=(\d{3})+$)/g, ",");
   return text.slice(0, last.index) + formatted + text.slice(last.index + raw.length);
 }

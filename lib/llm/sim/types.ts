@@ -21,7 +21,7 @@ export interface SimAnswerModel {
   readonly notAttemptedRate: number;
   readonly latencyMs?: number;
   /**
-   * P(a question's outcome comes from its shared per-question draw rather than a per-model one), default 0.5: models
+   * P(a question's outcome comes from its shared per-question draw rather than a per-model one), default 0.7: models
    * keep their own accuracy but tend to fail on the same questions (weak-correct/strong-wrong stays possible).
    */
   readonly difficultyCorrelation?: number;
