@@ -1,12 +1,11 @@
 /**
- * MF training speed: routerlab (tfjs, wasm backend) vs PyTorch CPU in the project's venv, same run, RouteLLM defaults
+ * MF training speed: routerlab (default engine: TypeScript backward + Adam, products on onnxruntime) vs PyTorch CPU in the project's venv, same run, RouteLLM defaults
  * (latent 128, Adam lr 3e-4, weight decay 1e-5, noise 0.1, batch 64), 384-d embeddings, 5 models, 50,000
  * (winner, loser) pairs, 10 epochs. Synthetic data (seeded Gaussian embeddings of 12,500 queries with 4 pairs each;
  * PyTorch gets random pairs of the same count): the figure is wall time.
  */
 import { MfRouter } from "../lib/routers/mf";
 import { torchTrain } from "../lib/routers/nn/torch-peer";
-import { tfReady } from "../lib/routers/nn/tf";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";
 
@@ -30,7 +29,6 @@ export const mfBench: BenchArea = {
       quality[q * MODELS + labels[q]!] = 1;
     }
     const models = Array.from({ length: MODELS }, (_, i) => `model-${i}`);
-    const backend = await tfReady();
     const router = new MfRouter({ epochs: EPOCHS, validationFraction: 0, seed: 2 });
     const started = performance.now();
     await router.fit({ data, rows: nq, dim: DIM }, { kind: "multi", models, labels, quality });
@@ -53,7 +51,7 @@ export const mfBench: BenchArea = {
         name: "mf.train_10ep_seconds",
         value: ours,
         unit: "s",
-        peer: `pytorch cpu (${peer.threads} threads); routerlab tfjs-${backend}`,
+        peer: `pytorch cpu (${peer.threads} threads); routerlab engine ${String(router.state().meta.backend)}`,
         peerValue: peer.seconds,
         ratio: peer.seconds / ours,
         goal: "<= PyTorch CPU",

@@ -3,7 +3,7 @@
  * `[num_models, latent]`, `text_proj` `[latent, text_dim]` and `classifier` `[1, latent]`, no biases, rows of `P`
  * L2-normalised. Trained on (winner, loser) pairs with binary cross-entropy on
  * `classifier((P̂_win − P̂_lose) ⊙ text_proj(e + noise))` and Adam with torch's L2-style `weight_decay`
- * (implemented as `½·wd·‖θ‖²` added to the loss, whose gradient is exactly torch's `grad + wd·θ`), on TensorFlow.js.
+ * (`grad + wd·θ`), by default on a hand-written TypeScript engine (nn/mf-engine.ts), or on TensorFlow.js.
  * Inference is the gateway's formula in plain TypeScript (nn/gateway.ts).
  *
  * Pairs: from `task.quality` when present (every model pair with different quality on a query; equal quality is
@@ -20,7 +20,11 @@ import type { EpochMetrics, TrainCallbacks } from "./nn/common";
 import { EpochMetricsSchema, initialTensor, normalInit, splitRows, uniformInit } from "./nn/common";
 import type { MfWeights } from "./nn/gateway";
 import { mfScores, rowArgmax, sigmoid } from "./nn/gateway";
-import { tf, tfReady } from "./nn/tf";
+import type { MfBatch, MfEngine } from "./nn/mf-engine";
+import { JsMfEngine } from "./nn/mf-engine";
+import { TfMfEngine } from "./nn/mf-tf";
+import { ortGemm } from "./native/gemm";
+import { tfReady } from "./nn/tf";
 import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
 import { validateTask } from "./validate";
 
@@ -41,6 +45,11 @@ export const MfHyperparametersSchema = z.strictObject({
   ties: z.enum(["skip", "half"]).default("skip"),
   inputDim: z.int().positive().optional(),
   seed: z.int().default(0),
+  /**
+   * Training engine: hand-written forward/backward/Adam in TypeScript with the two matrix products on onnxruntime
+   * (`ort`, default), the same all in TypeScript (`js`, slow), or TensorFlow.js (`tfjs`).
+   */
+  engine: z.enum(["ort", "js", "tfjs"]).default("ort"),
 });
 export type MfHyperparameters = z.infer<typeof MfHyperparametersSchema>;
 
@@ -178,33 +187,38 @@ export class MfRouter implements Router {
     const noiseTable = new Float32Array(hp.noise > 0 ? tableSize + D : 0);
     for (let i = 0; i < noiseTable.length; i++) noiseTable[i] = rng.normal() * hp.noise;
 
-    const backend = await tfReady();
-    const P = tf.variable(tf.tensor2d(init.P, [M, K]));
-    const W = tf.variable(tf.tensor2d(init.W, [K, D]));
-    const c = tf.variable(tf.tensor2d(init.c, [1, K]));
-    const vars = [P, W, c];
-    const optimizer = tf.train.adam(hp.learningRate, 0.9, 0.999, 1e-8);
-
-    const logitsOf = (x: tf.Tensor2D, win: tf.Tensor1D, lose: tf.Tensor1D): tf.Tensor1D => {
-      const norm = tf.maximum(tf.norm(P, "euclidean", 1, true), 1e-12);
-      const Pn = tf.div(P, norm);
-      // (onehot(win) − onehot(lose)) · P̂ instead of gather: wasm has no UnsortedSegmentSum for gather's gradient.
-      // (tfjs-wasm 4.22 returns zeros for oneHot(..., "float32"): build int32 and cast.)
-      const sel = tf.cast(tf.sub(tf.oneHot(win, M), tf.oneHot(lose, M)), "float32");
-      const diff = tf.matMul(sel, Pn);
-      const proj = tf.matMul(x, W, false, true);
-      return tf.sum(tf.mul(tf.mul(diff, proj), c), 1);
-    };
-    /** Mean binary cross-entropy with logits, numerically stable form. */
-    const bceOf = (z: tf.Tensor1D, t: tf.Tensor1D): tf.Scalar =>
-      tf.mean(tf.add(tf.sub(tf.relu(z), tf.mul(z, t)), tf.log1p(tf.exp(tf.neg(tf.abs(z))))));
-
     const B = hp.batchSize;
-    const xBuf = new Float32Array(B * D);
+    const engineInit = {
+      numModels: M,
+      latentDim: K,
+      textDim: D,
+      maxBatch: B,
+      ...init,
+      learningRate: hp.learningRate,
+      weightDecay: hp.weightDecay,
+    };
+    const engine: MfEngine =
+      hp.engine === "tfjs"
+        ? new TfMfEngine(engineInit, await tfReady())
+        : new JsMfEngine(engineInit, hp.engine === "ort" ? await ortGemm() : undefined);
+    const batch: MfBatch = {
+      x: new Float32Array(B * D),
+      win: new Int32Array(B),
+      lose: new Int32Array(B),
+      target: new Float32Array(B),
+      nb: 0,
+    };
+    const z = new Float32Array(B);
     const fillBatch = (p: Pairs, order: Int32Array, from: number, to: number, noisy: boolean): void => {
+      const xBuf = batch.x;
+      batch.nb = to - from;
       for (let i = from; i < to; i++) {
-        const r = p.q[order[i]!]!;
+        const pi = order[i]!;
+        const r = p.q[pi]!;
         const off = (i - from) * D;
+        batch.win[i - from] = p.win[pi]!;
+        batch.lose[i - from] = p.lose[pi]!;
+        batch.target[i - from] = p.target[pi]!;
         xBuf.set(X.data.subarray(r * D, r * D + D), off);
         if (noisy && noiseTable.length > 0) {
           const start = rng.int(tableSize);
@@ -212,44 +226,34 @@ export class MfRouter implements Router {
         }
       }
     };
-    const pick = (a: Int32Array | Float32Array, order: Int32Array, from: number, to: number): number[] =>
-      Array.from(order.subarray(from, to), (i) => a[i]!);
-
-    const evaluate = (p: Pairs): { loss: number; accuracy: number } => {
-      const order = Int32Array.from({ length: p.q.length }, (_, i) => i);
+    /** Runs every batch of `p` in `order`; returns the mean loss and the pairwise accuracy (ties excluded). */
+    const pass = async (
+      p: Pairs,
+      order: Int32Array,
+      train: boolean,
+    ): Promise<{ loss: number; accuracy: number }> => {
       let lossSum = 0;
       let correct = 0;
       let decided = 0;
       for (let from = 0; from < order.length; from += B) {
         const to = Math.min(order.length, from + B);
-        const nb = to - from;
-        fillBatch(p, order, from, to, false);
-        const tArr = pick(p.target, order, from, to);
-        tf.tidy(() => {
-          const z = logitsOf(
-            tf.tensor2d(xBuf.subarray(0, nb * D), [nb, D]),
-            tf.tensor1d(pick(p.win, order, from, to), "int32"),
-            tf.tensor1d(pick(p.lose, order, from, to), "int32"),
-          );
-          lossSum += bceOf(z, tf.tensor1d(tArr)).dataSync()[0]! * nb;
-          const zv = z.dataSync();
-          for (let i = 0; i < nb; i++) {
-            if (tArr[i] === 0.5) continue;
-            decided++;
-            if (zv[i]! > 0) correct++;
-          }
-        });
+        fillBatch(p, order, from, to, train);
+        lossSum += (await engine.run(batch, z, train)) * batch.nb;
+        for (let i = 0; i < batch.nb; i++) {
+          if (batch.target[i] === 0.5) continue;
+          decided++;
+          if (z[i]! > 0) correct++;
+        }
       }
-      return { loss: lossSum / p.q.length, accuracy: decided > 0 ? correct / decided : 0 };
+      return { loss: lossSum / order.length, accuracy: decided > 0 ? correct / decided : 0 };
     };
 
     const history: EpochMetrics[] = [];
-    const snapshot = (): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));
     let best: { loss: number; weights: Float32Array[] } | undefined;
     let sinceBest = 0;
     const nTrain = train.q.length;
     const order = Int32Array.from({ length: nTrain }, (_, i) => i);
-    const wd = hp.weightDecay;
+    const valOrder = Int32Array.from({ length: val.q.length }, (_, i) => i);
     try {
       for (let epoch = 1; epoch <= hp.epochs; epoch++) {
         const started = performance.now();
@@ -259,41 +263,12 @@ export class MfRouter implements Router {
           order[i] = order[j]!;
           order[j] = t;
         }
-        let lossSum = 0;
-        let correct = 0;
-        let decided = 0;
-        for (let from = 0; from < nTrain; from += B) {
-          const to = Math.min(nTrain, from + B);
-          const nb = to - from;
-          fillBatch(train, order, from, to, true);
-          const tArr = pick(train.target, order, from, to);
-          tf.tidy(() => {
-            const x = tf.tensor2d(xBuf.subarray(0, nb * D), [nb, D]);
-            const win = tf.tensor1d(pick(train.win, order, from, to), "int32");
-            const lose = tf.tensor1d(pick(train.lose, order, from, to), "int32");
-            const t = tf.tensor1d(tArr);
-            const { grads } = tf.variableGrads(() => {
-              const z = logitsOf(x, win, lose);
-              const bce = bceOf(z, t);
-              lossSum += bce.dataSync()[0]! * nb;
-              const zv = z.dataSync();
-              for (let i = 0; i < nb; i++) {
-                if (tArr[i] === 0.5) continue;
-                decided++;
-                if (zv[i]! > 0) correct++;
-              }
-              if (wd === 0) return bce;
-              const l2 = tf.addN([tf.sum(tf.square(P)), tf.sum(tf.square(W)), tf.sum(tf.square(c))]);
-              return tf.add(bce, tf.mul(l2, 0.5 * wd));
-            }, vars);
-            optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-          });
-        }
-        const v = val.q.length > 0 ? evaluate(val) : undefined;
+        const tr = await pass(train, order, true);
+        const v = val.q.length > 0 ? await pass(val, valOrder, false) : undefined;
         const m: EpochMetrics = {
           epoch,
-          loss: lossSum / nTrain,
-          accuracy: decided > 0 ? correct / decided : 0,
+          loss: tr.loss,
+          accuracy: tr.accuracy,
           val_loss: v ? v.loss : null,
           val_accuracy: v ? v.accuracy : null,
           seconds: (performance.now() - started) / 1000,
@@ -302,23 +277,22 @@ export class MfRouter implements Router {
         callbacks.onEpoch?.(m);
         if (v && hp.patience > 0) {
           if (!best || v.loss < best.loss) {
-            best = { loss: v.loss, weights: snapshot() };
+            best = { loss: v.loss, weights: await engine.snapshot() };
             sinceBest = 0;
           } else if (++sinceBest >= hp.patience) break;
         }
       }
-      const [Pw, Ww, cw] = best ? best.weights : snapshot();
+      const [Pw, Ww, cw] = best ? best.weights : await engine.snapshot();
       this.fitted = {
         setting: task.kind,
         taskModels: [...task.models],
         weights: { numModels: M, latentDim: K, textDim: D, P: Pw!, textProj: Ww!, classifier: cw! },
         pairs: all.q.length,
         history,
-        backend,
+        backend: engine.name,
       };
     } finally {
-      vars.forEach((v) => v.dispose());
-      optimizer.dispose();
+      engine.dispose();
     }
   }
 

@@ -112,50 +112,80 @@ describe("MF router", () => {
     });
   });
 
-  it("training maths equal PyTorch: 3 full-batch Adam steps with weight decay from the same weights", async () => {
-    const { X, labels } = clusters(30, 16, 3, 31);
-    const task = qualityTask(labels, 7);
-    const rng = createRng(77);
-    const rand = (n: number, scale: number): Float32Array =>
-      Float32Array.from({ length: n }, () => rng.normal() * scale);
-    const init = {
-      "P.weight": rand(3 * 8, 1),
-      "text_proj.weight": rand(8 * 16, 0.25),
-      "classifier.weight": rand(8, 0.3),
-    };
-    const hp = { learningRate: 0.01, weightDecay: 0.05 };
-    const r = new MfRouter({
-      ...hp,
-      latentDim: 8,
-      noise: 0,
-      batchSize: 10_000,
-      epochs: 3,
-      validationFraction: 0,
-    });
-    await r.fit(X, task, { initialTensors: init });
-    const initState: RouterState = {
-      kind: "mf",
-      hyperparameters: {},
-      meta: { num_models: 3, latent_dim: 8, text_dim: 16 },
-      tensors: {
-        "P.weight": { shape: [3, 8], data: init["P.weight"] },
-        "text_proj.weight": { shape: [8, 16], data: init["text_proj.weight"] },
-        "classifier.weight": { shape: [1, 8], data: init["classifier.weight"] },
-      },
-    };
-    const torch = torchMfSteps(initState, X, buildPairs(task, X.rows, "skip"), { steps: 3, ...hp });
-    const ours = r.state().tensors;
-    for (const key of Object.keys(init) as (keyof typeof init)[]) {
-      const t = torch[key]!;
-      let worst = 0;
-      let moved = 0;
-      t.forEach((v, i) => {
-        worst = Math.max(worst, Math.abs(ours[key]!.data[i]! - v));
-        moved = Math.max(moved, Math.abs(init[key][i]! - v));
+  for (const engine of ["ort", "js", "tfjs"] as const)
+    it(`training maths equal PyTorch (${engine} engine): 3 full-batch Adam steps with weight decay from the same weights`, async () => {
+      const { X, labels } = clusters(30, 16, 3, 31);
+      const task = qualityTask(labels, 7);
+      const rng = createRng(77);
+      const rand = (n: number, scale: number): Float32Array =>
+        Float32Array.from({ length: n }, () => rng.normal() * scale);
+      const init = {
+        "P.weight": rand(3 * 8, 1),
+        "text_proj.weight": rand(8 * 16, 0.25),
+        "classifier.weight": rand(8, 0.3),
+      };
+      const hp = { learningRate: 0.01, weightDecay: 0.05 };
+      const r = new MfRouter({
+        ...hp,
+        engine,
+        latentDim: 8,
+        noise: 0,
+        batchSize: 10_000,
+        epochs: 3,
+        validationFraction: 0,
       });
-      assert.ok(moved > 1e-3, `${key} moved in training (${moved})`);
-      assert.ok(worst < 1e-5, `${key}: max |diff| vs torch ${worst}`);
+      await r.fit(X, task, { initialTensors: init });
+      const initState: RouterState = {
+        kind: "mf",
+        hyperparameters: {},
+        meta: { num_models: 3, latent_dim: 8, text_dim: 16 },
+        tensors: {
+          "P.weight": { shape: [3, 8], data: init["P.weight"] },
+          "text_proj.weight": { shape: [8, 16], data: init["text_proj.weight"] },
+          "classifier.weight": { shape: [1, 8], data: init["classifier.weight"] },
+        },
+      };
+      const torch = torchMfSteps(initState, X, buildPairs(task, X.rows, "skip"), { steps: 3, ...hp });
+      const ours = r.state().tensors;
+      for (const key of Object.keys(init) as (keyof typeof init)[]) {
+        const t = torch[key]!;
+        let worst = 0;
+        let moved = 0;
+        t.forEach((v, i) => {
+          worst = Math.max(worst, Math.abs(ours[key]!.data[i]! - v));
+          moved = Math.max(moved, Math.abs(init[key][i]! - v));
+        });
+        assert.ok(moved > 1e-3, `${key} moved in training (${moved})`);
+        assert.ok(worst < 1e-5, `${key}: max |diff| vs torch ${worst}`);
+      }
+    });
+
+  it("the ort and js engines train the same model (mini-batches, noise, validation split)", async () => {
+    const { X, labels } = clusters(300, 48, 3, 21);
+    const task = qualityTask(labels, 9);
+    const fit = async (engine: "ort" | "js"): Promise<MfRouter> => {
+      const r = new MfRouter({
+        engine,
+        latentDim: 16,
+        epochs: 3,
+        batchSize: 32,
+        learningRate: 0.01,
+        seed: 4,
+      });
+      await r.fit(X, task);
+      return r;
+    };
+    const [a, b] = [await fit("ort"), await fit("js")];
+    for (const [key, t] of Object.entries(a.state().tensors)) {
+      let worst = 0;
+      t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.state().tensors[key]!.data[i]!))));
+      assert.ok(worst < 1e-4, `${key}: max |ort - js| ${worst}`);
     }
+    assert.deepEqual(
+      a.history.map((h) => h.loss.toFixed(5)),
+      b.history.map((h) => h.loss.toFixed(5)),
+    );
+    assert.equal(a.state().meta.backend, "ort");
   });
 
   it("same config and seed give the same model bytes twice; state round-trips", async () => {
