@@ -76,6 +76,19 @@ def main():
     t = time.perf_counter()
     model.fit(X, y)
     timings["fit"] = time.perf_counter() - t
+    order = req.get("class_order")
+    if kind == "knn" and order is not None:
+        # scikit-learn sorts classes_, and KNN vote ties go to the first class in classes_; routerlab breaks ties
+        # by its own label order. Ordering classes_ (and re-indexing _y) like routerlab keeps every other
+        # prediction the same and makes the tie-break routerlab's; the probe check below still has the last word.
+        order = [str(c) for c in order]
+        fitted = [str(c) for c in model.classes_]
+        if sorted(order) != sorted(fitted) or len(set(order)) != len(order):
+            out({"ok": False, "error": f"class_order {order} is not a permutation of the fitted classes {fitted}"}, 2)
+        pos = {c: i for i, c in enumerate(order)}
+        remap = np.array([pos[c] for c in fitted], dtype=np.intp)
+        model._y = remap[model._y]
+        model.classes_ = np.array(order, dtype=model.classes_.dtype)
 
     target = field(req, "out", str)
     tmp = target + ".tmp-" + str(os.getpid())

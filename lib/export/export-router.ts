@@ -202,6 +202,7 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
       hyperparameters: hp,
       probes: o.evalX,
       expected,
+      classOrder: models,
       out,
       versions: o.sklearnVersions,
       log: o.log,

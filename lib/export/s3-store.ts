@@ -212,6 +212,29 @@ export async function readAudit(st: Store, router: string): Promise<AuditEvent[]
   return out.sort((a, b) => a.when.localeCompare(b.when));
 }
 
+/** Every object under `models/<router>/` (relative keys, sorted), e.g. to show the published layout. */
+export async function listRouterObjects(
+  st: Store,
+  router: string,
+): Promise<{ key: string; bytes: number }[]> {
+  const pre = key(st, router);
+  const out: { key: string; bytes: number }[] = [];
+  let token: string | undefined;
+  do {
+    const r = await st.s3.send(
+      new ListObjectsV2Command({ Bucket: st.bucket, Prefix: pre, ContinuationToken: token }),
+    );
+    for (const o of r.Contents ?? []) out.push({ key: o.Key!.slice(pre.length), bytes: o.Size ?? 0 });
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return out.sort((x, y) => x.key.localeCompare(y.key));
+}
+
+/** One object under `models/<router>/` (e.g. `<version>/routerlab/provenance.json`), or undefined. */
+export async function readRouterObject(st: Store, router: string, rel: string): Promise<Buffer | undefined> {
+  return (await getBytes(st, key(st, router, rel)))?.bytes;
+}
+
 /** MLflow registry hooks: registration with alias `champion` (old champion becomes `previous`) and audit tags. */
 export interface Registry {
   register(modelName: string, source: string, runId: string | undefined): Promise<string>;

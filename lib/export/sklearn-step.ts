@@ -140,6 +140,11 @@ export interface SklearnExportRequest {
   /** Where the .pkl goes; written only if every decision agrees. */
   out: string;
   versions?: SklearnVersions;
+  /**
+   * KNN: routerlab's label order, which decides vote ties (first label wins); the pickle's classes_ are put in this
+   * order (scikit-learn would sort them and break ties alphabetically). Labels absent from training are skipped.
+   */
+  classOrder?: readonly string[];
   /** How many probes are also predicted one row at a time, the gateway's exact call (default 100). */
   rowChecks?: number;
   log?: (msg: string) => void;
@@ -161,6 +166,7 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
   }
   if (r.train.dim !== r.probes.dim)
     throw new RouterlabError("training and evaluation embeddings differ in dimension");
+  const present = new Set(r.labels);
   const python = ensureExportPython(versions, r.log);
   const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-sklearn-"));
   try {
@@ -184,6 +190,9 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
         out: path.resolve(r.out),
         versions: { "scikit-learn": versions.sklearn, numpy: versions.numpy },
         row_checks: r.rowChecks ?? 100,
+        ...(r.kind === "knn" && r.classOrder
+          ? { class_order: r.classOrder.filter((l) => present.has(l)) }
+          : {}),
       }),
     );
     mkdirSync(path.dirname(path.resolve(r.out)), { recursive: true });
