@@ -2,7 +2,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { BUNDLED_DATASETS, bundledRouting } from "../data/bundled";
+import { BUNDLED_DATASETS, bundledRouting, routingFromRoutingRows } from "../data/bundled";
+import type { BundledDataset } from "../data/bundled";
+import { loadRoutingJsonl } from "../data/llmrouter";
+import type { LoadReport } from "../data/load";
 import type { RoutingData } from "../data/routing";
 import { applySplit, trainTestSplit } from "../data/split";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
@@ -24,7 +27,11 @@ import { outDir, projectRoot } from "../util/paths";
 /** `routerlab train --config configs/<router>.yaml`: one YAML file, validated here, says everything. */
 export const TrainConfigSchema = z.strictObject({
   data: z.strictObject({
-    dataset: z.enum(BUNDLED_DATASETS),
+    /** A bundled dataset, or a routing JSONL file (LLMRouter format, e.g. `routerlab oracle`'s routing.jsonl). */
+    dataset: z.union([
+      z.enum(BUNDLED_DATASETS),
+      z.string().regex(/\.jsonl$/, `one of ${BUNDLED_DATASETS.join(", ")}, or a routing .jsonl file`),
+    ]),
     split: z
       .strictObject({
         testFraction: z.number().gt(0).lt(1).default(0.2),
@@ -179,6 +186,15 @@ function filesFingerprint(files: readonly string[]): string {
   );
 }
 
+/** A bundled dataset by name, or a routing JSONL file (relative paths from the repository root). */
+function trainingData(dataset: string): { data: RoutingData; reports: LoadReport[] } {
+  if ((BUNDLED_DATASETS as readonly string[]).includes(dataset))
+    return bundledRouting(dataset as BundledDataset);
+  const file = path.resolve(projectRoot(), dataset);
+  const r = loadRoutingJsonl(file);
+  return { data: routingFromRoutingRows(path.basename(file, ".jsonl"), r.rows), reports: [r.report] };
+}
+
 /**
  * Load -> split -> labels -> embeddings -> fit -> decisions on the test split -> model file, recorded as a
  * tracking run (see train-tracking.ts) unless `config.tracking.enabled` or `opts.tracking.enabled` is false.
@@ -193,7 +209,7 @@ export async function runTraining(
   } = {},
 ): Promise<TrainResult> {
   const log = opts.log ?? (() => undefined);
-  const { data, reports } = bundledRouting(config.data.dataset);
+  const { data, reports } = trainingData(config.data.dataset);
   // Validate the router kind and hyperparameters before any heavy work.
   const router = createTrainRouter(config);
   const split = trainTestSplit(data, {
