@@ -7,6 +7,7 @@ import type { TrackedRun } from "../tracking";
 import { loadEvalSimpleQaConfig, resolveFromRoot } from "../simpleqa/config";
 import { evaluateSimpleQa } from "../simpleqa/evaluate";
 import { armsTable } from "../simpleqa/report";
+import { labelsFromOracleRouting, trainPolicyRouter } from "../simpleqa/train-router";
 import { RouterlabError } from "../util/errors";
 
 const positiveInt = (name: string) => (v: string) => {
@@ -28,6 +29,12 @@ export function registerEvalSimpleQaCommands(program: Command): void {
     .option("--router <file>", "router model file (<name>.router.json); overrides router.file")
     .option("--models <file>", "models file (lib/llm); overrides the config's `models`")
     .option("--limit <n>", "evaluate a seeded sample of at most n TEST questions", positiveInt("--limit"))
+    .option(
+      "--train-router <routing.jsonl>",
+      "first fit a KNN policy router on the oracle's routing labels (routerlab oracle's routing.jsonl, TRAIN split) " +
+        "and save it to --router / router.file",
+    )
+    .option("--knn-k <k>", "neighbours of the --train-router KNN", positiveInt("--knn-k"), 10)
     .option("--out <dir>", "output folder (default: the config's output.dir)")
     .option(
       "--tracking-uri <uri>",
@@ -46,6 +53,8 @@ export function registerEvalSimpleQaCommands(program: Command): void {
         router?: string;
         models?: string;
         limit?: number;
+        trainRouter?: string;
+        knnK: number;
         out?: string;
         trackingUri?: string;
         track: boolean;
@@ -56,6 +65,25 @@ export function registerEvalSimpleQaCommands(program: Command): void {
           ...(o.models !== undefined ? { models: path.resolve(o.models) } : {}),
           data: { ...loaded.data, ...(o.limit !== undefined ? { limit: o.limit } : {}) },
         };
+        const routerFile =
+          o.router !== undefined
+            ? path.resolve(o.router)
+            : config.router.file && resolveFromRoot(config.router.file);
+        if (o.trainRouter !== undefined) {
+          if (routerFile === undefined)
+            throw new RouterlabError(
+              "--train-router needs somewhere to save the router: --router or router.file",
+              {
+                file: o.config,
+                field: "router.file",
+              },
+            );
+          const labelled = labelsFromOracleRouting(path.resolve(o.trainRouter));
+          const t = await trainPolicyRouter(labelled, routerFile, { k: o.knnK });
+          process.stdout.write(
+            `trained ${t.file} on ${labelled.length} oracle-labelled questions ${JSON.stringify(t.counts)}\n`,
+          );
+        }
         const models = loadModelsConfig(resolveFromRoot(config.models));
         const client = createLlmClient(models, { seed: config.seed });
         let run: TrackedRun | undefined;
@@ -72,7 +100,7 @@ export function registerEvalSimpleQaCommands(program: Command): void {
             config,
             models,
             client,
-            ...(o.router !== undefined ? { routerFile: path.resolve(o.router) } : {}),
+            ...(routerFile !== undefined ? { routerFile } : {}),
             ...(o.out !== undefined ? { outDir: path.resolve(o.out) } : {}),
             ...(o.trackingUri !== undefined ? { trackingUri: o.trackingUri } : {}),
             track: o.track,
