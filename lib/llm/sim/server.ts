@@ -288,8 +288,8 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
       const requestHash = createHash("sha256").update(canonicalJson(json)).digest("hex");
 
       if (idempotencyKey !== null) {
-        const pending = inFlight.get(idempotencyKey);
-        if (pending) await pending;
+        // Concurrent requests with one key are served once: wait until no request with it is in flight.
+        for (let p = inFlight.get(idempotencyKey); p !== undefined; p = inFlight.get(idempotencyKey)) await p;
         const done = completed.get(idempotencyKey);
         if (done) {
           if (done.requestHash !== requestHash)
@@ -504,10 +504,20 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
   });
   server.keepAliveTimeout = 30_000;
 
+  const listenHost = opts.host ?? "127.0.0.1";
+  const listenPort = opts.port ?? 0;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
+    const onError = (e: Error) =>
+      reject(
+        new RouterlabError(
+          `the simulator cannot listen on ${listenHost}:${listenPort}: ${e.message}`,
+          undefined,
+          "pick another port, or port 0 for a free one",
+        ),
+      );
+    server.once("error", onError);
+    server.listen(listenPort, listenHost, () => {
+      server.off("error", onError);
       resolve();
     });
   });
