@@ -1,5 +1,9 @@
 import * as ort from "onnxruntime-node";
 import { RouterlabError } from "../util/errors";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { ensureHubModel } from "./hub";
 import { loadModelFiles, provisionHint } from "./model";
 import type { Precision } from "./model";
 import type { EmbeddingMatrix, EmbeddingSpec } from "./types";
@@ -16,12 +20,32 @@ export interface EmbedderOptions {
   batchSize?: number;
   /** onnxruntime intra-op threads. Default: $ROUTERLAB_EMBED_THREADS or the number of CPUs (max 4). */
   threads?: number;
+  /**
+   * Let onnxruntime's intra-op threads spin-wait between operators. Faster on an idle machine, much slower
+   * on an oversubscribed one. Default: $ROUTERLAB_EMBED_SPIN ("1"/"0"), else off.
+   */
+  spinning?: boolean;
+  /**
+   * A Hugging Face hub id (e.g. "sentence-transformers/all-MiniLM-L6-v2"): its `onnx/model.onnx` and
+   * tokenizer are used from <cache root>/models/hub/, downloaded first if remote loading is allowed
+   * (allowRemote or ROUTERLAB_ALLOW_REMOTE_MODELS=1; endpoint $HF_ENDPOINT). fp32 only. Without it the
+   * locally provisioned model is used (modelDir).
+   */
+  model?: string;
+  /** Hub revision (branch, tag or commit). Default "main". */
+  revision?: string;
+  /** Allow downloading `model` from the hub. Default: $ROUTERLAB_ALLOW_REMOTE_MODELS === "1". */
+  allowRemote?: boolean;
+  /** Hub endpoint. Default: $HF_ENDPOINT or https://huggingface.co. */
+  hubEndpoint?: string;
 }
 
 export interface Embedder {
   readonly spec: EmbeddingSpec;
   /** Embeds texts (each validated, see validateText) into an N x 384 float32 matrix in input order. */
   embed(texts: readonly string[]): Promise<EmbeddingMatrix>;
+  /** One text (the gateway's per-request call): no batching or sorting, preallocated inputs. */
+  embedOne(text: string): Promise<Float32Array>;
   /** Word-piece ids (with [CLS]/[SEP]) after truncation at maxLength. */
   tokenize(text: string): number[];
   /** How many texts went through the model since creation (cache tests rely on it). */
@@ -77,13 +101,52 @@ export function validateText(text: unknown, index: number, where = "texts"): str
   return text;
 }
 
+const HubConfig = z.object({ hidden_size: z.number().int().positive() }).loose();
+
+function envFlag(name: string): boolean | undefined {
+  const v = process.env[name];
+  if (v === "1" || v === "true") return true;
+  if (v === "0" || v === "false") return false;
+  return undefined;
+}
+
 export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedder> {
   const precision = opts.precision ?? "fp32";
   const maxLength = opts.maxLength ?? GATEWAY_EMBEDDING.maxLength;
   const batchSize = opts.batchSize ?? 32;
   if (maxLength < 3 || maxLength > 512)
     throw new RouterlabError(`maxLength must be in [3, 512], got ${maxLength}`);
-  const files = await loadModelFiles({ modelDir: opts.modelDir, precision });
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RouterlabError(`batchSize must be a positive integer, got ${batchSize}`);
+  let modelDir = opts.modelDir;
+  let modelId: string = GATEWAY_EMBEDDING.modelId;
+  let dim: number = GATEWAY_EMBEDDING.dim;
+  if (opts.model !== undefined) {
+    if (precision !== "fp32") {
+      throw new RouterlabError(
+        `precision ${precision} is only available from the locally provisioned model, not from the hub`,
+        { file: opts.model, field: "precision" },
+      );
+    }
+    const hub = await ensureHubModel({
+      modelId: opts.model,
+      revision: opts.revision,
+      allowRemote: opts.allowRemote,
+      endpoint: opts.hubEndpoint,
+    });
+    modelDir = hub.dir;
+    modelId = opts.model;
+    const cfgFile = path.join(hub.dir, "config.json");
+    const cfg = HubConfig.safeParse(JSON.parse(readFileSync(cfgFile, "utf8")));
+    if (!cfg.success) {
+      throw new RouterlabError(`config.json has no usable hidden_size`, {
+        file: cfgFile,
+        field: "hidden_size",
+      });
+    }
+    dim = cfg.data.hidden_size;
+  }
+  const files = await loadModelFiles({ modelDir, precision });
   // @huggingface/tokenizers is ESM-typed; a dynamic import keeps this file CommonJS.
   const { Tokenizer } = await import("@huggingface/tokenizers");
   const tokenizer = new Tokenizer(files.tokenizerJson, files.tokenizerConfig);
@@ -100,6 +163,7 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
     (Number.isInteger(envThreads) && envThreads > 0
       ? envThreads
       : Math.min(4, (await import("node:os")).availableParallelism()));
+  const spinning = opts.spinning ?? envFlag("ROUTERLAB_EMBED_SPIN") ?? false;
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(files.onnxPath, {
@@ -107,7 +171,10 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
       interOpNumThreads: 1,
       executionMode: "sequential",
       graphOptimizationLevel: "all",
+      enableCpuMemArena: true,
+      enableMemPattern: true,
       executionProviders: ["cpu"],
+      extra: { session: { intra_op: { allow_spinning: spinning ? "1" : "0" } } },
     });
   } catch (e) {
     throw new RouterlabError(
@@ -115,8 +182,22 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
       { file: files.onnxPath },
     );
   }
-  const outName = session.outputNames[0]!;
-  const dim = GATEWAY_EMBEDDING.dim;
+  for (const input of ["input_ids", "attention_mask"]) {
+    if (!session.inputNames.includes(input)) {
+      throw new RouterlabError(
+        `the ONNX model has no '${input}' input (inputs: ${session.inputNames.join(", ")})`,
+        { file: files.onnxPath },
+      );
+    }
+  }
+  // The provisioned graph pools and normalises itself (sentence_embedding); a plain BERT export such as the
+  // hub's onnx/model.onnx returns token vectors, pooled here exactly as sentence-transformers does.
+  const pooledInGraph = session.outputNames.includes("sentence_embedding");
+  const outName = pooledInGraph
+    ? "sentence_embedding"
+    : (session.outputNames.find((n) => n === "last_hidden_state" || n === "token_embeddings") ??
+      session.outputNames[0]!);
+  const needsTypeIds = session.inputNames.includes("token_type_ids");
 
   const encodeIds = (text: string): number[] => tokenizer.encode(text, { add_special_tokens: false }).ids;
 
@@ -141,50 +222,110 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
   };
 
   let modelCalls = 0;
+  // Input buffers allocated once; each run views a prefix. Runs are serialised (see `exclusive`).
+  const cap = batchSize * maxLength;
+  const idsBuf = new BigInt64Array(cap);
+  const maskBuf = new BigInt64Array(cap);
+  const typeBuf = new BigInt64Array(cap);
+  let queue: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = queue.then(fn, fn);
+    queue = p.catch(() => undefined);
+    return p;
+  };
 
-  const runBatch = async (batch: number[][]): Promise<Float32Array> => {
-    const width = batch.reduce((m, ids) => Math.max(m, ids.length), 0);
-    const idsArr = new BigInt64Array(batch.length * width);
-    const maskArr = new BigInt64Array(batch.length * width);
-    batch.forEach((ids, r) => {
+  const unexpected = (rows: number): RouterlabError =>
+    new RouterlabError(
+      `the ONNX model returned an unexpected '${outName}' output (expected float32 [${rows}, ${pooledInGraph ? dim : `seq, ${dim}`}])`,
+      { file: files.onnxPath },
+    );
+
+  /** Runs up to batchSize tokenised rows; writes row k's vector to out[(rowsOut[k]) * dim ...]. */
+  const runBatch = async (
+    batch: readonly number[][],
+    out: Float32Array,
+    rowsOut: readonly number[],
+  ): Promise<void> => {
+    const n = batch.length;
+    let width = 0;
+    for (const ids of batch) if (ids.length > width) width = ids.length;
+    const size = n * width;
+    for (let r = 0; r < n; r++) {
+      const ids = batch[r]!;
       const off = r * width;
       for (let j = 0; j < ids.length; j++) {
-        idsArr[off + j] = BigInt(ids[j]!);
-        maskArr[off + j] = 1n;
+        idsBuf[off + j] = BigInt(ids[j]!);
+        maskBuf[off + j] = 1n;
       }
-    });
-    const feeds = {
-      input_ids: new ort.Tensor("int64", idsArr, [batch.length, width]),
-      attention_mask: new ort.Tensor("int64", maskArr, [batch.length, width]),
-    };
-    const out = await session.run(feeds);
-    const t = out[outName];
-    if (!t || !(t.data instanceof Float32Array) || t.data.length !== batch.length * dim) {
-      throw new RouterlabError(
-        `the ONNX model returned an unexpected output (expected float32 [${batch.length}, ${dim}])`,
-        {
-          file: files.onnxPath,
-        },
-      );
+      idsBuf.fill(0n, off + ids.length, off + width);
+      maskBuf.fill(0n, off + ids.length, off + width);
     }
-    modelCalls += batch.length;
-    return t.data;
+    const shape = [n, width];
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", idsBuf.subarray(0, size), shape),
+      attention_mask: new ort.Tensor("int64", maskBuf.subarray(0, size), shape),
+    };
+    if (needsTypeIds) feeds.token_type_ids = new ort.Tensor("int64", typeBuf.subarray(0, size), shape);
+    const result = await session.run(feeds);
+    const t = result[outName];
+    if (!t || !(t.data instanceof Float32Array)) throw unexpected(n);
+    const data = t.data;
+    if (pooledInGraph) {
+      if (data.length !== n * dim) throw unexpected(n);
+      for (let k = 0; k < n; k++) out.set(data.subarray(k * dim, (k + 1) * dim), rowsOut[k]! * dim);
+    } else {
+      if (data.length !== n * width * dim) throw unexpected(n);
+      const acc = new Float64Array(dim);
+      for (let k = 0; k < n; k++) {
+        // masked mean (clamped count) then L2 normalisation, as sentence-transformers' Pooling + Normalize
+        acc.fill(0);
+        const len = batch[k]!.length;
+        for (let j = 0; j < len; j++) {
+          const base = (k * width + j) * dim;
+          for (let h = 0; h < dim; h++) acc[h]! += data[base + h]!;
+        }
+        let norm = 0;
+        for (let h = 0; h < dim; h++) {
+          acc[h] = acc[h]! / Math.max(len, 1e-9);
+          norm += acc[h]! * acc[h]!;
+        }
+        const scale = 1 / Math.max(Math.sqrt(norm), 1e-12);
+        const o = rowsOut[k]! * dim;
+        for (let h = 0; h < dim; h++) out[o + h] = acc[h]! * scale;
+      }
+    }
+    modelCalls += n;
+  };
+
+  const embedOne = (text: string): Promise<Float32Array> => {
+    const ids = tokenize(validateText(text, 0));
+    return exclusive(async () => {
+      const out = new Float32Array(dim);
+      await runBatch([ids], out, [0]);
+      return out;
+    });
   };
 
   const embed = async (texts: readonly string[]): Promise<EmbeddingMatrix> => {
+    if (texts.length === 1) return { data: await embedOne(texts[0]!), rows: 1, dim };
     const tokenized = texts.map((t, i) => tokenize(validateText(t, i)));
     const order = tokenized.map((_, i) => i).sort((a, b) => tokenized[a]!.length - tokenized[b]!.length);
     const data = new Float32Array(texts.length * dim);
-    for (let s = 0; s < order.length; s += batchSize) {
-      const idx = order.slice(s, s + batchSize);
-      const vecs = await runBatch(idx.map((i) => tokenized[i]!));
-      idx.forEach((row, k) => data.set(vecs.subarray(k * dim, (k + 1) * dim), row * dim));
-    }
+    await exclusive(async () => {
+      for (let s = 0; s < order.length; s += batchSize) {
+        const idx = order.slice(s, s + batchSize);
+        await runBatch(
+          idx.map((i) => tokenized[i]!),
+          data,
+          idx,
+        );
+      }
+    });
     return { data, rows: texts.length, dim };
   };
 
   const spec: EmbeddingSpec = {
-    modelId: GATEWAY_EMBEDDING.modelId,
+    modelId,
     dim,
     precision,
     maxLength,
@@ -196,12 +337,13 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
   return {
     spec,
     embed,
+    embedOne,
     tokenize,
     get modelCalls() {
       return modelCalls;
     },
     dispose: async () => {
-      await session.release();
+      await exclusive(() => session.release());
     },
   };
 }

