@@ -8,6 +8,7 @@ import { evalBench } from "./eval";
 import { embedBench } from "./embed";
 import { dataBench } from "./data";
 import { exportBench } from "./export";
+import { llmBench } from "./llm";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
@@ -22,4 +23,5 @@ export const AREAS: BenchArea[] = [
   evalBench,
   embedBench,
   exportBench,
+  llmBench,
 ];

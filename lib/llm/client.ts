@@ -10,6 +10,7 @@ import { createRng, type Rng } from "../util/random";
 import { cacheKey, defaultLlmCacheDir, ResponseCache } from "./cache";
 import { modelConfig, type ModelConfig, type ModelsConfig } from "./config";
 import { costUsd, SpendTracker, spendReport } from "./cost";
+import { createNodeFetch, type NodeFetch } from "./http";
 import { Semaphore, TokenBucket } from "./rate-limit";
 import {
   backoffMs,
@@ -36,6 +37,8 @@ export interface LlmClientOptions {
   onRetry?: (message: string) => void;
   /** Completion tokens reserved against the TPM budget when a request sets no maxTokens. Default 256. */
   defaultCompletionReserve?: number;
+  /** Use Node's built-in fetch instead of routerlab's node:http one (lib/llm/http.ts). Default false. */
+  nativeFetch?: boolean;
 }
 
 /** The LlmClient contract plus routerlab extras (abort, spend table, cache access). */
@@ -76,6 +79,7 @@ interface ModelState {
   readonly cfg: ModelConfig;
   api: OpenAI | null;
   apiKey: string | null;
+  fetch: NodeFetch | null;
   readonly slots: Semaphore;
   readonly rpm: TokenBucket | null;
   readonly tpm: TokenBucket | null;
@@ -190,6 +194,7 @@ class Client implements RouterlabLlmClient {
     this.closed = true;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     this.cache?.close();
+    for (const st of this.states.values()) st.fetch?.destroy();
   }
 
   private model(name: string): ModelState {
@@ -209,6 +214,7 @@ class Client implements RouterlabLlmClient {
       cfg,
       api: null,
       apiKey: null,
+      fetch: null,
       slots: new Semaphore(cfg.limits.concurrency),
       rpm: cfg.limits.rpm !== undefined ? new TokenBucket(cfg.limits.rpm) : null,
       tpm: cfg.limits.tpm !== undefined ? new TokenBucket(cfg.limits.tpm) : null,
@@ -232,7 +238,14 @@ class Client implements RouterlabLlmClient {
       apiKey = v;
     }
     st.apiKey = apiKey;
-    st.api = new OpenAI({ apiKey, baseURL: st.cfg.baseUrl, maxRetries: 0, timeout: 24 * 3600 * 1000 });
+    if (!this.opts.nativeFetch) st.fetch = createNodeFetch(st.cfg.limits.concurrency);
+    st.api = new OpenAI({
+      apiKey,
+      baseURL: st.cfg.baseUrl,
+      maxRetries: 0,
+      timeout: 24 * 3600 * 1000,
+      ...(st.fetch ? { fetch: st.fetch } : {}),
+    });
     return st.api;
   }
 

@@ -61,38 +61,39 @@ const ask = (q: string, model = "cheap"): ChatRequest => ({
   maxTokens: 64,
 });
 
-test("every fault kind is retried with the same Idempotency-Key until a good reply", async () => {
-  const srv = await startScriptedServer();
-  try {
-    srv.script = [
-      "500",
-      "503",
-      "truncated",
-      "invalid-json",
-      "empty",
-      { status: 429, retryAfterMs: "10" },
-      "ok",
-    ];
-    const c = client(srv);
-    const r = await c.chat(ask("What is the capital of Australia?"));
-    assert.equal(r.text, "answer to: What is the capital of Australia?");
-    assert.equal(r.attempts, 7);
-    assert.equal(r.cached, false);
-    assert.equal(srv.seen.length, 7);
-    const keys = new Set(srv.seen.map((s) => s.headers["idempotency-key"]));
-    assert.deepEqual([...keys], [c.keyOf(ask("What is the capital of Australia?"))]);
-    assert.equal(srv.seen[0]!.body.model, "cheap-1");
-    assert.equal(srv.seen[0]!.body.max_tokens, 64);
-    assert.equal(srv.seen[0]!.headers.authorization, `Bearer ${KEY}`);
-    const s = c.stats().byModel.cheap!;
-    assert.equal(s.retries, 6);
-    assert.equal(s.failures, 0);
-    assert.equal(s.calls, 1);
-    await c.close();
-  } finally {
-    await srv.close();
-  }
-});
+for (const nativeFetch of [false, true])
+  test(`every fault kind is retried with the same Idempotency-Key until a good reply (${nativeFetch ? "built-in fetch" : "node:http fetch"})`, async () => {
+    const srv = await startScriptedServer();
+    try {
+      srv.script = [
+        "500",
+        "503",
+        "truncated",
+        "invalid-json",
+        "empty",
+        { status: 429, retryAfterMs: "10" },
+        "ok",
+      ];
+      const c = client(srv, { nativeFetch });
+      const r = await c.chat(ask("What is the capital of Australia?"));
+      assert.equal(r.text, "answer to: What is the capital of Australia?");
+      assert.equal(r.attempts, 7);
+      assert.equal(r.cached, false);
+      assert.equal(srv.seen.length, 7);
+      const keys = new Set(srv.seen.map((s) => s.headers["idempotency-key"]));
+      assert.deepEqual([...keys], [c.keyOf(ask("What is the capital of Australia?"))]);
+      assert.equal(srv.seen[0]!.body.model, "cheap-1");
+      assert.equal(srv.seen[0]!.body.max_tokens, 64);
+      assert.equal(srv.seen[0]!.headers.authorization, `Bearer ${KEY}`);
+      const s = c.stats().byModel.cheap!;
+      assert.equal(s.retries, 6);
+      assert.equal(s.failures, 0);
+      assert.equal(s.calls, 1);
+      await c.close();
+    } finally {
+      await srv.close();
+    }
+  });
 
 test("Retry-After is honoured: seconds, HTTP date and retry-after-ms", async () => {
   const srv = await startScriptedServer();
