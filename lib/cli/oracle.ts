@@ -41,7 +41,7 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
   const controller = new AbortController();
   const onSigint = () => {
     process.stderr.write(
-      "\noracle: interrupted; finishing in-flight calls into the cache (Ctrl-C again to force)\n",
+      "\noracle: interrupted; aborting in-flight calls (answers received so far stay in the cache; Ctrl-C again to force)\n",
     );
     controller.abort(new RouterlabError("interrupted"));
     process.once("SIGINT", () => process.exit(130));

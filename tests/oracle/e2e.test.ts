@@ -169,6 +169,28 @@ describe("routerlab oracle end to end (sim server)", () => {
     );
   });
 
+  it("stops cleanly on Ctrl-C (exit 130, no output) and a re-run finishes with the same outputs", async () => {
+    const a = await arm("sigint");
+    const stopped = await runCli(a.args, {
+      env: trackingEnv(a),
+      killWhen: () => a.sim.requests().length >= expectedRequests / 3,
+      killSignal: "SIGINT",
+    });
+    a.logs += stopped.stdout + stopped.stderr;
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /no output written\. Re-run the same command to resume/);
+    for (const f of COMPARED) assert.equal(existsSync(path.join(a.out, f)), false);
+    const resumed = await runCli(a.args, { env: trackingEnv(a) });
+    a.logs += resumed.stdout + resumed.stderr;
+    assert.equal(resumed.code, 0, resumed.stderr);
+    for (const f of COMPARED)
+      assert.ok(
+        readFileSync(path.join(a.out, f)).equals(readFileSync(path.join(baseline.out, f))),
+        `${f} identical`,
+      );
+    assert.deepEqual(duplicateBilled(a.sim.requests()), []);
+  });
+
   it("completes with 30% injected faults and gives the same results", async () => {
     const a = await arm("faults", { rate: 0.3 });
     const r = await runCli(a.args, { env: trackingEnv(a) });

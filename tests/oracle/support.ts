@@ -91,10 +91,15 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Runs `routerlab <args>` (compiled CLI); `killWhen` is polled every 20 ms and SIGKILLs the child when true. */
+/** Runs `routerlab <args>` (compiled CLI); `killWhen` is polled every 20 ms and signals the child (once) when true. */
 export function runCli(
   args: readonly string[],
-  opts: { env?: Record<string, string>; killWhen?: () => boolean; timeoutMs?: number } = {},
+  opts: {
+    env?: Record<string, string>;
+    killWhen?: () => boolean;
+    killSignal?: NodeJS.Signals;
+    timeoutMs?: number;
+  } = {},
 ): Promise<CliRun> {
   const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
   return new Promise((resolve, reject) => {
@@ -107,9 +112,13 @@ export function runCli(
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    let sent = false;
     const poll = opts.killWhen
       ? setInterval(() => {
-          if (opts.killWhen!()) child.kill("SIGKILL");
+          if (!sent && opts.killWhen!()) {
+            sent = true;
+            child.kill(opts.killSignal ?? "SIGKILL");
+          }
         }, 20)
       : undefined;
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
