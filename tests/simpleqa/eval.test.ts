@@ -5,7 +5,7 @@
  * the API key never appears in outputs, the response cache or the tracking run.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -20,7 +20,7 @@ import { loadModelsConfig } from "../../lib/llm/config";
 import type { ModelsConfig } from "../../lib/llm/config";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
-import type { SimRequestRecord } from "../../lib/llm/sim/types";
+import type { SimFaults, SimRequestRecord } from "../../lib/llm/sim/types";
 import { EvalSimpleQaConfigSchema } from "../../lib/simpleqa/config";
 import type { EvalSimpleQaConfig } from "../../lib/simpleqa/config";
 import { evaluateSimpleQa } from "../../lib/simpleqa/evaluate";
@@ -55,9 +55,25 @@ function writeModelsFile(dir: string, baseUrl: string): string {
       `    simulated: true`,
     );
   lines.push("roles: { weak: sim-weak, strong: sim-strong, grader: sim-grader }");
+  mkdirSync(dir, { recursive: true });
   const f = path.join(dir, "models.yaml");
   writeFileSync(f, lines.join("\n") + "\n");
   return f;
+}
+
+/** Every SimpleQA question, train AND test, so a leaked train question would be recognised and logged. */
+function startSim(faults?: SimFaults): Promise<RunningSimServer> {
+  return startSimServer({
+    seed: 5,
+    facts: loadSimpleQa(bundledPaths().simpleqa).rows.map((r) => ({ question: r.problem, answer: r.answer })),
+    models: [
+      { id: "sim-weak", kind: "answer", accuracy: 0.3, notAttemptedRate: 0.3 },
+      { id: "sim-strong", kind: "answer", accuracy: 0.65, notAttemptedRate: 0.3 },
+      { id: "sim-grader", kind: "grader", noisyRate: 0.1 },
+    ],
+    apiKey: KEY,
+    ...(faults ? { faults } : {}),
+  });
 }
 
 const billed = (rs: readonly SimRequestRecord[]) =>
@@ -107,17 +123,7 @@ describe("routerlab eval-simpleqa against the sim server", () => {
     process.env.ROUTERLAB_TRACKING_DIR = journal;
     process.env.ROUTERLAB_QUIET = "1";
     const rows = loadSimpleQa(bundledPaths().simpleqa).rows;
-    sim = await startSimServer({
-      seed: 5,
-      // Every SimpleQA question, train AND test, so a leaked train question would be recognised and logged.
-      facts: rows.map((r) => ({ question: r.problem, answer: r.answer })),
-      models: [
-        { id: "sim-weak", kind: "answer", accuracy: 0.3, notAttemptedRate: 0.3 },
-        { id: "sim-strong", kind: "answer", accuracy: 0.65, notAttemptedRate: 0.3 },
-        { id: "sim-grader", kind: "grader", noisyRate: 0.1 },
-      ],
-      apiKey: KEY,
-    });
+    sim = await startSim();
     models = loadModelsConfig(writeModelsFile(dir, sim.url), { env });
     config = EvalSimpleQaConfigSchema.parse({
       models: path.join(dir, "models.yaml"),
@@ -318,8 +324,44 @@ describe("routerlab eval-simpleqa against the sim server", () => {
       assert.match(out, new RegExp(flag));
   });
 
+  it("with 30% injected faults (429, 500, timeouts, truncated, empty) the results are the same", async () => {
+    const faulty = await startSim({ rate: 0.3, retryAfterSeconds: 0, timeoutHangMs: 100 });
+    try {
+      const m = loadModelsConfig(writeModelsFile(path.join(dir, "faulty"), faulty.url), { env });
+      const client = createLlmClient(m, {
+        cacheDir: path.join(dir, "faulty", "llm"),
+        env,
+        backoff: { baseMs: 5, maxMs: 50 },
+      });
+      const out = await evaluateSimpleQa({
+        config: { ...config, output: { dir: path.join(dir, "faulty", "out") } },
+        models: m,
+        client,
+        routerFile,
+        progress: null,
+        track: false,
+        log: () => {},
+      });
+      await client.close();
+      const faults = faulty.requests().filter((r) => r.fault !== null).length;
+      assert.ok(faults > 20, `only ${faults} faults injected`);
+      assert.ok(out.result.spend.total.retries > 0);
+      assert.deepEqual(out.result.arms, first.result.arms);
+      assert.deepEqual(
+        out.result.records.map((r) => [r.weak.response, r.strong.response]),
+        first.result.records.map((r) => [r.weak.response, r.strong.response]),
+      );
+      const usd = billedUsd(faulty.requests());
+      for (const model of ["sim-weak", "sim-strong", "sim-grader"])
+        close(out.result.spend.byModel[model]!.costUsd, usd[model]!, `${model} spend under faults`);
+    } finally {
+      await faulty.close();
+    }
+  });
+
   it("the API key appears nowhere: outputs, response cache, tracking journal", () => {
-    const files = [...filesUnder(path.join(dir, "out")), ...filesUnder(cacheDir), ...filesUnder(journal)];
+    // Everything the tests wrote: outputs, both response caches, the embedding cache, the journal, the router.
+    const files = filesUnder(dir);
     assert.ok(files.length > 5);
     assert.ok(
       files.some((f) => f.startsWith(journal)),
