@@ -6,7 +6,7 @@
  */
 import { createRng, shuffled } from "../util/random";
 
-function textFeatures(text: string): number[] {
+export function textFeatures(text: string): number[] {
   const len = text.length;
   let digits = 0;
   let upper = 0;
@@ -89,6 +89,8 @@ export interface FeatureScoreOptions {
   seed?: number;
   iterations?: number;
   l2?: number;
+  /** Explicit folds (e.g. the pipeline's de-duplicated, stratified k-fold); overrides `folds`. */
+  splits?: readonly { train: readonly number[]; test: readonly number[] }[];
 }
 
 /** P(label = 1 | features) per query; labels are 0/1 (e.g. "strong model wins"). */
@@ -104,6 +106,13 @@ export function featureScores(
   const l2 = opts.l2 ?? 1e-3;
   const out = new Float64Array(n);
   const all = Array.from({ length: n }, (_, i) => i);
+  if (opts.splits) {
+    for (const split of opts.splits) {
+      const w = fitLogistic(X, d, labels, split.train, iterations, l2);
+      for (const i of split.test) out[i] = predict(X, d, w, i);
+    }
+    return out;
+  }
   const k = opts.folds ?? 1;
   if (k <= 1) {
     const w = fitLogistic(X, d, labels, all, iterations, l2);

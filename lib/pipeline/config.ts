@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BinaryLabelRuleSchema } from "../routers/labels";
+import { FeatureLogregSchema } from "./feature-logreg";
 
 /** One router of the main job: a registry kind with hyperparameters, under a display name. */
 export const RouterSpecSchema = z.strictObject({
@@ -21,6 +22,14 @@ const DEFAULT_BINARY_ROUTERS: RouterSpec[] = [
   },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
 ];
+
+const DEFAULT_FEATURE_LOGREG = {
+  enabled: true,
+  l2Grid: [0.01, 0.1, 1],
+  innerFolds: 3,
+  innerMaxRows: 3000,
+  iterations: 150,
+};
 
 const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [
   { name: "knn", kind: "knn", hyperparameters: { k: 20, weights: "uniform" } },
@@ -46,6 +55,10 @@ export const MainJobConfigSchema = z.strictObject({
       label: BinaryLabelRuleSchema.default({ rule: "strong_better" }),
       routers: z.array(RouterSpecSchema).min(1).default(DEFAULT_BINARY_ROUTERS),
       bootstrapResamples: z.int().min(100).default(1000),
+      /** Logistic regression on embedding + text features, L2 by nested CV (evaluated, not exported). */
+      featureLogreg: FeatureLogregSchema.extend({ enabled: z.boolean().default(true) }).default(
+        DEFAULT_FEATURE_LOGREG,
+      ),
     })
     .default({
       datasets: ["mmlu", "gsm8k"],
@@ -53,6 +66,7 @@ export const MainJobConfigSchema = z.strictObject({
       label: { rule: "strong_better" },
       routers: DEFAULT_BINARY_ROUTERS,
       bootstrapResamples: 1000,
+      featureLogreg: DEFAULT_FEATURE_LOGREG,
     }),
   multi: z
     .strictObject({

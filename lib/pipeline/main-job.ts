@@ -6,11 +6,13 @@ import { makeRecord, saveRecord } from "../calibrate/record";
 import { bundledRouting } from "../data/bundled";
 import type { RoutingData } from "../data/routing";
 import { selectRows } from "../data/routing";
-import { dropLeakedTestRows } from "../data/split";
+import { dropLeakedTestRows, kFold } from "../data/split";
+import { deriveTask } from "../routers/labels";
 import { createEmbedder, embedWithCache } from "../embed/index";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
+import { featureScores } from "../eval/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
 import { calibrationRecordHtml, evaluationReportHtml } from "../eval/report";
 import { saveScoresFile } from "../eval/scores-file";
@@ -20,6 +22,7 @@ import { progressBar } from "../util/progress";
 import { createRng, shuffled } from "../util/random";
 import { outOfFoldScores } from "./binary";
 import type { MainJobConfig } from "./config";
+import { featureLogregScores } from "./feature-logreg";
 import { pickRows, sampleOf } from "./fit";
 import type { MultiEvaluation } from "./multi";
 import { evaluateMulti } from "./multi";
@@ -134,7 +137,8 @@ export async function runMainJob(
   return result;
 }
 
-async function embedAll(datasets: readonly RoutingData[], precision: "fp32" | "int8") {
+/** Embeds every distinct query of `datasets` through the persistent cache; one matrix per dataset. */
+export async function embedAll(datasets: readonly RoutingData[], precision: "fp32" | "int8") {
   const started = performance.now();
   const unique = [...new Set(datasets.flatMap((d) => d.queries))];
   const embedder = await createEmbedder({ precision });
@@ -259,6 +263,73 @@ async function runBinaryDataset(
         0,
       );
     }
+    // The same outer folds as the routers; labels by the job's rule.
+    const splits = kFold(data, {
+      k: config.binary.folds,
+      seed: config.seed,
+      stratifyBy: data.groups ? "group" : undefined,
+    });
+    const labels = deriveTask(data, {
+      setting: "binary",
+      weak: models[0],
+      strong: models[1],
+      label: config.binary.label,
+    }).labels;
+    const { enabled: logregOn, ...logregOptions } = config.binary.featureLogreg;
+    if (logregOn) {
+      const name = "logreg-emb-features";
+      const lr = featureLogregScores({
+        texts: data.queries,
+        queryIds: data.queryIds,
+        groups: data.groups,
+        X,
+        labels,
+        yWeak,
+        yStrong,
+        splits,
+        embeddingSpec: spec,
+        seed: config.seed,
+        options: logregOptions,
+        useCache: config.modelCache,
+      });
+      fitSeconds[name] = lr.seconds;
+      oofScores.set(name, lr.scores);
+      const lrRegime = `${regime}; L2 by inner ${logregOptions.innerFolds}-fold CV on each training part (chosen ${lr.chosenL2.join(", ")})`;
+      saveScoresFile(path.join(dir, "scores", `${name}.json`), {
+        router: name,
+        dataset: data.name,
+        queryIds: [...data.queryIds],
+        models: [...models],
+        strongProbability: Array.from(lr.scores),
+        regime: lrRegime,
+      });
+      const e = evaluateRouter(
+        { router: name, regime: lrRegime, scores: lr.scores, yWeak, yStrong },
+        { resamples: config.binary.bootstrapResamples, seed: config.seed },
+      );
+      evaluations.push(e);
+      log(
+        `  ${name} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}` +
+          (lr.fromCache ? "  (cached)" : `  fit ${lr.seconds.toFixed(1)}s`),
+      );
+      run.logMetrics(
+        { [`${name}.apgr`]: e.summary.apgr ?? NaN, [`${name}.cpt50`]: e.summary.cpt50.value ?? NaN },
+        0,
+      );
+    }
+    // Baselines. feature-score: logistic regression on subject + text shape, on the same folds.
+    evaluations.push(
+      evaluateRouter(
+        {
+          router: "feature-score (baseline)",
+          regime: `${regime}; logistic regression on subject and text shape, no embeddings`,
+          scores: featureScores(data.queries, data.groups, labels, { splits }),
+          yWeak,
+          yStrong,
+        },
+        { resamples: config.binary.bootstrapResamples, seed: config.seed },
+      ),
+    );
     // The random router (seeded uniform scores) is the baseline every router is compared with.
     const rng = createRng(config.seed);
     const randomScores = Float64Array.from({ length: data.queryIds.length }, () => rng.next());
@@ -275,7 +346,8 @@ async function runBinaryDataset(
       ),
     );
 
-    const best = bestRouter(evaluations.slice(0, -1));
+    // Calibrate the best trained router (the ones export can ship), not a baseline.
+    const best = bestRouter(evaluations.slice(0, config.binary.routers.length));
     const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router, yWeak, yStrong);
     saveRecord(path.join(dir, "calibration.json"), calibration);
 

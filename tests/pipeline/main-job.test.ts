@@ -29,10 +29,17 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     assert.equal(cold.binary.length, 2);
     for (const b of cold.binary) {
       assert.equal(b.n, 120);
-      // four routers plus the random baseline, each with a full curve and finite APGR
+      // four registry routers, the embedding + features logistic regression, then the two baselines,
+      // each with a full curve and finite APGR
       assert.deepEqual(
         b.evaluations.map((e) => e.router),
-        ["knn", "svm", "mlp", "mf", "random (baseline)"],
+        ["knn", "svm", "mlp", "mf", "logreg-emb-features", "feature-score (baseline)", "random (baseline)"],
+      );
+      // the calibrated router is a registry router (export can ship it), never a baseline
+      assert.ok(
+        ["knn", "svm", "mlp", "mf"].includes(
+          loadRecord(path.join(cold.outDir, b.dataset, "calibration.json")).router,
+        ),
       );
       for (const e of b.evaluations)
         assert.ok(Number.isFinite(e.summary.apgr), `${b.dataset} ${e.router} APGR`);
