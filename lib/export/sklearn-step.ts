@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -85,47 +85,123 @@ function requirementsText(v: SklearnVersions): string {
   );
 }
 
+const PY_TOO_OLD = (v: string) => `Python ${v} is too old for numpy 2.4 / scikit-learn 1.8 (3.11+ needed)`;
+
+/** `python -c` probe: its "major.minor" and whether it has `venv`, or why it cannot run. */
+function probePython(python: string): { version: string } | { error: string } {
+  const p = spawnSync(python, ["-c", "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"], {
+    encoding: "utf8",
+  });
+  if (p.error)
+    return {
+      error: `'${python}' cannot be run (${(p.error as NodeJS.ErrnoException).code ?? p.error.message})`,
+    };
+  if (p.status !== 0)
+    return { error: `'${python}' has no venv/ensurepip module: ${p.stderr.trim().split("\n").pop()}` };
+  const version = p.stdout.trim();
+  const [maj, min] = version.split(".").map(Number);
+  if (maj! < 3 || (maj === 3 && min! < 11)) return { error: PY_TOO_OLD(version) };
+  return { version };
+}
+
+/** The pinned versions installed in an interpreter, or undefined when it cannot report them. */
+function installedVersions(python: string): Record<string, string> | undefined {
+  const p = spawnSync(
+    python,
+    [
+      "-c",
+      "import json, numpy, sklearn; print(json.dumps({'scikit-learn': sklearn.__version__, 'numpy': numpy.__version__}))",
+    ],
+    { encoding: "utf8" },
+  );
+  if (p.error || p.status !== 0) return undefined;
+  const r = z.record(z.string(), z.string()).safeParse(JSON.parse(p.stdout.trim()));
+  return r.success ? r.data : undefined;
+}
+
 /**
  * The interpreter for the step. `ROUTERLAB_EXPORT_PYTHON` names one directly (it must already have the pinned
- * versions, which the step checks); otherwise a venv is created from `python3` (or `ROUTERLAB_EXPORT_BASE_PYTHON`).
+ * versions, which the step checks); otherwise a venv with the pinned versions is provisioned from PyPI on first use,
+ * from `python3` (or `ROUTERLAB_EXPORT_BASE_PYTHON`), under `.cache/` (or `root`). It is built in a temporary folder
+ * and renamed into place, so a failed or concurrent provisioning never leaves a half-built environment in use.
  */
 export function ensureExportPython(
   v: SklearnVersions = GATEWAY_SKLEARN_VERSIONS,
   log = (_: string) => {},
+  root?: string,
 ): string {
   const direct = process.env.ROUTERLAB_EXPORT_PYTHON;
   if (direct) return direct;
-  const dir = exportVenvDir(v);
+  const dir = root ? path.join(root, path.basename(exportVenvDir(v))) : exportVenvDir(v);
   const py = path.join(dir, "bin", "python");
   const stamp = path.join(dir, "routerlab-requirements.txt");
   const req = requirementsText(v);
-  if (existsSync(py) && existsSync(stamp) && readFileSync(stamp, "utf8") === req) return py;
+  const want = { "scikit-learn": v.sklearn, numpy: v.numpy };
+  const ready = () => {
+    if (!existsSync(py) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== req) return false;
+    const have = installedVersions(py);
+    return have !== undefined && have["scikit-learn"] === want["scikit-learn"] && have.numpy === want.numpy;
+  };
+  if (ready()) return py;
   const base = process.env.ROUTERLAB_EXPORT_BASE_PYTHON ?? "python3";
-  const probe = spawnSync(base, ["-c", "import sys, venv; print('%d.%d' % sys.version_info[:2])"], {
-    encoding: "utf8",
-  });
-  if (probe.error || probe.status !== 0) {
+  const probe = probePython(base);
+  if ("error" in probe) {
     throw new RouterlabError(
-      `KNN and SVM exports need Python 3 with the venv module to build scikit-learn ${v.sklearn} / numpy ${v.numpy} pickles, and '${base}' is not usable`,
+      `KNN and SVM exports need Python 3.11+ with venv and pip to build scikit-learn ${v.sklearn} / numpy ${v.numpy} pickles: ${probe.error}`,
       undefined,
-      "install python3 and python3-venv (Python 3.14 to match the gateway image), or set ROUTERLAB_EXPORT_PYTHON to an interpreter that has these exact versions. MLP, MF and ELO exports do not need Python.",
+      "install python3 (3.11 or newer; 3.14 matches the gateway image) with python3-venv and python3-pip (e.g. `apt-get install python3 python3-venv python3-pip`), " +
+        "or set ROUTERLAB_EXPORT_BASE_PYTHON to such an interpreter, or ROUTERLAB_EXPORT_PYTHON to one that already has these exact versions. MLP, MF and ELO exports do not need Python.",
     );
   }
   log(
-    `provisioning the export environment ${dir} (Python ${probe.stdout.trim()}, scikit-learn ${v.sklearn})`,
+    `provisioning the export environment ${dir} from PyPI (Python ${probe.version}, scikit-learn ${v.sklearn}, numpy ${v.numpy}); once per version set`,
   );
   mkdirSync(path.dirname(dir), { recursive: true });
-  const mk = spawnSync(base, ["-m", "venv", dir], { encoding: "utf8" });
-  if (mk.status !== 0) throw new RouterlabError(`cannot create ${dir}: ${mk.stderr}`);
-  const reqFile = path.join(dir, "requirements.in");
-  writeFileSync(reqFile, req);
-  const pip = spawnSync(py, ["-m", "pip", "install", "--quiet", "-r", reqFile], { encoding: "utf8" });
-  if (pip.status !== 0) {
-    throw new RouterlabError(
-      `cannot install the pinned export requirements into ${dir}: ${pip.stderr.slice(-1500)}`,
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    const mk = spawnSync(base, ["-m", "venv", tmp], { encoding: "utf8" });
+    if (mk.status !== 0)
+      throw new RouterlabError(`cannot create a venv with ${base}: ${mk.stderr.trim()}`, { file: tmp });
+    const reqFile = path.join(tmp, "requirements.in");
+    writeFileSync(reqFile, req);
+    const pip = spawnSync(
+      path.join(tmp, "bin", "python"),
+      [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--only-binary=:all:",
+        "-r",
+        reqFile,
+      ],
+      { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
     );
+    if (pip.status !== 0) {
+      throw new RouterlabError(
+        `cannot install the pinned export requirements (scikit-learn ${v.sklearn}, numpy ${v.numpy}) from PyPI: ${pip.stderr.trim().slice(-1500)}`,
+        { file: reqFile },
+        "check network access to PyPI (or PIP_INDEX_URL), and that these versions have wheels for this Python and platform",
+      );
+    }
+    writeFileSync(path.join(tmp, "routerlab-requirements.txt"), req);
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      // Another process finished first: use its environment if it is complete.
+      if (!ready()) throw e;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
-  writeFileSync(stamp, req);
+  if (!ready())
+    throw new RouterlabError(
+      `the provisioned export environment does not have scikit-learn ${v.sklearn} / numpy ${v.numpy}`,
+      { file: dir },
+    );
   return py;
 }
 

@@ -8,6 +8,7 @@ import { rowOf } from "../../lib/embed/types";
 import { gatewayDecisions } from "../../lib/export/gateway-check";
 import { knnDecide } from "../../lib/export/gateway-scoring";
 import { runSklearnExport } from "../../lib/export/sklearn-step";
+import { createRouter } from "../../lib/routers/registry";
 import { venvPython } from "../../lib/util/paths";
 import { createRng } from "../../lib/util/random";
 
@@ -82,6 +83,44 @@ test("KNN: the pinned step fits, pickles and reloads; the gateway's pickle.load 
   assert.deepEqual(gatewayDecisions("knn", out, evalSet.X), ours);
 });
 
+test("KNN vote ties break like routerlab (its label order, not scikit-learn's sorted classes_)", async () => {
+  const all = clustered(7, 1400, 3.5);
+  const train = slice(all, 0, 400);
+  const evalSet = slice(all, 400, 1400);
+  // routerlab's label order, deliberately not sorted: ties go to the first label here, to the smallest in sklearn.
+  const models = [LABELS[2]!, LABELS[0]!, LABELS[1]!];
+  const router = createRouter("knn", { k: 4, weights: "uniform" });
+  await router.fit(train.X, {
+    kind: "multi",
+    models,
+    labels: Int32Array.from(train.y.map((l) => models.indexOf(l))),
+  });
+  const expected = router.predict(evalSet.X);
+  const perModel = router.score(evalSet.X).perModel;
+  let ties = 0;
+  for (let i = 0; i < evalSet.X.rows; i++) {
+    const row = Array.from(perModel.subarray(i * 3, i * 3 + 3));
+    if (row.filter((v) => v === Math.max(...row)).length > 1) ties++;
+  }
+  assert.ok(ties >= 20, `only ${ties} tied queries`);
+  const req = {
+    kind: "knn" as const,
+    train: train.X,
+    labels: train.y,
+    hyperparameters: { n_neighbors: 4, metric: "cosine", weights: "uniform", algorithm: "brute" } as const,
+    probes: evalSet.X,
+    expected,
+  };
+  // Without routerlab's order scikit-learn breaks ties alphabetically: refused, nothing written.
+  const refused = path.join(tmp, "knn-tie-refused", "router.pkl");
+  assert.throws(() => runSklearnExport({ ...req, out: refused }), /disagrees with routerlab/);
+  assert.equal(existsSync(refused), false);
+  const out = path.join(tmp, "knn-tie", "router.pkl");
+  const res = runSklearnExport({ ...req, out, classOrder: models });
+  assert.deepEqual(res.classes, models);
+  assert.deepEqual(gatewayDecisions("knn", out, evalSet.X), expected);
+});
+
 test("SVM: exported SVC reproduces routerlab's decisions; a single disagreement refuses the export and writes nothing", () => {
   const all = clustered(3, 1600, 1.0);
   const train = slice(all, 0, 600);
@@ -127,7 +166,7 @@ test("missing Python gives one clear error naming what to install", () => {
           expected: Array(10).fill(LABELS[0]),
           out: path.join(tmp, "x.pkl"),
         }),
-      /need Python 3 with the venv module[\s\S]*scikit-learn 1\.8\.0/,
+      /need Python 3\.11\+ with venv and pip[\s\S]*scikit-learn 1\.8\.0/,
     );
   } finally {
     process.env = saved;
