@@ -10,7 +10,6 @@ import { z } from "zod";
 import { bundledPaths } from "../data/bundled";
 import { loadSimpleQa } from "../data/simpleqa";
 import { splitSimpleQa } from "../data/simpleqa-split";
-import type { Grade } from "../eval/simpleqa";
 import type { ChatMessage, ChatResult, LlmClient, LlmStats } from "../llm/types";
 import { startRun } from "../tracking";
 import type { TrackedRun } from "../tracking";
@@ -26,12 +25,12 @@ import { judgePair, judgeQuality, PAIRWISE_TEMPLATE, positionBias, QUALITY_TEMPL
 import type { PositionBiasReport } from "./judge";
 import { cellKey, countMatrix, formatMatrix, labelDistribution, labelFor } from "./labels";
 import type { OracleMatrix } from "./labels";
-import { readJsonl } from "./outputs";
 import {
   dpoRows,
   DpoRowSchema,
   OUTPUT_FILES,
   OracleRowSchema,
+  readJsonl,
   routingRows,
   RoutingRowSchema,
   sftRows,
@@ -505,5 +504,3 @@ async function track(
     throw e;
   }
 }
-
-export type { Grade };
