@@ -9,6 +9,7 @@ import { embedBench } from "./embed";
 import { dataBench } from "./data";
 import { exportBench } from "./export";
 import { llmBench } from "./llm";
+import { simBench } from "./sim";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
@@ -24,4 +25,5 @@ export const AREAS: BenchArea[] = [
   embedBench,
   exportBench,
   llmBench,
+  simBench,
 ];

@@ -51,7 +51,7 @@ export interface SimLogRecord extends SimRequestRecord {
 
 interface Completed {
   readonly requestHash: string;
-  readonly body: Buffer;
+  readonly body: string;
   readonly usage: TokenUsage;
   readonly model: string;
   readonly question: string | null;
@@ -202,12 +202,8 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
     }
   };
 
-  const send = (
-    res: http.ServerResponse,
-    status: number,
-    body: string | Buffer,
-    extra?: http.OutgoingHttpHeaders,
-  ) => {
+  // A string body goes out in one write with the headers (a Buffer would take a writev of two chunks).
+  const send = (res: http.ServerResponse, status: number, body: string, extra?: http.OutgoingHttpHeaders) => {
     res.writeHead(status, { ...BASE_HEADERS, "content-length": Buffer.byteLength(body), ...extra });
     res.end(body);
   };
@@ -418,7 +414,7 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
         total_tokens: usage.promptTokens + usage.completionTokens,
       },
     };
-    const out = Buffer.from(JSON.stringify(response));
+    const out = JSON.stringify(response);
     if (fault === "empty") {
       record({ ...common, status: 200, fault, usage: null, billed: false });
       send(res, 200, out);
@@ -426,8 +422,9 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
     }
     if (fault === "truncated") {
       record({ ...common, status: 200, fault, usage: null, billed: false });
-      res.writeHead(200, { ...BASE_HEADERS, "content-length": out.length });
-      res.write(out.subarray(0, Math.floor(out.length / 2)), () => res.destroy());
+      const bytes = Buffer.from(out);
+      res.writeHead(200, { ...BASE_HEADERS, "content-length": bytes.length });
+      res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.destroy());
       return;
     }
     if (reply.noisyKey !== null) noisyServed.add(reply.noisyKey);

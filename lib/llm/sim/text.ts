@@ -5,10 +5,10 @@
 
 /** Lowercase, every run of non-letters/digits becomes one space, trimmed. Matching happens in this space. */
 export function normalize(text: string): string {
-  return text
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}]+/gu, " ")
-    .trim();
+  const lower = text.toLowerCase();
+  // ASCII fast path (most prompts); same result as the Unicode-aware replace below.
+  if (!/[^\x20-\x7e\s]/.test(lower)) return lower.replace(/[^a-z0-9]+/g, " ").trim();
+  return lower.replace(/[^\p{L}\p{N}]+/gu, " ").trim();
 }
 
 /** `needle` occurs in `haystack` as whole words (both already normalised). */
@@ -51,37 +51,66 @@ export function pick(n: number, seed: number, ...parts: readonly (string | numbe
   return Math.min(n - 1, Math.floor(uniform(seed, ...parts) * n));
 }
 
-const PIECE = /\p{L}+|\p{N}+|[^\s\p{L}\p{N}]+/gu;
+const SPACE = 0;
+const LETTER = 1;
+const DIGIT = 2;
+const PUNCT = 3;
 
-/** Tokens of one piece: a word of up to 7 letters is one token (BPE merges common words with their space). */
-function pieceTokens(piece: string): number {
-  const c = piece.charCodeAt(0);
-  if (c >= 48 && c <= 57) return Math.ceil(piece.length / 3); // digits go in groups of up to 3
-  if (/^\p{L}/u.test(piece)) return piece.length <= 7 ? 1 : Math.ceil(piece.length / 5);
-  return Math.ceil(piece.length / 2);
+/** Character class for the token estimate; non-ASCII counts as a letter except spaces and general punctuation. */
+function charClass(c: number): number {
+  if (c < 128) {
+    if (c === 32 || (c >= 9 && c <= 13)) return SPACE;
+    if (c >= 48 && c <= 57) return DIGIT;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) return LETTER;
+    return PUNCT;
+  }
+  if (c === 0xa0 || c === 0x3000 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029)
+    return SPACE;
+  if (c >= 0x2010 && c <= 0x206f) return PUNCT;
+  return LETTER;
+}
+
+/** Tokens of one run: a word of up to 7 letters is one token (BPE merges common words with their space). */
+function runTokens(cls: number, len: number): number {
+  if (cls === LETTER) return len <= 7 ? 1 : Math.ceil(len / 5);
+  if (cls === DIGIT) return Math.ceil(len / 3); // digits go in groups of up to 3
+  if (cls === PUNCT) return Math.ceil(len / 2);
+  return 0;
+}
+
+/**
+ * Walks the runs of letters / digits / punctuation; `limit` stops at the first run that would exceed it.
+ * Returns the token count and where the text was cut (text.length when it was not).
+ */
+function scanTokens(text: string, limit: number): { tokens: number; end: number } {
+  let n = 0;
+  let cls = SPACE;
+  let start = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const k = i < text.length ? charClass(text.charCodeAt(i)) : SPACE;
+    if (k === cls) continue;
+    const t = runTokens(cls, i - start);
+    if (n + t > limit) return { tokens: n, end: start };
+    n += t;
+    cls = k;
+    start = i;
+  }
+  return { tokens: n, end: text.length };
 }
 
 /**
  * A word-piece estimate of a BPE token count: words of up to 7 letters are one token, longer ones one per 5
  * letters, digits one per 3, punctuation one per 2 marks. On English prose this lands near cl100k's count and
- * near the chars/4 rule of thumb.
+ * near the chars/4 rule of thumb. One pass over char codes (it runs on every prompt).
  */
 export function countTokens(text: string): number {
-  let n = 0;
-  PIECE.lastIndex = 0;
-  for (let m = PIECE.exec(text); m !== null; m = PIECE.exec(text)) n += pieceTokens(m[0]);
-  return n;
+  return scanTokens(text, Infinity).tokens;
 }
 
 /** The first `maxTokens` tokens of `text` by the same estimate (for `max_tokens` and finish_reason "length"). */
 export function truncateTokens(text: string, maxTokens: number): string {
-  let n = 0;
-  PIECE.lastIndex = 0;
-  for (let m = PIECE.exec(text); m !== null; m = PIECE.exec(text)) {
-    n += pieceTokens(m[0]);
-    if (n > maxTokens) return text.slice(0, m.index).trimEnd();
-  }
-  return text;
+  const { end } = scanTokens(text, maxTokens);
+  return end === text.length ? text : text.slice(0, end).trimEnd();
 }
 
 /** OpenAI's chat accounting: ~4 tokens of framing per message plus 3 to prime the reply. */
