@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { loadModelsConfig } from "../llm/config";
 import { createLlmClient } from "../llm/client";
 import { abortOnSigint } from "../llm/signals";
-import type { TrackedRun } from "../tracking";
 import { loadEvalSimpleQaConfig, resolveFromRoot } from "../simpleqa/config";
 import { evaluateSimpleQa } from "../simpleqa/evaluate";
 import { armsTable } from "../simpleqa/report";
@@ -86,17 +85,18 @@ export function registerEvalSimpleQaCommands(program: Command): void {
         }
         const models = loadModelsConfig(resolveFromRoot(config.models));
         const client = createLlmClient(models, { seed: config.seed });
-        let run: TrackedRun | undefined;
+        let evaluation: Promise<unknown> | undefined;
         const interrupted = new AbortController();
         const onSigint = (): void => interrupted.abort(new Error("interrupted (SIGINT)"));
         process.once("SIGINT", onSigint);
         const removeSigint = abortOnSigint(client, {
+          // Exit only after the evaluation has stopped and ended its tracking run (as KILLED).
           onInterrupt: async () => {
-            await run?.end("KILLED", { timeoutMs: 3000 });
+            await evaluation?.catch(() => undefined);
           },
         });
         try {
-          const out = await evaluateSimpleQa({
+          const running = evaluateSimpleQa({
             config,
             models,
             client,
@@ -105,8 +105,9 @@ export function registerEvalSimpleQaCommands(program: Command): void {
             ...(o.trackingUri !== undefined ? { trackingUri: o.trackingUri } : {}),
             track: o.track,
             signal: interrupted.signal,
-            onRun: (r) => (run = r),
           });
+          evaluation = running;
+          const out = await running;
           const w = (s: string) => process.stdout.write(s + "\n");
           if (out.simulated)
             w("SIMULATED: answers and grades come from routerlab's local simulator, not real models.");
@@ -121,6 +122,13 @@ export function registerEvalSimpleQaCommands(program: Command): void {
           w(`wrote ${out.files.report}, ${out.files.results} and ${out.files.responses}`);
           if (out.runDir)
             w(`tracking run: ${out.runDir}${out.serverRunId ? ` (server run ${out.serverRunId})` : ""}`);
+        } catch (e) {
+          // Interrupted: the SIGINT handler flushes the cache and exits with 130; answers so far stay cached.
+          if (interrupted.signal.aborted) {
+            process.exitCode = 130;
+            return;
+          }
+          throw e;
         } finally {
           removeSigint();
           process.off("SIGINT", onSigint);

@@ -9,7 +9,6 @@ import type { LlmClient } from "../llm/types";
 import { logLlmStats } from "../llm/cost";
 import { GRADER_TEMPLATE } from "../oracle/grader";
 import { startRun } from "../tracking";
-import type { TrackedRun } from "../tracking";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
@@ -56,13 +55,16 @@ export interface EvaluateOptions {
   /** The router model file (overrides config.router.file). */
   readonly routerFile?: string;
   readonly outDir?: string;
+  /**
+   * Cancels the run. A caller that passes one owns interruption: the tracking run then installs no signal
+   * handlers and is ended here (KILLED) once the in-flight calls have stopped. Without one, lib/tracking ends the
+   * run as KILLED on SIGINT/SIGTERM itself.
+   */
   readonly signal?: AbortSignal;
   /** MLflow URI (else config.tracking.uri, else MLFLOW_TRACKING_URI, else the local journal only). */
   readonly trackingUri?: string;
   /** false: no tracking run at all (e.g. a quick notebook cell). Default true. */
   readonly track?: boolean;
-  /** Called with the run once it starts (so a Ctrl-C handler can end it). */
-  readonly onRun?: (run: TrackedRun) => void;
   readonly progress?: string | null;
   readonly log?: (line: string) => void;
 }
@@ -121,9 +123,9 @@ export async function evaluateSimpleQa(opts: EvaluateOptions): Promise<EvaluateO
           ...((opts.trackingUri ?? config.tracking.uri)
             ? { trackingUri: opts.trackingUri ?? config.tracking.uri }
             : {}),
+          handleSignals: opts.signal === undefined,
           log,
         });
-  if (run) opts.onRun?.(run);
   try {
     const result = await runSimpleQaEvaluation({
       client: opts.client,

@@ -62,14 +62,14 @@ function writeModelsFile(dir: string, baseUrl: string): string {
 }
 
 /** Every SimpleQA question, train AND test, so a leaked train question would be recognised and logged. */
-function startSim(faults?: SimFaults): Promise<RunningSimServer> {
+function startSim(faults?: SimFaults, latencyMs = 0): Promise<RunningSimServer> {
   return startSimServer({
     seed: 5,
     facts: loadSimpleQa(bundledPaths().simpleqa).rows.map((r) => ({ question: r.problem, answer: r.answer })),
     models: [
-      { id: "sim-weak", kind: "answer", accuracy: 0.3, notAttemptedRate: 0.3 },
-      { id: "sim-strong", kind: "answer", accuracy: 0.65, notAttemptedRate: 0.3 },
-      { id: "sim-grader", kind: "grader", noisyRate: 0.1 },
+      { id: "sim-weak", kind: "answer", accuracy: 0.3, notAttemptedRate: 0.3, latencyMs },
+      { id: "sim-strong", kind: "answer", accuracy: 0.65, notAttemptedRate: 0.3, latencyMs },
+      { id: "sim-grader", kind: "grader", noisyRate: 0.1, latencyMs },
     ],
     apiKey: KEY,
     ...(faults ? { faults } : {}),
@@ -98,6 +98,30 @@ function filesUnder(dir: string): string[] {
     else out.push(p);
   }
   return out;
+}
+
+/** Runs the CLI in a child process; `onStart` gets the child (e.g. to interrupt it). */
+function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  onStart?: (child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(projectRoot(), "dist", "lib", "cli", "main.js"), ...args],
+      {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    child.on("close", (c) => resolve({ code: c, stdout: out, stderr: err }));
+    onStart?.(child);
+  });
 }
 
 const close = (a: number, b: number, what: string) =>
@@ -356,6 +380,61 @@ describe("routerlab eval-simpleqa against the sim server", () => {
         close(out.result.spend.byModel[model]!.costUsd, usd[model]!, `${model} spend under faults`);
     } finally {
       await faulty.close();
+    }
+  });
+
+  it("Ctrl-C stops the CLI cleanly (exit 130, run KILLED); the resumed run completes and no request is billed twice", async () => {
+    const slow = await startSim(undefined, 40);
+    const base = path.join(dir, "int");
+    try {
+      writeModelsFile(base, slow.url);
+      const cfgFile = path.join(base, "eval.yaml");
+      writeFileSync(
+        cfgFile,
+        JSON.stringify({
+          ...config,
+          models: path.join(base, "models.yaml"),
+          concurrency: 2,
+          router: { ...config.router, file: routerFile },
+          output: { dir: path.join(base, "out") },
+        }),
+      );
+      const childEnv = {
+        ...process.env,
+        [KEY_ENV]: KEY,
+        ROUTERLAB_CACHE_DIR: base,
+        ROUTERLAB_EMBEDDING_MODEL_DIR: resolveModelDir().dir,
+        ROUTERLAB_TRACKING_DIR: path.join(base, "journal"),
+        ROUTERLAB_QUIET: "1",
+      };
+      const stopped = await runCli(["eval-simpleqa", "--config", cfgFile], childEnv, (child) => {
+        const timer = setInterval(() => {
+          if (slow.requests().length >= 40) {
+            clearInterval(timer);
+            child.kill("SIGINT");
+          }
+        }, 20);
+        child.on("close", () => clearInterval(timer));
+      });
+      assert.equal(stopped.code, 130, stopped.stderr);
+      assert.match(stopped.stderr, /interrupted/);
+      const interruptedAt = slow.requests().length;
+      assert.ok(interruptedAt < 40 * 4, `the run finished before the interrupt (${interruptedAt} requests)`);
+      const runs = readdirSync(path.join(base, "journal"));
+      assert.equal(runs.length, 1);
+      const events = readFileSync(path.join(base, "journal", runs[0]!, "events.jsonl"), "utf8");
+      const ends = events.split("\n").filter((l) => l.includes('"t":"end"'));
+      assert.equal(ends.length, 1, events);
+      assert.match(ends[0]!, /"status":"KILLED"/);
+
+      const second = await runCli(["eval-simpleqa", "--config", cfgFile], childEnv);
+      assert.equal(second.code, 0, second.stderr);
+      const hashes = billed(slow.requests()).map((r) => r.requestHash);
+      assert.equal(new Set(hashes).size, hashes.length, "a request was billed twice");
+      const resumed = JSON.parse(readFileSync(path.join(base, "out", "results.json"), "utf8")) as ResultsJson;
+      assert.deepEqual(resumed.arms, first.result.arms);
+    } finally {
+      await slow.close();
     }
   });
 
