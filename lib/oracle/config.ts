@@ -29,8 +29,16 @@ const JsonlSource = z.strictObject({
   sampleSeed: z.number().int().nonnegative().default(0),
 });
 
+const TracesSource = z.strictObject({
+  /** The LLM calls in a Jaeger or OTLP JSON trace export (query text built as the gateway does); judged. */
+  source: z.literal("traces"),
+  file: z.string().min(1),
+  limit: z.number().int().positive().optional(),
+  sampleSeed: z.number().int().nonnegative().default(0),
+});
+
 export const OracleConfigSchema = z.strictObject({
-  data: z.discriminatedUnion("source", [SimpleQaSource, JsonlSource]),
+  data: z.discriminatedUnion("source", [SimpleQaSource, JsonlSource, TracesSource]),
   models: z
     .strictObject({
       /** The models file (names, endpoints, prices, roles). */

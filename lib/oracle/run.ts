@@ -8,6 +8,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { bundledPaths } from "../data/bundled";
+import { detectFormat } from "../data/detect";
+import { loadJaeger, loadOtlp } from "../data/traces";
 import { loadSimpleQa } from "../data/simpleqa";
 import { splitSimpleQa } from "../data/simpleqa-split";
 import type { ChatMessage, ChatResult, LlmClient, LlmStats } from "../llm/types";
@@ -86,7 +88,28 @@ function sample<T>(rows: readonly T[], limit: number | undefined, seed: number):
   return rows.filter((_, i) => keep.has(i));
 }
 
-/** The rows to label: SimpleQA TRAIN questions (a seeded sample, in split order), or a JSONL of `{id, query}`. */
+/** One row per distinct query text among the LLM calls of a Jaeger or OTLP export; id = `<traceId>/<spanId>`. */
+function traceInputs(file: string): OracleInput[] {
+  const format = detectFormat(file);
+  if (format !== "jaeger-json" && format !== "otlp-json")
+    throw new RouterlabError(`expected a Jaeger or OTLP JSON trace export, found ${format}`, {
+      file,
+      field: "data.file",
+    });
+  const load = format === "jaeger-json" ? loadJaeger(file) : loadOtlp(file);
+  const seen = new Set<string>();
+  const out: OracleInput[] = [];
+  for (const r of load.llm) {
+    if (r.query.trim() === "" || seen.has(r.query)) continue;
+    seen.add(r.query);
+    out.push({ id: `${r.traceId}/${r.spanId}`, query: r.query });
+  }
+  if (out.length === 0)
+    throw new RouterlabError("no LLM calls with query text in this trace export", { file });
+  return out;
+}
+
+/** The rows to label: SimpleQA TRAIN questions (a seeded sample, in split order), a JSONL of `{id, query}`, or traces. */
 export function selectInputs(config: OracleConfig, baseDir = projectRoot()): SelectedInputs {
   const d = config.data;
   if (d.source === "simpleqa") {
@@ -108,6 +131,12 @@ export function selectInputs(config: OracleConfig, baseDir = projectRoot()): Sel
     };
   }
   const file = path.resolve(baseDir, d.file);
+  if (d.source === "traces")
+    return {
+      rows: sample(traceInputs(file), d.limit, d.sampleSeed),
+      fingerprint: sha256Hex(readFileSync(file)),
+      file,
+    };
   const rows = readJsonl(file, JudgeInputSchema).map((r) => ({ id: String(r.id), query: r.query }));
   const ids = new Set<string>();
   rows.forEach((r, i) => {
@@ -131,7 +160,7 @@ export function promptHash(config: OracleConfig): string {
 }
 
 export interface OracleSummary {
-  readonly source: "simpleqa" | "jsonl";
+  readonly source: OracleConfig["data"]["source"];
   readonly rows: number;
   readonly split: { seed: number; testFraction: number; trainRows: number; testRows: number } | null;
   readonly sample: { limit: number | null; seed: number };

@@ -16,6 +16,7 @@ import { gradeAnswer, GRADER_TEMPLATE, renderGraderPrompt } from "../../lib/orac
 import { firstShownFor, parsePairwiseVerdict, parseQualityScore } from "../../lib/oracle/judge";
 import type { GradedRow, JudgedRow } from "../../lib/oracle/outputs";
 import { runOracle } from "../../lib/oracle/run";
+import { projectRoot } from "../../lib/util/paths";
 import type { OracleModels, OracleResult } from "../../lib/oracle/run";
 import { SIM_MODELS, simpleqaRows, startSim, tmpDir, writeModelsFile } from "./support";
 
@@ -152,6 +153,24 @@ describe("oracle pairwise judge", () => {
       ids.map((id) => firstShownFor(3, id)),
       ids.map((id) => firstShownFor(4, id)),
     );
+  });
+
+  it("judges trace-derived rows (Jaeger and OTLP exports) with quality scores in [0, 1]", async () => {
+    for (const f of ["jaeger_export.json", "otlp_export.json"]) {
+      const file = path.join(projectRoot(), "tests", "fixtures", "traces", f);
+      const r = await oracleAgainst([...SIM_MODELS], { source: "traces", file }, MODELS, "traces");
+      const rows = r.rows as JudgedRow[];
+      assert.equal(rows.length, 2);
+      assert.equal(r.summary.source, "traces");
+      for (const row of rows) {
+        assert.equal(row.kind, "judged");
+        assert.match(row.id, /^[0-9a-f]+\/[0-9a-f]+$/);
+        assert.match(row.query, /capital of Australia|\w+/);
+        for (const a of [row.weak, row.strong])
+          assert.ok(a.quality !== null && a.quality >= 0 && a.quality <= 1);
+      }
+      assert.equal(r.summary.positionBias!.judgements, 4);
+    }
   });
 
   it("judges every pair in both orders, measures position bias and cancels it", async () => {
