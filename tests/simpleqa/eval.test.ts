@@ -17,6 +17,7 @@ import { resolveModelDir } from "../../lib/embed/model";
 import { simpleqaMetrics } from "../../lib/eval/simpleqa";
 import { createLlmClient } from "../../lib/llm/client";
 import { loadModelsConfig } from "../../lib/llm/config";
+import { MlflowClient } from "../../lib/tracking/client";
 import type { ModelsConfig } from "../../lib/llm/config";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
@@ -30,6 +31,7 @@ import type { ResultsJson } from "../../lib/simpleqa/report";
 import { oracleLabels, trainPolicyRouter } from "../../lib/simpleqa/train-router";
 import { projectRoot } from "../../lib/util/paths";
 import { createRng, shuffled } from "../../lib/util/random";
+import { testServices } from "../support/services";
 
 const KEY = "sk-routerlab-test-9f2c4e1d7a6b5c3e";
 const KEY_ENV = "ROUTERLAB_SQA_TEST_KEY";
@@ -192,7 +194,17 @@ describe("routerlab eval-simpleqa against the sim server", () => {
   it("evaluates a TEST sample: the server sees no TRAIN question, and every arm is scored", async () => {
     const before = sim.requests().length;
     const client = createLlmClient(models, { cacheDir, env });
-    first = await evaluateSimpleQa({ config, models, client, routerFile, progress: null, log: () => {} });
+    // Under the suite runner the run goes to the real MLflow server too.
+    const mlflow = process.env.ROUTERLAB_TEST_MLFLOW_URI;
+    first = await evaluateSimpleQa({
+      config,
+      models,
+      client,
+      routerFile,
+      progress: null,
+      log: () => {},
+      ...(mlflow ? { trackingUri: mlflow } : {}),
+    });
     await client.close();
     evalRequests = sim.requests().slice(before);
     assert.ok(evalRequests.length >= 40 * 4, `only ${evalRequests.length} requests`);
@@ -436,6 +448,25 @@ describe("routerlab eval-simpleqa against the sim server", () => {
     } finally {
       await slow.close();
     }
+  });
+
+  it("the MLflow run holds the metrics and the outputs as artifacts, and no key (suite runner only)", async () => {
+    const svc = testServices();
+    assert.ok(first.serverRunId, "the run reached the MLflow server");
+    const client = new MlflowClient(svc.mlflowUri);
+    const run = await client.getRun(first.serverRunId);
+    assert.equal(run.info.status, "FINISHED");
+    const metrics = new Map(run.data.metrics.map((m) => [m.key, Number(m.value)]));
+    const router = first.result.arms.find((a) => a.name === "router")!;
+    assert.equal(metrics.get("router.correct"), router.metrics.correct);
+    assert.equal(metrics.get("router.strong_share"), router.strongShare);
+    assert.equal(metrics.get("n"), 40);
+    const artifacts = (await client.listArtifacts(first.serverRunId)).map((f) => f.path);
+    for (const f of ["responses.jsonl", "results.json", "report.html"])
+      assert.ok(artifacts.includes(f), `${f} in ${artifacts.join(", ")}`);
+    // Responses are an artifact, never params.
+    assert.ok(run.data.params.every((p) => !p.value.includes(first.result.records[0]!.weak.response)));
+    assert.ok(!JSON.stringify(run).includes(KEY));
   });
 
   it("the API key appears nowhere: outputs, response cache, tracking journal", () => {
