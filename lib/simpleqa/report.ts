@@ -126,7 +126,6 @@ export function accuracyCostFigure(result: EvalResult): Figure {
 export function perPolicyTable(result: EvalResult): string {
   const rows: string[][] = [];
   for (const a of result.arms) {
-    if (a.kind === "baseline" && a.name !== "always-weak" && a.name !== "always-strong") continue;
     for (const [policy, m] of Object.entries(a.perPolicy))
       rows.push([a.name, policy, String(m.n), ...metricCells(m)]);
   }

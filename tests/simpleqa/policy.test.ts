@@ -14,7 +14,10 @@ import {
   thresholdRoutes,
 } from "../../lib/simpleqa/policy";
 import type { RoutedQuestion } from "../../lib/simpleqa/policy";
-import { resolveThreshold } from "../../lib/simpleqa/route";
+import { resolveThreshold, scoreQuestions } from "../../lib/simpleqa/route";
+import type { LoadedRouter } from "../../lib/simpleqa/route";
+import { createRouter } from "../../lib/routers/registry";
+import type { Router } from "../../lib/routers/types";
 import { parseYamlConfig } from "../../lib/util/config";
 import { RouterlabError } from "../../lib/util/errors";
 
@@ -212,5 +215,68 @@ describe("arms: SimpleQA metrics, cost, savings, strong share, per policy", () =
     assert.ok(Math.abs(c.apgr! - 0.875) < 1e-12);
     const flat = routerCurve(outcomes.map((o) => ({ ...o, strong: o.weak })));
     assert.equal(flat.apgr, null);
+  });
+});
+
+describe("router scores of test questions", () => {
+  // Eight 2-d points: the first four near (1, 0), the last four near (0, 1).
+  const X = {
+    rows: 8,
+    dim: 2,
+    data: Float32Array.from([1, 0, 0.9, 0.1, 0.95, 0.05, 0.8, 0.2, 0, 1, 0.1, 0.9, 0.05, 0.95, 0.2, 0.8]),
+  };
+  const loaded = (router: Router, mode: "binary" | "policy", labels: string[]): LoadedRouter => ({
+    router,
+    file: "test.router.json",
+    kind: "knn",
+    mode,
+    labels,
+    precision: "fp32",
+  });
+
+  it("binary router: score = P(strong), policy = score band around the threshold", async () => {
+    const r = createRouter("knn", { k: 4 });
+    await r.fit(X, {
+      kind: "binary",
+      models: ["weak", "strong"],
+      labels: Int32Array.from([0, 0, 0, 1, 1, 1, 1, 0]),
+    });
+    const v = scoreQuestions(loaded(r, "binary", ["weak", "strong"]), X, {
+      strongPolicies: ["Complex_Query"],
+      ambiguousMargin: 0.1,
+      threshold: () => 0.5,
+    });
+    assert.deepEqual(Array.from(v.scores), Array.from(r.score(X).strongProbability!));
+    assert.equal(v.threshold, 0.5);
+    v.scores.forEach((s, i) => assert.equal(v.policies[i], scoreBandPolicy(s, 0.5, 0.1)));
+    assert.ok(v.policies.includes("Standard_Query") && v.policies.includes("Complex_Query"));
+  });
+
+  it("policy classifier: score = summed probability of the strong policies, policy = argmax", async () => {
+    const labels = ["Standard_Query", "Complex_Query", "Ambiguous_Query"];
+    const r = createRouter("knn", { k: 3 });
+    await r.fit(X, { kind: "multi", models: labels, labels: Int32Array.from([0, 0, 0, 2, 1, 1, 1, 2]) });
+    const s = r.score(X);
+    const v = scoreQuestions(loaded(r, "policy", labels), X, {
+      strongPolicies: ["Complex_Query", "Ambiguous_Query"],
+      ambiguousMargin: 0.1,
+      threshold: (scores) => resolveThreshold({ kind: "share", value: 0.5 }, scores),
+    });
+    for (let i = 0; i < 8; i++) {
+      assert.ok(Math.abs(v.scores[i]! - (s.perModel[i * 3 + 1]! + s.perModel[i * 3 + 2]!)) < 1e-12);
+      const row = [0, 1, 2].map((j) => s.perModel[i * 3 + j]!);
+      assert.equal(v.policies[i], labels[row.indexOf(Math.max(...row))]);
+    }
+    assert.equal(v.policies[0], "Standard_Query");
+    assert.equal(v.policies[5], "Complex_Query");
+    assert.throws(
+      () =>
+        scoreQuestions(loaded(r, "policy", labels), X, {
+          strongPolicies: ["Hard"],
+          ambiguousMargin: 0,
+          threshold: () => 0.5,
+        }),
+      (e: unknown) => e instanceof RouterlabError && /router\.strongPolicies/.test(e.message),
+    );
   });
 });
