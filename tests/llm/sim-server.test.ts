@@ -378,6 +378,35 @@ test("an Idempotency-Key replays the same body, logged as a replay and not bille
     assert.equal(new Set(concurrent.map((r) => r.text)).size, 1);
     assert.equal(s.requests().filter((r) => r.idempotencyKey === "k-2" && !r.replay).length, 1);
   });
+  // A request hanging on a timeout fault does not hold its key: a retry sent while it still hangs (as a client
+  // whose own timeout fired does) is answered at once.
+  await withServer({ faults: { rate: 0.5, kinds: ["timeout"], timeoutHangMs: 20_000 } }, async (s) => {
+    const send = (content: string, key: string, signal?: AbortSignal) =>
+      fetch(`${s.url}/chat/completions`, {
+        method: "POST",
+        headers: { "Idempotency-Key": key },
+        body: JSON.stringify({ model: "sim-weak", messages: [{ role: "user", content }] }),
+        ...(signal ? { signal } : {}),
+      }).then((r) => r.status);
+    const hanging: Promise<unknown>[] = [];
+    let retried = 0;
+    for (const [i, f] of facts.slice(0, 12).entries()) {
+      const first = send(f.question, `t-${i}`).catch(() => "closed");
+      const quick = await Promise.race([first, new Promise((r) => setTimeout(() => r("hangs"), 300))]);
+      if (quick !== "hangs") continue;
+      hanging.push(first);
+      const t0 = Date.now();
+      const again = await send(f.question, `t-${i}`, AbortSignal.timeout(2_000)).catch(() => "timed out");
+      if (again === "timed out" && s.requests().filter((r) => r.idempotencyKey === `t-${i}`).length === 2)
+        continue; // the retry drew a timeout fault too
+      assert.equal(again, 200, `retry of t-${i}`);
+      assert.ok(Date.now() - t0 < 2_000);
+      retried++;
+    }
+    assert.ok(retried >= 1, "some hanging request was retried");
+    await s.close();
+    await Promise.all(hanging);
+  });
 });
 
 test("usage is realistic and max_tokens cuts the reply with finish_reason length; responses are labelled simulated", async () => {

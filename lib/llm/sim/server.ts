@@ -359,19 +359,16 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
       return;
     }
     if (fault === "timeout") {
+      // Not awaited: the hang must not hold the idempotency key, or the client's retry would wait it out too.
       record({ ...common, status: 0, fault, usage: null, billed: false });
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          hangs.delete(t);
-          res.destroy();
-          resolve();
-        }, faults.timeoutHangMs);
-        hangs.add(t);
-        res.on("close", () => {
-          clearTimeout(t);
-          hangs.delete(t);
-          resolve();
-        });
+      const t = setTimeout(() => {
+        hangs.delete(t);
+        res.destroy();
+      }, faults.timeoutHangMs);
+      hangs.add(t);
+      res.on("close", () => {
+        clearTimeout(t);
+        hangs.delete(t);
       });
       return;
     }
