@@ -21,6 +21,7 @@ import {
   runCli,
   simpleqaRows,
   startSim,
+  removeTmpDirs,
   tmpDir,
   writeModelsFile,
 } from "./support";
@@ -108,6 +109,7 @@ describe("routerlab oracle end to end (sim server)", () => {
 
   after(async () => {
     for (const a of arms) await a.sim.close();
+    removeTmpDirs();
   });
 
   it("labels the sample, prints the 9-cell matrix and writes schema-valid outputs", () => {

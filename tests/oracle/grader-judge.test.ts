@@ -18,7 +18,7 @@ import type { GradedRow, JudgedRow } from "../../lib/oracle/outputs";
 import { runOracle } from "../../lib/oracle/run";
 import { projectRoot } from "../../lib/util/paths";
 import type { OracleModels, OracleResult } from "../../lib/oracle/run";
-import { SIM_MODELS, simpleqaRows, startSim, tmpDir, writeModelsFile } from "./support";
+import { SIM_MODELS, simpleqaRows, removeTmpDirs, startSim, tmpDir, writeModelsFile } from "./support";
 
 const MODELS: OracleModels = {
   weak: "sim-weak",
@@ -55,6 +55,7 @@ async function oracleAgainst(
 describe("oracle grader", () => {
   after(async () => {
     for (const s of servers.splice(0)) await s.close();
+    removeTmpDirs();
   });
 
   it("fills the simple-evals template once per placeholder, keeping braces in the values literal", () => {
@@ -128,6 +129,7 @@ describe("oracle grader", () => {
 describe("oracle pairwise judge", () => {
   after(async () => {
     for (const s of servers.splice(0)) await s.close();
+    removeTmpDirs();
   });
 
   it("parses verdicts and quality scores strictly", () => {

@@ -1,6 +1,6 @@
 /** Shared set-up for the oracle tests: the real sim server on SimpleQA facts, a models file pointing at it. */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bundledPaths } from "../../lib/data/bundled";
@@ -68,8 +68,17 @@ export function writeModelsFile(dir: string, baseUrl: string, apiKeyEnv?: string
   return f;
 }
 
+const created: string[] = [];
+
 export function tmpDir(prefix: string): string {
-  return mkdtempSync(path.join(os.tmpdir(), `routerlab-oracle-${prefix}-`));
+  const dir = mkdtempSync(path.join(os.tmpdir(), `routerlab-oracle-${prefix}-`));
+  created.push(dir);
+  return dir;
+}
+
+/** Removes every folder tmpDir made in this process (call from `after`). */
+export function removeTmpDirs(): void {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
 }
 
 /** Requests the server billed: answered (200), not a fault, not an idempotency replay. */

@@ -7,12 +7,13 @@ import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { MlflowClient } from "../../lib/tracking/client";
 import { projectRoot } from "../../lib/util/paths";
 import { testServices } from "../support/services";
-import { runCli, startSim, tmpDir, writeModelsFile } from "./support";
+import { runCli, startSim, removeTmpDirs, tmpDir, writeModelsFile } from "./support";
 
 describe("oracle tracking (MLflow)", () => {
   let sim: RunningSimServer | undefined;
   after(async () => {
     await sim?.close();
+    removeTmpDirs();
   });
 
   it("logs seeds, models, prompt hash, counts, spend and the outputs; the API key is nowhere in the run", async () => {

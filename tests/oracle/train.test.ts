@@ -10,12 +10,13 @@ import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { OracleConfigSchema } from "../../lib/oracle/config";
 import { OUTPUT_FILES } from "../../lib/oracle/outputs";
 import { runOracle } from "../../lib/oracle/run";
-import { startSim, tmpDir, writeModelsFile } from "./support";
+import { startSim, removeTmpDirs, tmpDir, writeModelsFile } from "./support";
 
 describe("oracle routing data -> routerlab train", () => {
   let sim: RunningSimServer | undefined;
   after(async () => {
     await sim?.close();
+    removeTmpDirs();
   });
 
   it("trains a KNN router on the oracle's routing.jsonl", async () => {
