@@ -69,14 +69,16 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function cacheKey(input: CacheKeyInput): string {
+  // Keys in sorted order and undefined members dropped by JSON.stringify: the same text as canonicalJson, built
+  // without the generic walk (this is on every call's path).
   return sha256Hex(
-    canonicalJson({
+    JSON.stringify({
       baseUrl: input.baseUrl.replace(/\/+$/, ""),
-      modelId: input.modelId,
-      messages: input.messages.map((m) => ({ role: m.role, content: m.content })),
-      temperature: input.temperature,
       maxTokens: input.maxTokens,
+      messages: input.messages.map((m) => ({ content: m.content, role: m.role })),
+      modelId: input.modelId,
       seed: input.seed,
+      temperature: input.temperature,
     }),
   );
 }

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { redactString } from "../tracking/redact";
 import { createRng, type Rng } from "../util/random";
 import { cacheKey, defaultLlmCacheDir, ResponseCache } from "./cache";
-import { modelConfig, type ModelConfig, type ModelsConfig } from "./config";
+import type { ModelConfig, ModelsConfig } from "./config";
 import { costUsd, SpendTracker, spendReport } from "./cost";
 import { createNodeFetch, type NodeFetch } from "./http";
 import { Semaphore, TokenBucket } from "./rate-limit";
@@ -200,15 +200,12 @@ class Client implements RouterlabLlmClient {
   private model(name: string): ModelState {
     let st = this.states.get(name);
     if (st) return st;
-    let cfg: ModelConfig;
-    try {
-      cfg = modelConfig(this.config, name);
-    } catch (e) {
-      throw new LlmError((e as Error).message.replace(/^.*?: /, ""), {
-        model: name,
-        configFile: this.config.file,
-      });
-    }
+    const cfg = this.config.models[name];
+    if (!cfg)
+      throw new LlmError(
+        `unknown model '${name}' (declared: ${Object.keys(this.config.models).join(", ")})`,
+        { model: name, configFile: this.config.file, kind: "config" },
+      );
     st = {
       name,
       cfg,

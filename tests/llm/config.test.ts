@@ -7,6 +7,7 @@ import { costUsd, spendReport, SpendTracker } from "../../lib/llm/cost";
 import { TokenBucket } from "../../lib/llm/rate-limit";
 import { backoffMs, DEFAULT_BACKOFF } from "../../lib/llm/retry";
 import { RouterlabError } from "../../lib/util/errors";
+import { sha256Hex } from "../../lib/util/hash";
 import { projectRoot } from "../../lib/util/paths";
 import { createRng } from "../../lib/util/random";
 
@@ -89,7 +90,16 @@ test("cache keys: canonical, request-complete, endpoint- and model-specific", ()
     seed: 1,
   };
   const k = cacheKey(base);
-  assert.match(k, /^[0-9a-f]{64}$/);
+  assert.equal(
+    k,
+    sha256Hex(
+      canonicalJson({ ...base, messages: base.messages.map((m) => ({ role: m.role, content: m.content })) }),
+    ),
+  );
+  assert.equal(
+    cacheKey({ ...base, seed: undefined }),
+    sha256Hex(canonicalJson({ ...base, seed: undefined })),
+  );
   assert.equal(cacheKey({ ...base, baseUrl: "http://x/v1/" }), k);
   for (const change of [
     { baseUrl: "http://y/v1" },
