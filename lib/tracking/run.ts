@@ -157,6 +157,7 @@ export class TrackedRun {
   private backoffMs = 1000;
   private offlineWarned = false;
   private ended: EndResult | undefined;
+  private ending: Promise<EndResult> | undefined;
   private readonly log: (msg: string) => void;
   private artifactCount = 0;
 
@@ -430,8 +431,14 @@ export class TrackedRun {
    * Ends the run: records the status (FINISHED by default), fsyncs the journal, then tries a final
    * sync (bounded by `timeoutMs`). Never throws because of the server: the journal keeps the run.
    */
-  async end(status: RunStatus = "FINISHED", opts: { timeoutMs?: number } = {}): Promise<EndResult> {
-    if (this.ended) return this.ended;
+  end(status: RunStatus = "FINISHED", opts: { timeoutMs?: number } = {}): Promise<EndResult> {
+    if (this.ended && !this.ending) return Promise.resolve(this.ended);
+    // concurrent callers (e.g. a SIGINT handler racing the normal exit path) share one end
+    this.ending ??= this.endOnce(status, opts);
+    return this.ending;
+  }
+
+  private async endOnce(status: RunStatus, opts: { timeoutMs?: number }): Promise<EndResult> {
     this.push({ s: ++this.seq, t: "end", status, ts: Date.now() });
     activeRuns.delete(this);
     if (this.syncTimer) clearInterval(this.syncTimer);

@@ -46,6 +46,22 @@ test("journal-only mode: everything lands in the run folder, in order, with the 
   assert.throws(() => run.setTags({ x: "1" }), /has ended/);
 });
 
+test("concurrent end() calls share one end: a single end event, the first status", async () => {
+  const run = startRun({
+    experiment: "e",
+    journalDir: path.join(tmp, "twice"),
+    trackingUri: "",
+    handleSignals: false,
+  });
+  run.logMetric("m", 1, 0);
+  const [a, b] = await Promise.all([run.end("KILLED"), run.end("FINISHED")]);
+  assert.equal(a, b);
+  assert.equal(a.status, "KILLED");
+  const ends = readEvents(a.runDir).filter((e) => e.t === "end");
+  assert.equal(ends.length, 1);
+  assert.equal(await run.end(), a);
+});
+
 test("a torn last journal line is ignored; a corrupt line elsewhere names file and line", async () => {
   const run = startRun({
     experiment: "e",
