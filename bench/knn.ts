@@ -1,3 +1,4 @@
+import os from "node:os";
 import type { EmbeddingMatrix } from "../lib/embed/types";
 import type { KnnRouter } from "../lib/routers/knn";
 import { createRouter } from "../lib/routers/registry";
@@ -95,13 +96,18 @@ export const knnBench: BenchArea = {
     await ann.fit(stored, task);
     note("ivf index built");
     const annLat: number[] = [];
+    const annCpu: number[] = [];
     const nAnn = 2000;
     const annPred: string[] = [];
+    for (let i = 0; i < 50; i++) ann.predict(rows(queries, i, i + 1)); // warm-up (JIT)
     for (let i = 0; i < nAnn; i++) {
       const q = rows(queries, i, i + 1);
+      const c0 = process.cpuUsage();
       t = now();
       annPred.push(ann.predict(q)[0]!);
       annLat.push(now() - t);
+      const c = process.cpuUsage(c0);
+      annCpu.push((c.user + c.system) / 1000);
     }
     const annAgree = annPred.filter((p, i) => p === ours[i]).length / nAnn;
     const ourQps = nQueries / (batchMs / 1000);
@@ -109,6 +115,9 @@ export const knnBench: BenchArea = {
     const ourP99 = p99(lat);
     const skP99 = sk.single_p99_ms!;
     const annP99 = p99(annLat);
+    const annP50 = annLat.slice().sort((a, b) => a - b)[Math.floor(nAnn / 2)]!;
+    const annCpuP99 = p99(annCpu);
+    const load = os.loadavg()[0]!;
     const peer = `scikit-learn ${sk.sklearn} KNeighborsClassifier(brute, cosine)`;
     return [
       {
@@ -148,8 +157,28 @@ export const knnBench: BenchArea = {
         peer: null,
         peerValue: null,
         ratio: null,
-        goal: "p99 <= 1 ms (IVF, nlist sqrt(n), nprobe 6)",
+        goal: `p99 <= 1 ms (IVF, nlist sqrt(n), nprobe 6; wall clock, 1-min load average ${load.toFixed(1)} on this machine)`,
         met: annP99 <= 1,
+      },
+      {
+        name: "knn.ann_single_p50_ms",
+        value: annP50,
+        unit: "ms",
+        peer: null,
+        peerValue: null,
+        ratio: null,
+        goal: "informational: median wall-clock latency of the same queries",
+        met: null,
+      },
+      {
+        name: "knn.ann_single_cpu_p99_ms",
+        value: annCpuP99,
+        unit: "ms",
+        peer: null,
+        peerValue: null,
+        ratio: null,
+        goal: "informational: p99 of the process CPU time per query (excludes waiting for a core on a loaded machine)",
+        met: annCpuP99 <= 1,
       },
       {
         name: "knn.ann_agreement",

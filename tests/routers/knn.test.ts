@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import type { EmbeddingMatrix } from "../../lib/embed/types";
 import type { KnnRouter } from "../../lib/routers/knn";
 import { numpyPairwiseSum } from "../../lib/routers/knn";
+import { DotsKernel } from "../../lib/routers/native/dots-wasm";
 import { saveRouterState } from "../../lib/routers/model-file";
 import { createRouter, loadRouter } from "../../lib/routers/registry";
 import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
@@ -113,21 +114,22 @@ describe("knn: behaviour", () => {
     assert.deepEqual(back.predict(X), pred);
   });
 
-  it("ivf index: high agreement with exact search, and it survives save/load", async () => {
-    const big = clustered(3000, 24, 40, 2, 9, 0.6);
-    const t: RoutingTask = { kind: "binary", models: ["weak", "strong"], labels: big.labels };
-    const exact = await knn({ k: 10 }, big.X, t);
-    const approx = await knn({ k: 10, index: { type: "ivf", nlist: 30, nprobe: 6, seed: 1 } }, big.X, t);
-    const q = sub(big.X, 0, 300);
-    const e = exact.predict(q);
-    const a = approx.predict(q);
-    const agree = e.filter((x, i) => x === a[i]).length / e.length;
-    assert.ok(agree >= 0.97, `agreement ${agree}`);
-    const p = saveRouterState(approx.state(), path.join(dir, "ivf"));
-    assert.deepEqual(loadRouter(p.json).predict(q), a);
-    // probing every list is exact
-    assert.deepEqual(approx.vote(approx.kneighborsAnn(q, 30)).pred, exact.vote(exact.kneighborsJs(q)).pred);
-  });
+  for (const dim of [24, 64])
+    it(`ivf index (dim ${dim}: ${dim % 16 === 0 ? "WebAssembly SIMD" : "scalar"} kernel): high agreement with exact search, and it survives save/load`, async () => {
+      const big = clustered(3000, dim, 40, 2, 9, 0.6);
+      const t: RoutingTask = { kind: "binary", models: ["weak", "strong"], labels: big.labels };
+      const exact = await knn({ k: 10 }, big.X, t);
+      const approx = await knn({ k: 10, index: { type: "ivf", nlist: 30, nprobe: 6, seed: 1 } }, big.X, t);
+      const q = sub(big.X, 0, 300);
+      const e = exact.predict(q);
+      const a = approx.predict(q);
+      const agree = e.filter((x, i) => x === a[i]).length / e.length;
+      assert.ok(agree >= 0.97, `agreement ${agree}`);
+      const p = saveRouterState(approx.state(), path.join(dir, `ivf${dim}`));
+      assert.deepEqual(loadRouter(p.json).predict(q), a);
+      // probing every list is exact
+      assert.deepEqual(approx.vote(approx.kneighborsAnn(q, 30)).pred, exact.vote(exact.kneighborsJs(q)).pred);
+    });
 
   it("bad input: k larger than the training set, dimension mismatch, NaN, single class", async () => {
     await assert.rejects(knn({ k: 400 }, X, task), /k = 400 is larger than the 300 training points/);
@@ -153,5 +155,27 @@ describe("knn: behaviour", () => {
     let expected = r[0]! + r[1]! + (r[2]! + r[3]!) + (r[4]! + r[5]! + (r[6]! + r[7]!));
     for (let i = 16; i < 20; i++) expected += a[i]!;
     assert.equal(numpyPairwiseSum(a, 0, 20), expected);
+  });
+
+  it("the WebAssembly SIMD dot kernel equals a float64 loop (dims 16, 384; from a row offset; zero rows)", () => {
+    for (const dim of [16, 384]) {
+      const n = 37;
+      const k = DotsKernel.create(dim + n * dim + n);
+      assert.ok(k, "WebAssembly SIMD is available on Node 20");
+      const q = k.alloc(dim);
+      const base = k.alloc(n * dim);
+      const out = k.alloc(n);
+      q.forEach((_, i) => (q[i] = Math.sin(i + 1)));
+      base.forEach((_, i) => (base[i] = Math.cos(i * 0.37)));
+      k.dots(q, base, 5, n - 5, dim, out);
+      for (let r = 5; r < n; r++) {
+        let s = 0;
+        for (let d = 0; d < dim; d++) s += q[d]! * base[r * dim + d]!;
+        assert.ok(Math.abs(out[r - 5]! - s) <= 1e-5 * (1 + Math.abs(s)), `row ${r}: ${out[r - 5]} vs ${s}`);
+      }
+      out.fill(7);
+      k.dots(q, base, 0, 0, dim, out);
+      assert.equal(out[0], 7, "n = 0 writes nothing");
+    }
   });
 });
