@@ -137,11 +137,8 @@ export function ensureExportPython(
   const stamp = path.join(dir, "routerlab-requirements.txt");
   const req = requirementsText(v);
   const want = { "scikit-learn": v.sklearn, numpy: v.numpy };
-  const ready = () => {
-    if (!existsSync(py) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== req) return false;
-    const have = installedVersions(py);
-    return have !== undefined && have["scikit-learn"] === want["scikit-learn"] && have.numpy === want.numpy;
-  };
+  // The stamp is written only after a complete install; the step itself re-checks the versions on every run.
+  const ready = () => existsSync(py) && existsSync(stamp) && readFileSync(stamp, "utf8") === req;
   if (ready()) return py;
   const base = process.env.ROUTERLAB_EXPORT_BASE_PYTHON ?? "python3";
   const probe = probePython(base);
@@ -197,9 +194,10 @@ export function ensureExportPython(
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  if (!ready())
+  const have = installedVersions(py);
+  if (have?.["scikit-learn"] !== want["scikit-learn"] || have?.numpy !== want.numpy)
     throw new RouterlabError(
-      `the provisioned export environment does not have scikit-learn ${v.sklearn} / numpy ${v.numpy}`,
+      `the provisioned export environment has scikit-learn ${have?.["scikit-learn"]} / numpy ${have?.numpy}, not ${v.sklearn} / ${v.numpy}`,
       { file: dir },
     );
   return py;
@@ -221,7 +219,10 @@ export interface SklearnExportRequest {
    * order (scikit-learn would sort them and break ties alphabetically). Labels absent from training are skipped.
    */
   classOrder?: readonly string[];
-  /** How many probes are also predicted one row at a time, the gateway's exact call (default 100). */
+  /**
+   * How many probes are also predicted one row at a time, the gateway's exact call (default 100; after the first 5
+   * the step stops once 5 s are spent, since each row is a full pass over a KNN's stored points).
+   */
   rowChecks?: number;
   log?: (msg: string) => void;
 }
@@ -290,6 +291,10 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
         `${r.kind.toUpperCase()} export refused: ${res.error ?? "unknown error"}${first}`,
       );
     }
+    r.log?.(
+      `scikit-learn ${res.versions?.["scikit-learn"]} step: ${r.probes.rows} probes equal in one batch, ` +
+        `${res.timings?.rows_checked ?? 0} also one row at a time (the gateway's call)`,
+    );
     return res;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
