@@ -322,7 +322,9 @@ class Client implements RouterlabLlmClient {
     const tokenEstimate = promptEstimate + (req.maxTokens ?? this.opts.defaultCompletionReserve ?? 256);
     const timeoutMs = opts.timeoutMs ?? cfg.timeoutMs;
     const maxAttempts = cfg.maxRetries + 1;
-    const waitSignal = anySignal(signals);
+    // Only a call that has to wait (queue, rate limit, backoff) builds the combined signal.
+    const combined: { s: { signal: AbortSignal; dispose(): void } | null } = { s: null };
+    const waitSignal = (): AbortSignal => (combined.s ??= anySignal(signals)).signal;
     let last: Extract<Outcome, { ok: false }> | undefined;
     try {
       for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -332,15 +334,15 @@ class Client implements RouterlabLlmClient {
           this.opts.onRetry?.(
             `${st.name}: attempt ${attempt - 1}/${maxAttempts} failed (${last?.message ?? "?"}); retrying in ${Math.round(wait)} ms`,
           );
-          await sleep(wait, waitSignal.signal);
+          await sleep(wait, waitSignal());
         }
         const pause = st.pausedUntil - performance.now();
-        if (pause > 0) await sleep(pause, waitSignal.signal);
-        await st.slots.acquire(waitSignal.signal);
+        if (pause > 0) await sleep(pause, waitSignal());
+        if (!st.slots.tryAcquire()) await st.slots.acquire(waitSignal());
         let outcome: Outcome;
         try {
-          await st.rpm?.take(1, waitSignal.signal);
-          await st.tpm?.take(tokenEstimate, waitSignal.signal);
+          if (st.rpm && !st.rpm.tryTake(1)) await st.rpm.take(1, waitSignal());
+          if (st.tpm && !st.tpm.tryTake(tokenEstimate)) await st.tpm.take(tokenEstimate, waitSignal());
           outcome = await this.attempt(api, cfg, req, key, timeoutMs, signals);
         } finally {
           st.slots.release();
@@ -396,7 +398,7 @@ class Client implements RouterlabLlmClient {
       if (cancelled()) throw fail("call cancelled", { kind: "cancelled" });
       throw e;
     } finally {
-      waitSignal.dispose();
+      combined.s?.dispose();
     }
   }
 

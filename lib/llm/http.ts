@@ -20,7 +20,7 @@ function abortError(signal: AbortSignal): Error {
 function headerPairs(h: RequestInit["headers"]): Record<string, string> {
   const out: Record<string, string> = {};
   if (!h) return out;
-  new Headers(h).forEach((v, k) => {
+  (h instanceof Headers ? h : new Headers(h)).forEach((v, k) => {
     out[k] = v;
   });
   return out;

@@ -43,6 +43,15 @@ export class Semaphore {
     return this.active;
   }
 
+  /** Takes a slot if one is free and nobody is queued. */
+  tryAcquire(): boolean {
+    if (this.active < this.limit && this.queue.length === 0) {
+      this.active++;
+      return true;
+    }
+    return false;
+  }
+
   async acquire(signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) throw abortReason(signal);
     if (this.active < this.limit && this.queue.length === 0) {
@@ -90,6 +99,16 @@ export class TokenBucket {
   get available(): number {
     this.refill();
     return this.level;
+  }
+
+  /** Takes `n` if they are available now and nobody is queued. */
+  tryTake(n: number): boolean {
+    this.refill();
+    if (this.queue.length === 0 && this.level >= Math.min(n, this.capacity)) {
+      this.level -= n;
+      return true;
+    }
+    return false;
   }
 
   async take(n: number, signal?: AbortSignal): Promise<void> {
