@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
+import { ResponseCache } from "../../lib/llm/cache";
 import { createLlmClient } from "../../lib/llm/client";
 import { loadModelsConfig, modelForRole } from "../../lib/llm/config";
 import { logLlmStats } from "../../lib/llm/cost";
@@ -189,6 +190,34 @@ test("Ctrl-C: in-flight calls aborted, answers kept, exit 130; the resumed run p
     assert.ok(sim.requests().length - seenBefore <= 40 - answered);
     for (const f of allFiles(cacheDir)) assert.ok(!readFileSync(f, "utf8").includes(KEY));
     assert.ok(!first.err.includes(KEY) && !first.out.includes(KEY));
+  } finally {
+    await sim.close();
+  }
+});
+
+test("two processes sharing one cache: both complete, each answer billed once, every entry readable", async () => {
+  const sim = await startSimServer({ models: simModels(20), facts, seed: 13, apiKey: KEY });
+  try {
+    const cacheDir = path.join(tmp, "shared-cache");
+    const questions = facts.map((f) => f.question);
+    const [a, b] = await Promise.all([
+      runChild(sim, cacheDir, questions, null),
+      runChild(sim, cacheDir, [...questions].reverse(), null),
+    ]);
+    assert.equal(a.code, 0, a.err);
+    assert.equal(b.code, 0, b.err);
+    const billed = new Map<string, number>();
+    for (const r of sim.requests())
+      if (r.status === 200 && !r.replay)
+        billed.set(r.idempotencyKey!, (billed.get(r.idempotencyKey!) ?? 0) + 1);
+    assert.equal(billed.size, 40);
+    assert.ok([...billed.values()].every((n) => n === 1));
+    const segments = readdirSync(cacheDir).filter((n) => n.endsWith(".jsonl"));
+    assert.equal(segments.length, 2, "one segment per writing process");
+    const cache = new ResponseCache(cacheDir);
+    assert.equal(cache.size, 40);
+    assert.equal(cache.stats().skippedLines, 0);
+    cache.close();
   } finally {
     await sim.close();
   }
