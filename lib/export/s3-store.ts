@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -458,6 +458,38 @@ export interface SyncResult {
 }
 
 const STATE = ".routerlab-sync-state";
+const SyncStateSchema = z.object({ version: z.string(), served_sha256: z.string() });
+
+/** The installed version as the last sync recorded it; unreadable or missing means "reinstall". */
+function readSyncState(file: string): { version?: string; served_sha256?: string } {
+  try {
+    const r = SyncStateSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    return r.success ? r.data : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Staging folders and temp files left by a sync process that died (its pid is gone). */
+function removeStaleSyncFiles(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const m = /^\.routerlab-staging-(\d+)-|\.routerlab-tmp-(\d+)-|^\.routerlab-sync-state\.(\d+)\.tmp$/.exec(
+      name,
+    );
+    if (!m) continue;
+    const pid = Number(m[1] ?? m[2] ?? m[3]);
+    let alive = pid === process.pid;
+    if (!alive) {
+      try {
+        process.kill(pid, 0);
+        alive = true;
+      } catch (e) {
+        alive = (e as NodeJS.ErrnoException).code === "EPERM";
+      }
+    }
+    if (!alive) rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
 
 /**
  * One sidecar poll: if the current pointer names a version other than the one installed, download it into a staging
@@ -468,9 +500,8 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
   const cur = await readPointer(st, o.router);
   if (!cur) return { changed: false, version: null };
   const statePath = path.join(o.gatewayDir, STATE);
-  const state = existsSync(statePath)
-    ? (JSON.parse(readFileSync(statePath, "utf8")) as { version?: string; served_sha256?: string })
-    : {};
+  removeStaleSyncFiles(o.gatewayDir);
+  const state = readSyncState(statePath);
   const servedPath = path.join(o.gatewayDir, cur.pointer.served);
   if (
     state.version === cur.pointer.version &&
@@ -506,10 +537,12 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
       );
     }
     const publish = publishToDir(o.gatewayDir, files, manifest);
+    const stateTmp = `${statePath}.${process.pid}.tmp`;
     writeFileSync(
-      statePath,
+      stateTmp,
       JSON.stringify({ version: cur.pointer.version, served_sha256: cur.pointer.served_sha256 }),
     );
+    renameSync(stateTmp, statePath);
     return { changed: true, version: cur.pointer.version, publish };
   } finally {
     rmSync(staging, { recursive: true, force: true });
