@@ -8,7 +8,9 @@ import { GATEWAY_EMBEDDING } from "../../lib/embed/types";
 import { exportRouterState, gatewayEnv } from "../../lib/export/export-router";
 import { gatewayDecisions } from "../../lib/export/gateway-check";
 import type { GatewayModels } from "../../lib/export/safety";
+import { trainingDataOf, withTrainingData } from "../../lib/routers/model-file";
 import { createRouter } from "../../lib/routers/registry";
+import { RouterlabError } from "../../lib/util/errors";
 import { venvPython } from "../../lib/util/paths";
 import { createRng } from "../../lib/util/random";
 
@@ -107,6 +109,43 @@ test("unsafe exports are refused before any file is written", async () => {
   assert.throws(
     () => exportRouterState(r.state(), { ...base, embeddingSpec: undefined }),
     /no embedding spec/,
+  );
+  assert.equal(existsSync(out), false);
+});
+
+test("the spec recorded in the model file is used; an SVM without training rows names both ways to supply them", async () => {
+  const svm = createRouter("svm", { kernel: "rbf", C: 1 });
+  await svm.fit(train.X, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
+  const out = path.join(tmp, "svm-no-rows");
+  const state = svm.state();
+  // meta.embedding stands in for --embedding-spec: the export gets past the spec check to the SVM's data check
+  assert.throws(
+    () =>
+      exportRouterState(
+        { ...state, meta: { ...state.meta, embedding: SPEC } },
+        { outDir: out, evalX: evalSet.X, gatewayModels: GATEWAY },
+      ),
+    (e: unknown) => {
+      assert.ok(e instanceof RouterlabError);
+      assert.match(e.message, /SVM export needs the training rows.*keeps none/);
+      assert.match(e.hint ?? "", /routerlab train.*--train <embeddings\.f32> --train-labels <labels\.json>/);
+      return true;
+    },
+  );
+  // a malformed recorded spec is an error naming the field, not silently "unknown"
+  assert.throws(
+    () =>
+      exportRouterState(
+        { ...state, meta: { ...state.meta, embedding: { ...SPEC, dim: "384" } } },
+        { outDir: out, evalX: evalSet.X, gatewayModels: GATEWAY },
+      ),
+    /invalid embedding spec/,
+  );
+  // training rows kept in the state (as routerlab train does for SVMs) are found
+  const kept = withTrainingData(state, train.X, train.y);
+  assert.deepEqual(
+    trainingDataOf(kept)?.labels.slice(0, 5),
+    Array.from(train.y.slice(0, 5), (v) => [WEAK, STRONG][v]),
   );
   assert.equal(existsSync(out), false);
 });

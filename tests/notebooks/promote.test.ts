@@ -32,6 +32,7 @@ const SummarySchema = z.object({
   signature: z.string(),
   agreement: z.object({ queries: z.number(), equal: z.number() }),
   gatewayEnv: z.array(z.string()),
+  metrics: z.array(z.record(z.string(), z.unknown())).length(2),
 });
 
 /** notebooks/06_promote.ipynb against the harness's S3 and MLflow, writing to its own temporary folder. */
@@ -43,7 +44,7 @@ describe("promotion notebook", () => {
   const prefix = `nb-promote-${randomBytes(3).toString("hex")}/`;
   const seed = Buffer.alloc(32, 9);
 
-  it("notebooks/06_promote.ipynb compares, promotes the winner, and the installed files make routerlab's decisions", async () => {
+  it("notebooks/06_promote.ipynb compares, promotes the winner, and the installed files make routerlab's decisions", async (t) => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
     await executeNotebook(path.join(projectRoot(), "notebooks", "06_promote.ipynb"), {
       env: {
@@ -62,6 +63,7 @@ describe("promotion notebook", () => {
       timeoutMs: 900_000,
     });
     const s = SummarySchema.parse(JSON.parse(readFileSync(path.join(out, "summary.json"), "utf8")));
+    t.diagnostic(`winner: ${s.winner} (${s.winnerKind}); ${JSON.stringify(s.metrics)}`);
     assert.equal(s.router, router);
     assert.equal(s.signature, "verified");
     assert.equal(s.installed, s.current);
