@@ -119,7 +119,7 @@ export const exportBench: BenchArea = {
           peer: "python: KNeighborsClassifier.fit + pickle.dump (sklearn 1.8.0), no verification",
           peerValue: peer.fit_dump,
           ratio: peer.fit_dump / exportSeconds,
-          goal: `<= 30 s, including reload + re-predicting ${PROBES} queries (20 row by row)`,
+          goal: `<= 30 s, including reload + re-predicting ${PROBES} queries (up to 20 also row by row, within 5 s)`,
           met: exportSeconds <= 30,
         },
         {
