@@ -149,16 +149,21 @@ export class MlflowClient {
   ): Promise<z.infer<S>> {
     const url = new URL(`${this.baseUrl}/api/2.0/mlflow/${endpoint}`);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method,
-        headers: { ...this.headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      throw new MlflowUnavailableError(this.displayUrl, describeFetchError(e));
+    let res: Response | undefined;
+    // A keep-alive connection the server closed while we were busy fails the next request at once
+    // (UND_ERR_SOCKET); reads are safe to send again, writes are left to the journal's resumable sync.
+    const attempts = method === "GET" ? 3 : 1;
+    for (let attempt = 1; res === undefined; attempt++) {
+      try {
+        res = await fetch(url, {
+          method,
+          headers: { ...this.headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (e) {
+        if (attempt >= attempts) throw new MlflowUnavailableError(this.displayUrl, describeFetchError(e));
+      }
     }
     const text = await res.text();
     if (!res.ok) throw apiError(endpoint, res.status, text);
