@@ -3,7 +3,8 @@ import type { RoutingData } from "../data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { BinaryLabelRule } from "../routers/labels";
 import type { RouterSpec } from "./config";
-import { fitRouter, pickRows, scoreFast } from "./fit";
+import { fitPlan, fitRouter, pickRows, scoreFast } from "./fit";
+import { loadCachedScores, saveCachedScores } from "./model-cache";
 
 export interface OutOfFoldScores {
   router: string;
@@ -40,21 +41,32 @@ export async function outOfFoldScores(args: {
   let fitSeconds = 0;
   let cachedFolds = 0;
   for (const [f, split] of splits.entries()) {
-    const fit = await fitRouter({
+    const fitArgs = {
       spec,
       data,
       X: args.X,
       rows: split.train,
-      setting: { setting: "binary", weak, strong, label: args.label },
+      setting: { setting: "binary" as const, weak, strong, label: args.label },
       embeddingSpec: args.embeddingSpec,
       seed: args.seed + f,
       useCache: args.useCache,
-    });
-    fitSeconds += fit.fitSeconds;
-    if (fit.fromCache) cachedFolds++;
-    const s = await scoreFast(fit.router, pickRows(args.X, split.test));
-    if (!s.strongProbability) throw new Error(`router '${spec.name}' (${spec.kind}) gave no P(strong) score`);
-    split.test.forEach((row, i) => (scores[row] = s.strongProbability![i]!));
+    };
+    const testIds = split.test.map((r) => data.queryIds[r]!);
+    const { key } = fitPlan(fitArgs);
+    let foldScores = args.useCache ? loadCachedScores(key, testIds) : undefined;
+    if (foldScores) cachedFolds++;
+    else {
+      const fit = await fitRouter(fitArgs);
+      fitSeconds += fit.fitSeconds;
+      if (fit.fromCache) cachedFolds++;
+      const s = await scoreFast(fit.router, pickRows(args.X, split.test));
+      if (!s.strongProbability)
+        throw new Error(`router '${spec.name}' (${spec.kind}) gave no P(strong) score`);
+      foldScores = Float64Array.from(s.strongProbability);
+      if (args.useCache) saveCachedScores(key, testIds, foldScores);
+    }
+    const fs = foldScores;
+    split.test.forEach((row, i) => (scores[row] = fs[i]!));
     args.onFold?.(f);
   }
   return { router: spec.name, kind: spec.kind, scores, fitSeconds, cachedFolds };

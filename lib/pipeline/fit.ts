@@ -23,6 +23,31 @@ export function sampleOf(rows: readonly number[], max: number | undefined, seed:
     .sort((a, b) => a - b);
 }
 
+/** What a fit would use (training rows, task, hyperparameters) and its trained-model cache key. */
+export function fitPlan(args: {
+  spec: RouterSpec;
+  data: RoutingData;
+  rows: readonly number[];
+  setting: RoutingSetting;
+  embeddingSpec: EmbeddingSpec;
+  seed: number;
+}) {
+  const { spec, seed } = args;
+  const rows = sampleOf(args.rows, spec.maxTrain, seed);
+  const train = selectRows(args.data, rows);
+  const task = deriveTask(train, args.setting);
+  const hyper = withSeed(spec.kind, spec.hyperparameters, seed);
+  const key = trainedModelKey({
+    kind: spec.kind,
+    hyperparameters: hyper,
+    trainIds: train.queryIds,
+    labels: task.labels,
+    spec: args.embeddingSpec,
+    seed,
+  });
+  return { rows, task, hyper, key };
+}
+
 export interface FitOutcome {
   router: Router;
   fitSeconds: number;
@@ -43,19 +68,8 @@ export async function fitRouter(args: {
   seed: number;
   useCache: boolean;
 }): Promise<FitOutcome> {
-  const { spec, seed } = args;
-  const rows = sampleOf(args.rows, spec.maxTrain, seed);
-  const train = selectRows(args.data, rows);
-  const task = deriveTask(train, args.setting);
-  const hyper = withSeed(spec.kind, spec.hyperparameters, seed);
-  const key = trainedModelKey({
-    kind: spec.kind,
-    hyperparameters: hyper,
-    trainIds: train.queryIds,
-    labels: task.labels,
-    spec: args.embeddingSpec,
-    seed,
-  });
+  const { spec } = args;
+  const { rows, task, hyper, key } = fitPlan(args);
   if (args.useCache) {
     const cached = loadCachedRouter(key);
     if (cached) return { router: cached, fitSeconds: 0, fromCache: true };

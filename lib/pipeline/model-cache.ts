@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddingSpec } from "../embed/types";
 import { saveRouterState, stableStringify } from "../routers/model-file";
@@ -54,4 +54,31 @@ export function saveCachedRouter(key: string, router: Router): void {
   const b = base(key);
   mkdirSync(path.dirname(b), { recursive: true });
   saveRouterState(router.state(), b);
+}
+
+/**
+ * Scores of a cached model on given rows (a fold's test part): a warm run reads them instead of loading
+ * and re-scoring the model (SVM scoring alone is most of a warm run). Keyed by the model key and the rows.
+ */
+function scoresFile(modelKey: string, rowIds: readonly string[]): string {
+  const k = sha256Hex(`${modelKey}\n${sha256Hex(rowIds.join("\n"))}`);
+  return path.join(cacheDir(), "trained", k.slice(0, 2), `${k}.scores.f64`);
+}
+
+export function loadCachedScores(modelKey: string, rowIds: readonly string[]): Float64Array | undefined {
+  const file = scoresFile(modelKey, rowIds);
+  if (!existsSync(file)) return undefined;
+  const buf = readFileSync(file);
+  if (buf.byteLength !== rowIds.length * 8) return undefined; // torn or stale: re-score
+  const out = new Float64Array(rowIds.length);
+  new Uint8Array(out.buffer).set(buf);
+  return out;
+}
+
+export function saveCachedScores(modelKey: string, rowIds: readonly string[], scores: Float64Array): void {
+  const file = scoresFile(modelKey, rowIds);
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength));
+  renameSync(tmp, file);
 }
