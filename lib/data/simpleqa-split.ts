@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { SimpleQaRow } from "./simpleqa";
 import { leakageReport, trainTestSplit } from "./split";
 import type { LeakageReport } from "./split";
@@ -42,3 +43,11 @@ export function splitSimpleQa(rows: readonly SimpleQaRow[], opts: SimpleQaSplitO
   if (leakage.leakedTestRows > 0) throw new Error(`simpleqa split leaked ${leakage.leakedTestRows} test rows into train`);
   return { train, test, leakage, options: opts };
 }
+
+/** The split options as configs spell them (oracle and SimpleQA evaluation must use the same values). */
+export const SimpleQaSplitConfigSchema = z
+  .strictObject({
+    seed: z.number().int().nonnegative().default(42),
+    testFraction: z.number().gt(0).lt(1).default(0.2),
+  })
+  .default({ seed: 42, testFraction: 0.2 });

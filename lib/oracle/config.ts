@@ -1,5 +1,6 @@
 /** `configs/oracle.yaml`: everything an oracle run depends on, validated at the edge. */
 import { z } from "zod";
+import { SimpleQaSplitConfigSchema } from "../data/simpleqa-split";
 import { loadYamlConfig } from "../util/config";
 import { DEFAULT_LABEL_TABLE, LabelTableSchema } from "./labels";
 
@@ -10,12 +11,7 @@ const SimpleQaSource = z.strictObject({
   /** A SimpleQA CSV in the official format; default: the bundled data/simpleqa/simple_qa_test_set.csv. */
   file: z.string().min(1).optional(),
   /** The shared SimpleQA split (lib/data/simpleqa-split.ts). Oracle generation reads TRAIN only. */
-  split: z
-    .strictObject({
-      seed: z.number().int().nonnegative().default(42),
-      testFraction: z.number().gt(0).lt(1).default(0.2),
-    })
-    .default({ seed: 42, testFraction: 0.2 }),
+  split: SimpleQaSplitConfigSchema,
   /** Label at most this many train questions: a seeded sample, kept in split order. */
   limit: z.number().int().positive().optional(),
   sampleSeed: z.number().int().nonnegative().default(0),

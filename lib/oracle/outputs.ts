@@ -2,11 +2,12 @@
  * The oracle's output files, schema-checked when written and when read back. Rows carry no timestamps or
  * latencies and keys are written in schema order, so a re-run (cached or not) is byte-identical.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { RoutingData } from "../data/routing";
 import { RouterlabError } from "../util/errors";
+import { readJsonl } from "../util/jsonl";
 
 const GradeSchema = z.enum(["A", "B", "C"]);
 const Usd = z.number().finite().nonnegative();
@@ -142,31 +143,7 @@ export function toJsonl<S extends z.ZodType>(rows: readonly unknown[], schema: S
 }
 
 /** Reads a JSONL file back through `schema`; errors name the file, line and field. */
-export function readJsonl<S extends z.ZodType>(file: string, schema: S): z.infer<S>[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new RouterlabError(`cannot read: ${(e as Error).message}`, { file });
-  }
-  const out: z.infer<S>[] = [];
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      throw new RouterlabError(`invalid JSON: ${(e as Error).message}`, { file, line: i + 1 });
-    }
-    const res = schema.safeParse(value);
-    if (!res.success) {
-      const issue = res.error.issues[0]!;
-      throw new RouterlabError(issue.message, { file, line: i + 1, field: issue.path.join(".") || "(row)" });
-    }
-    out.push(res.data);
-  });
-  return out;
-}
+export { readJsonl };
 
 export function readOracleDataset(file: string): OracleRow[] {
   return readJsonl(file, OracleRowSchema);

@@ -1,6 +1,7 @@
 /** `configs/eval-simpleqa.yaml`: everything a SimpleQA evaluation run needs, validated at the edge. */
 import path from "node:path";
 import { z } from "zod";
+import { SimpleQaSplitConfigSchema } from "../data/simpleqa-split";
 import { loadYamlConfig } from "../util/config";
 import { projectRoot } from "../util/paths";
 import { PolicyLayerSchema } from "./policy";
@@ -31,12 +32,7 @@ export const EvalSimpleQaConfigSchema = z.strictObject({
       /** A SimpleQA CSV (simple-evals' columns); default the bundled copy. */
       file: z.string().min(1).optional(),
       /** Must equal the oracle's split options: evaluation reads only the TEST side. */
-      split: z
-        .strictObject({
-          seed: z.number().int().nonnegative().default(42),
-          testFraction: z.number().gt(0).lt(1).default(0.2),
-        })
-        .default({ seed: 42, testFraction: 0.2 }),
+      split: SimpleQaSplitConfigSchema,
       /** Evaluate a seeded sample of at most this many TEST questions. */
       limit: z.number().int().positive().optional(),
     })

@@ -3,7 +3,6 @@
  * TRAIN split: either the oracle's `routing.jsonl` (`routerlab oracle`), or labels made here by asking the weak and
  * strong models and grading them (`oracleLabels`, the quick path the tests and the notebook use).
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { SimpleQaRow } from "../data/simpleqa";
 import type { EmbeddingMatrix } from "../embed/types";
@@ -13,6 +12,7 @@ import type { LabelTable } from "../oracle/labels";
 import { saveRouterState } from "../routers/model-file";
 import { createRouter } from "../routers/registry";
 import { RouterlabError } from "../util/errors";
+import { readJsonlLines } from "../util/jsonl";
 import { progressBar } from "../util/progress";
 import type { EvalSimpleQaConfig } from "./config";
 import { DEFAULT_POLICIES } from "./policy";
@@ -32,35 +32,17 @@ const RoutingLineSchema = z.looseObject({
 
 /** One label per query from the oracle's routing.jsonl (one line per query and model; the label repeats). */
 export function labelsFromOracleRouting(file: string): LabelledQuestion[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new RouterlabError(`cannot read oracle routing data: ${(e as Error).message}`, { file });
-  }
   const seen = new Map<string, LabelledQuestion>();
-  text.split("\n").forEach((line, i) => {
-    if (line.trim() === "") return;
-    let v: unknown;
-    try {
-      v = JSON.parse(line);
-    } catch (e) {
-      throw new RouterlabError(`invalid JSON: ${(e as Error).message}`, { file, line: i + 1 });
-    }
-    const r = RoutingLineSchema.safeParse(v);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      throw new RouterlabError(issue.message, { file, line: i + 1, field: issue.path.join(".") || "(row)" });
-    }
-    const prev = seen.get(r.data.query_id);
-    if (prev && prev.label !== r.data.label)
-      throw new RouterlabError(`query '${r.data.query_id}' has two labels (${prev.label}, ${r.data.label})`, {
+  for (const { line, value: r } of readJsonlLines(file, RoutingLineSchema, "oracle routing data")) {
+    const prev = seen.get(r.query_id);
+    if (prev && prev.label !== r.label)
+      throw new RouterlabError(`query '${r.query_id}' has two labels (${prev.label}, ${r.label})`, {
         file,
-        line: i + 1,
+        line,
         field: "label",
       });
-    seen.set(r.data.query_id, { query: r.data.query, label: r.data.label });
-  });
+    seen.set(r.query_id, { query: r.query, label: r.label });
+  }
   return [...seen.values()];
 }
 

@@ -1,9 +1,9 @@
 /** Where the simulator's facts come from: the bundled SimpleQA CSV, another SimpleQA-format CSV, or a JSONL file. */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { bundledPaths } from "../../data/bundled";
 import { loadSimpleQa } from "../../data/simpleqa";
 import { RouterlabError } from "../../util/errors";
+import { readJsonl } from "../../util/jsonl";
 import type { SimFact } from "./types";
 
 const FactLine = z.strictObject({
@@ -38,28 +38,9 @@ export function loadSimFacts(spec: string): LoadedFacts {
 }
 
 export function loadFactsJsonl(file: string): SimFact[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new RouterlabError(`cannot read facts: ${(e as Error).message}`, { file });
-  }
-  const facts: SimFact[] = [];
-  text.split("\n").forEach((raw, i) => {
-    if (raw.trim() === "") return;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (e) {
-      throw new RouterlabError(`not JSON: ${(e as Error).message}`, { file, line: i + 1 });
-    }
-    const r = FactLine.safeParse(value);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      throw new RouterlabError(issue.message, { file, line: i + 1, field: issue.path.join(".") || "(line)" });
-    }
-    facts.push(r.data.kind === undefined ? { question: r.data.question, answer: r.data.answer } : r.data);
-  });
+  const facts: SimFact[] = readJsonl(file, FactLine, "facts").map((f) =>
+    f.kind === undefined ? { question: f.question, answer: f.answer } : f,
+  );
   if (facts.length === 0) throw new RouterlabError("no facts in file", { file });
   return facts;
 }
