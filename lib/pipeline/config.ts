@@ -28,7 +28,7 @@ const DEFAULT_FEATURE_LOGREG = {
   l2Grid: [0.01, 0.1, 1],
   innerFolds: 3,
   innerMaxRows: 3000,
-  iterations: 150,
+  maxIterations: 300,
 };
 
 const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [

@@ -14,6 +14,7 @@ import { textFeatures } from "../eval/feature-score";
 import { stableStringify } from "../routers/model-file";
 import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
+import { minimizeLbfgs } from "../util/lbfgs";
 import { createRng, shuffled } from "../util/random";
 
 export const FeatureLogregSchema = z.strictObject({
@@ -22,7 +23,8 @@ export const FeatureLogregSchema = z.strictObject({
   innerFolds: z.int().min(2).default(3),
   /** The inner cross-validation uses at most this many rows of the outer training part (seeded). */
   innerMaxRows: z.int().positive().default(3000),
-  iterations: z.int().positive().default(150),
+  /** L-BFGS iterations at most per fit (each fit stops earlier once converged). */
+  maxIterations: z.int().positive().default(300),
 });
 export type FeatureLogregOptions = z.infer<typeof FeatureLogregSchema>;
 
@@ -89,32 +91,44 @@ function standardised(Z: Float64Array, p: number, rows: readonly number[]): Floa
   return out;
 }
 
-/** Full-batch gradient descent on the L2-penalised log-loss; weights [bias, w_1..w_p]. */
-function fit(
+/**
+ * L2-penalised logistic regression fitted to convergence by L-BFGS: minimises the mean log-loss plus
+ * (l2 / 2) * ||w||^2 (bias not penalised). Weights [bias, w_1..w_p].
+ */
+export function fitL2Logistic(
   S: Float64Array,
   p: number,
   y: ArrayLike<number>,
   rows: readonly number[],
   l2: number,
-  iters: number,
+  maxIterations: number,
 ) {
-  const w = new Float64Array(p + 1);
-  const g = new Float64Array(p + 1);
-  const lr = 0.5;
-  for (let it = 0; it < iters; it++) {
+  const n = rows.length;
+  const objective = (w: Float64Array, g: Float64Array): number => {
     g.fill(0);
+    let loss = 0;
     for (const i of rows) {
       const o = i * p;
       let z = w[0]!;
       for (let j = 0; j < p; j++) z += S[o + j]! * w[j + 1]!;
+      // softplus(z) - y z, computed without overflow
+      loss += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - y[i]! * z;
       const e = 1 / (1 + Math.exp(-z)) - y[i]!;
       g[0]! += e;
       for (let j = 0; j < p; j++) g[j + 1]! += e * S[o + j]!;
     }
-    w[0]! -= (lr * g[0]!) / rows.length;
-    for (let j = 1; j <= p; j++) w[j]! -= lr * (g[j]! / rows.length + l2 * w[j]!);
-  }
-  return w;
+    let penalty = 0;
+    g[0]! /= n;
+    for (let j = 1; j <= p; j++) {
+      penalty += w[j]! * w[j]!;
+      g[j] = g[j]! / n + l2 * w[j]!;
+    }
+    return loss / n + 0.5 * l2 * penalty;
+  };
+  return minimizeLbfgs(objective, new Float64Array(p + 1), {
+    maxIterations,
+    gradientTolerance: 1e-6,
+  }).x;
 }
 
 function predict(S: Float64Array, p: number, w: Float64Array, i: number): number {
@@ -154,7 +168,7 @@ export function featureLogregScores(args: {
   const key = sha256Hex(
     stableStringify(
       {
-        kind: "feature-logreg.v1",
+        kind: "feature-logreg.v2",
         opts,
         ids: sha256Hex(args.queryIds.join("\n")),
         labels: sha256Hex(Array.from(args.labels).join("")),
@@ -193,7 +207,7 @@ export function featureLogregScores(args: {
         const oof = new Float64Array(inner.length);
         for (let f = 0; f < opts.innerFolds; f++) {
           const tr = inner.filter((_, r) => r % opts.innerFolds !== f);
-          const w = fit(S, p, args.labels, tr, cand, opts.iterations);
+          const w = fitL2Logistic(S, p, args.labels, tr, cand, opts.maxIterations);
           inner.forEach((row, r) => {
             if (r % opts.innerFolds === f) oof[r] = predict(S, p, w, row);
           });
@@ -210,7 +224,7 @@ export function featureLogregScores(args: {
       }
     }
     chosenL2.push(l2);
-    const w = fit(S, p, args.labels, split.train, l2, opts.iterations);
+    const w = fitL2Logistic(S, p, args.labels, split.train, l2, opts.maxIterations);
     for (const i of split.test) scores[i] = predict(S, p, w, i);
   }
   if (args.useCache) {
