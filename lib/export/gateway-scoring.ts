@@ -3,85 +3,53 @@
  * writes make the same decisions routerlab made. Sums run in float64 over float32 weights.
  */
 
-import { activate, argmaxFirst } from "../routers/nn/gateway";
-import type { Activation } from "../routers/nn/gateway";
+import type { EmbeddingMatrix } from "../embed/types";
+import { argmaxFirst, mfScores as nnMfScores, mlpLogits as nnMlpLogits } from "../routers/nn/gateway";
+import type {
+  Activation,
+  LinearLayer,
+  MfWeights as NnMfWeights,
+  MlpWeights as NnMlpWeights,
+} from "../routers/nn/gateway";
 
-// One definition of the activations and the first-index argmax, shared with the routers' own inference.
+// One definition of the layer type, the activations, the first-index argmax and the MLP/MF forward passes, shared
+// with the routers' own inference: an export checks its files with the very code routerlab predicts with.
 export { ACTIVATIONS } from "../routers/nn/gateway";
-export type { Activation };
+export type { Activation, LinearLayer };
 
-/** One `nn.Linear`: weight is [out, in] row-major (PyTorch layout), bias is [out]. */
-export interface LinearLayer {
-  readonly inDim: number;
-  readonly outDim: number;
-  readonly weight: Float32Array;
-  readonly bias: Float32Array;
-}
-
-export interface MlpWeights {
+export interface MlpWeights extends NnMlpWeights {
   readonly inputDim: number;
   readonly hiddenLayerSizes: readonly number[];
-  readonly activation: Activation;
   /** hiddenLayerSizes.length + 1 layers; the last one outputs one logit per label. */
   readonly layers: readonly LinearLayer[];
   /** Label of each output index: exact `litellm_params.model` strings. */
   readonly labels: readonly string[];
 }
 
-export interface MfWeights {
-  readonly textDim: number;
-  readonly latentDim: number;
-  /** P.weight, [numModels, latentDim]. */
-  readonly P: Float32Array;
-  /** text_proj.weight, [latentDim, textDim]. */
-  readonly textProj: Float32Array;
-  /** classifier.weight, [1, latentDim]. */
-  readonly classifier: Float32Array;
+/** The MF tensors; the number of models is `labels.length`. */
+export interface MfWeights extends Omit<NnMfWeights, "numModels"> {
   readonly labels: readonly string[];
 }
 
-export function mlpLogits(m: MlpWeights, e: ArrayLike<number>): Float64Array {
-  let x: ArrayLike<number> = e;
-  m.layers.forEach((layer, li) => {
-    const y = new Float64Array(layer.outDim);
-    for (let o = 0; o < layer.outDim; o++) {
-      let s = layer.bias[o]!;
-      const row = o * layer.inDim;
-      for (let k = 0; k < layer.inDim; k++) s += layer.weight[row + k]! * x[k]!;
-      y[o] = li < m.layers.length - 1 ? activate(m.activation, s) : s;
-    }
-    x = y;
-  });
-  return x as Float64Array;
+/** One embedding as a 1-row matrix for the routers' batch forward passes. */
+function oneRow(e: Float32Array): EmbeddingMatrix {
+  return { data: e, rows: 1, dim: e.length };
 }
 
-export function mlpDecide(m: MlpWeights, e: ArrayLike<number>): string {
+export function mlpLogits(m: MlpWeights, e: Float32Array): Float64Array {
+  return nnMlpLogits(m, oneRow(e));
+}
+
+export function mlpDecide(m: MlpWeights, e: Float32Array): string {
   const idx = argmaxFirst(mlpLogits(m, e));
   return m.labels[idx] ?? String(idx);
 }
 
-export function mfScores(m: MfWeights, e: ArrayLike<number>): Float64Array {
-  const p = new Float64Array(m.latentDim);
-  for (let k = 0; k < m.latentDim; k++) {
-    let s = 0;
-    const row = k * m.textDim;
-    for (let j = 0; j < m.textDim; j++) s += m.textProj[row + j]! * e[j]!;
-    p[k] = s;
-  }
-  const n = m.labels.length;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let norm = 0;
-    for (let k = 0; k < m.latentDim; k++) norm += m.P[i * m.latentDim + k]! ** 2;
-    const d = Math.max(Math.sqrt(norm), 1e-12);
-    let s = 0;
-    for (let k = 0; k < m.latentDim; k++) s += m.classifier[k]! * (m.P[i * m.latentDim + k]! / d) * p[k]!;
-    out[i] = s;
-  }
-  return out;
+export function mfScores(m: MfWeights, e: Float32Array): Float64Array {
+  return nnMfScores({ ...m, numModels: m.labels.length }, oneRow(e));
 }
 
-export function mfDecide(m: MfWeights, e: ArrayLike<number>): string {
+export function mfDecide(m: MfWeights, e: Float32Array): string {
   const idx = argmaxFirst(mfScores(m, e));
   return m.labels[idx] ?? String(idx);
 }
