@@ -1,6 +1,5 @@
 /** Shared set-up for the oracle tests: the real sim server on SimpleQA facts, a models file pointing at it. */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { bundledPaths } from "../../lib/data/bundled";
@@ -10,6 +9,9 @@ import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
 import type { SimFaults, SimModel, SimRequestRecord } from "../../lib/llm/sim/types";
 import { projectRoot } from "../../lib/util/paths";
+import { writeSimModelsFile } from "../support/sim";
+import type { ChildRun } from "../support/spawn";
+import { runChild } from "../support/spawn";
 
 let rows: SimpleQaRow[] | undefined;
 export function simpleqaRows(): SimpleQaRow[] {
@@ -47,25 +49,8 @@ export const PRICES: Record<string, { input: number; output: number }> = {
 
 /** A models file for the four sim models; with `apiKeyEnv` every model sends the key from that variable. */
 export function writeModelsFile(dir: string, baseUrl: string, apiKeyEnv?: string): string {
-  const lines = ["models:"];
-  for (const [name, p] of Object.entries(PRICES)) {
-    lines.push(
-      `  - name: ${name}`,
-      `    baseUrl: ${baseUrl}`,
-      `    modelId: ${name}`,
-      ...(apiKeyEnv ? [`    apiKeyEnv: ${apiKeyEnv}`] : []),
-      `    inputPricePerMTok: ${p.input}`,
-      `    outputPricePerMTok: ${p.output}`,
-      `    limits: { concurrency: 32 }`,
-      `    timeoutMs: 5000`,
-      `    maxRetries: 12`,
-      `    simulated: true`,
-    );
-  }
-  lines.push("roles: { weak: sim-weak, strong: sim-strong, grader: sim-grader, judge: sim-judge }");
-  const f = path.join(dir, "models.yaml");
-  writeFileSync(f, lines.join("\n") + "\n");
-  return f;
+  const roles = { weak: "sim-weak", strong: "sim-strong", grader: "sim-grader", judge: "sim-judge" };
+  return writeSimModelsFile(dir, baseUrl, PRICES, roles, apiKeyEnv);
 }
 
 const created: string[] = [];
@@ -93,15 +78,10 @@ export function duplicateBilled(records: readonly SimRequestRecord[]): string[] 
   return [...n].filter(([, c]) => c > 1).map(([h]) => h);
 }
 
-export interface CliRun {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliRun = ChildRun;
 
 /** Runs `routerlab <args>` (compiled CLI); `killWhen` is polled every 20 ms and signals the child (once) when true. */
-export function runCli(
+export async function runCli(
   args: readonly string[],
   opts: {
     env?: Record<string, string>;
@@ -111,45 +91,30 @@ export function runCli(
   } = {},
 ): Promise<CliRun> {
   const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], {
+  let poll: NodeJS.Timeout | undefined;
+  try {
+    return await runChild(process.execPath, [main, ...args], {
       cwd: projectRoot(),
       env: { ...process.env, ROUTERLAB_QUIET: "1", ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    let sent = false;
-    const poll = opts.killWhen
-      ? setInterval(() => {
-          if (!sent && opts.killWhen!()) {
+      timeoutMs: opts.timeoutMs ?? 300_000,
+      onStart: (child) => {
+        const killWhen = opts.killWhen;
+        if (!killWhen) return;
+        let sent = false;
+        poll = setInterval(() => {
+          if (!sent && killWhen()) {
             sent = true;
             child.kill(opts.killSignal ?? "SIGKILL");
           }
-        }, 20)
-      : undefined;
-    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 300_000);
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      if (poll) clearInterval(poll);
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+        }, 20);
+      },
     });
-  });
+  } finally {
+    clearInterval(poll);
+  }
 }
 
-/** Every file under `dir`, recursively. */
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
+export { filesUnder } from "../support/files";
 
 export function readText(file: string): string {
   return readFileSync(file, "utf8");

@@ -5,11 +5,11 @@
  * the API key never appears in outputs, the response cache or the tracking run.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { bundledPaths } from "../../lib/data/bundled";
 import { loadSimpleQa } from "../../lib/data/simpleqa";
 import { splitSimpleQa } from "../../lib/data/simpleqa-split";
@@ -31,7 +31,11 @@ import type { ResultsJson } from "../../lib/simpleqa/report";
 import { oracleLabels, trainPolicyRouter } from "../../lib/simpleqa/train-router";
 import { projectRoot } from "../../lib/util/paths";
 import { createRng, shuffled } from "../../lib/util/random";
+import { filesUnder } from "../support/files";
 import { testServices } from "../support/services";
+import { writeSimModelsFile } from "../support/sim";
+import type { ChildRun } from "../support/spawn";
+import { runChild } from "../support/spawn";
 
 const KEY = "sk-routerlab-test-9f2c4e1d7a6b5c3e";
 const KEY_ENV = "ROUTERLAB_SQA_TEST_KEY";
@@ -41,27 +45,14 @@ const PRICES: Record<string, { input: number; output: number }> = {
   "sim-grader": { input: 0.15, output: 0.6 },
 };
 
-function writeModelsFile(dir: string, baseUrl: string): string {
-  const lines = ["models:"];
-  for (const [name, p] of Object.entries(PRICES))
-    lines.push(
-      `  - name: ${name}`,
-      `    baseUrl: ${baseUrl}`,
-      `    modelId: ${name}`,
-      `    apiKeyEnv: ${KEY_ENV}`,
-      `    inputPricePerMTok: ${p.input}`,
-      `    outputPricePerMTok: ${p.output}`,
-      `    limits: { concurrency: 32 }`,
-      `    timeoutMs: 5000`,
-      `    maxRetries: 12`,
-      `    simulated: true`,
-    );
-  lines.push("roles: { weak: sim-weak, strong: sim-strong, grader: sim-grader }");
-  mkdirSync(dir, { recursive: true });
-  const f = path.join(dir, "models.yaml");
-  writeFileSync(f, lines.join("\n") + "\n");
-  return f;
-}
+const writeModelsFile = (dir: string, baseUrl: string): string =>
+  writeSimModelsFile(
+    dir,
+    baseUrl,
+    PRICES,
+    { weak: "sim-weak", strong: "sim-strong", grader: "sim-grader" },
+    KEY_ENV,
+  );
 
 /** Every SimpleQA question, train AND test, so a leaked train question would be recognised and logged. */
 function startSim(faults?: SimFaults, latencyMs = 0): Promise<RunningSimServer> {
@@ -92,38 +83,15 @@ function billedUsd(rs: readonly SimRequestRecord[]): Record<string, number> {
   return out;
 }
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir)) {
-    const p = path.join(dir, e);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
+const CLI = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
 
 /** Runs the CLI in a child process; `onStart` gets the child (e.g. to interrupt it). */
 function runCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
-  onStart?: (child: ReturnType<typeof spawn>) => void,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [path.join(projectRoot(), "dist", "lib", "cli", "main.js"), ...args],
-      {
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-    child.on("close", (c) => resolve({ code: c, stdout: out, stderr: err }));
-    onStart?.(child);
-  });
+  onStart?: (child: ChildProcess) => void,
+): Promise<ChildRun> {
+  return runChild(process.execPath, [CLI, ...args], { env, ...(onStart ? { onStart } : {}) });
 }
 
 const close = (a: number, b: number, what: string) =>
@@ -305,31 +273,13 @@ describe("routerlab eval-simpleqa against the sim server", () => {
         output: { dir: path.join(dir, "out2") },
       }),
     );
-    const { code, stdout, stderr } = await new Promise<{
-      code: number | null;
-      stdout: string;
-      stderr: string;
-    }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot(), "dist", "lib", "cli", "main.js"), "eval-simpleqa", "--config", cfgFile],
-        {
-          env: {
-            ...process.env,
-            [KEY_ENV]: KEY,
-            // The same response cache (dir/llm); the provisioned embedding model stays where it is.
-            ROUTERLAB_CACHE_DIR: dir,
-            ROUTERLAB_EMBEDDING_MODEL_DIR: resolveModelDir().dir,
-            ROUTERLAB_TRACKING_DIR: journal,
-          },
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      );
-      let out = "";
-      let err = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-      child.on("close", (c) => resolve({ code: c, stdout: out, stderr: err }));
+    const { code, stdout, stderr } = await runCli(["eval-simpleqa", "--config", cfgFile], {
+      ...process.env,
+      [KEY_ENV]: KEY,
+      // The same response cache (dir/llm); the provisioned embedding model stays where it is.
+      ROUTERLAB_CACHE_DIR: dir,
+      ROUTERLAB_EMBEDDING_MODEL_DIR: resolveModelDir().dir,
+      ROUTERLAB_TRACKING_DIR: journal,
     });
     assert.equal(code, 0, stderr);
     assert.match(stdout, /SIMULATED/);
@@ -344,18 +294,7 @@ describe("routerlab eval-simpleqa against the sim server", () => {
   });
 
   it("--help describes the command", async () => {
-    const out = await new Promise<string>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [path.join(projectRoot(), "dist", "lib", "cli", "main.js"), "eval-simpleqa", "--help"],
-        {
-          stdio: ["ignore", "pipe", "inherit"],
-        },
-      );
-      let o = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (o += d));
-      child.on("close", () => resolve(o));
-    });
+    const { stdout: out } = await runCli(["eval-simpleqa", "--help"], process.env);
     for (const flag of ["--config", "--router", "--models", "--limit", "--out", "--tracking-uri"])
       assert.match(out, new RegExp(flag));
   });

@@ -3,11 +3,11 @@
  * normally `tslab`), with the notebook's folder as working directory. Outputs are never written back.
  * Rejects with the failing cell's index, source and error when any cell fails.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { projectRoot, venvPython } from "../../lib/util/paths";
+import { runChild } from "./spawn";
 
 const resultSchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(true), cells: z.number().int(), kernel: z.string() }),
@@ -52,31 +52,15 @@ export async function executeNotebook(
     PATH: `${nodeBin}${path.delimiter}${opts.env?.PATH ?? process.env.PATH ?? ""}`,
     PYTHONUNBUFFERED: "1",
   };
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(path.resolve(venvPython()), [script, request], {
-        cwd: path.dirname(abs),
-        env,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      let err = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-      // nbclient enforces the per-cell timeout; this guards kernel start-up and the process as a whole.
-      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs + 60_000);
-      child.on("error", (e) => {
-        clearTimeout(timer);
-        reject(
-          new NotebookError(`cannot run ${venvPython()} (run scripts/setup-python.sh): ${e.message}`, abs),
-        );
-      });
-      child.on("close", (c) => {
-        clearTimeout(timer);
-        resolve({ code: c, stdout: out, stderr: err });
-      });
-    },
-  );
+  // nbclient enforces the per-cell timeout; the process timeout guards kernel start-up and the run as a whole.
+  const { code, stdout, stderr } = await runChild(path.resolve(venvPython()), [script, request], {
+    cwd: path.dirname(abs),
+    env,
+    timeoutMs: timeoutMs + 60_000,
+  }).catch((e: unknown) => {
+    const message = e instanceof Error ? e.message : String(e);
+    throw new NotebookError(`cannot run ${venvPython()} (run scripts/setup-python.sh): ${message}`, abs);
+  });
   const lastLine = stdout.trim().split("\n").at(-1) ?? "";
   let parsed: z.infer<typeof resultSchema>;
   try {
