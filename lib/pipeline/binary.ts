@@ -4,7 +4,9 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { BinaryLabelRule } from "../routers/labels";
 import type { RouterSpec } from "./config";
 import { fitPlan, fitRouter, pickRows, scoreFast } from "./fit";
-import { loadCachedScores, saveCachedScores } from "./model-cache";
+import type { FitOutcome } from "./fit";
+import { fitInWorkers, PARALLEL_FIT_KINDS } from "./fold-pool";
+import { hasCachedRouter, loadCachedScores, saveCachedRouter, saveCachedScores } from "./model-cache";
 
 export interface OutOfFoldScores {
   router: string;
@@ -28,6 +30,11 @@ export async function outOfFoldScores(args: {
   embeddingSpec: EmbeddingSpec;
   seed: number;
   useCache: boolean;
+  /**
+   * Worker threads for fitting folds side by side, for router kinds that train on one thread
+   * (PARALLEL_FIT_KINDS). 1 = all on the main thread. The scores are the same either way.
+   */
+  foldWorkers?: number;
   onFold?: (fold: number) => void;
 }): Promise<OutOfFoldScores> {
   const { data, spec } = args;
@@ -40,23 +47,47 @@ export async function outOfFoldScores(args: {
   const scores = new Float64Array(data.queryIds.length).fill(NaN);
   let fitSeconds = 0;
   let cachedFolds = 0;
-  for (const [f, split] of splits.entries()) {
+  const setting = { setting: "binary" as const, weak, strong, label: args.label };
+  const folds = splits.map((split, f) => {
     const fitArgs = {
       spec,
       data,
       X: args.X,
       rows: split.train,
-      setting: { setting: "binary" as const, weak, strong, label: args.label },
+      setting,
       embeddingSpec: args.embeddingSpec,
       seed: args.seed + f,
       useCache: args.useCache,
     };
     const testIds = split.test.map((r) => data.queryIds[r]!);
     const { key } = fitPlan(fitArgs);
-    let foldScores = args.useCache ? loadCachedScores(key, testIds) : undefined;
+    const cachedScores = args.useCache ? loadCachedScores(key, testIds) : undefined;
+    return { split, fitArgs, testIds, key, cachedScores };
+  });
+  // Folds that need a real fit go to worker threads first when the kind trains on one thread.
+  const prefitted = new Map<number, FitOutcome>();
+  const toFit = folds
+    .map((fold, f) => ({ fold, f }))
+    .filter(({ fold }) => !fold.cachedScores && !(args.useCache && hasCachedRouter(fold.key)));
+  const workers = args.foldWorkers ?? 1;
+  if (workers > 1 && toFit.length > 1 && PARALLEL_FIT_KINDS.has(spec.kind)) {
+    const fitted = await fitInWorkers(
+      { spec, data, X: args.X, setting, embeddingSpec: args.embeddingSpec },
+      toFit.map(({ fold }) => ({ rows: fold.fitArgs.rows, seed: fold.fitArgs.seed })),
+      workers,
+    );
+    fitted.forEach((r, i) => {
+      const { fold, f } = toFit[i]!;
+      if (args.useCache) saveCachedRouter(fold.key, r.router);
+      prefitted.set(f, { ...r, fromCache: false });
+    });
+  }
+  for (const [f, fold] of folds.entries()) {
+    const { split, fitArgs, testIds, key } = fold;
+    let foldScores = fold.cachedScores;
     if (foldScores) cachedFolds++;
     else {
-      const fit = await fitRouter(fitArgs);
+      const fit = prefitted.get(f) ?? (await fitRouter(fitArgs));
       fitSeconds += fit.fitSeconds;
       if (fit.fromCache) cachedFolds++;
       const s = await scoreFast(fit.router, pickRows(args.X, split.test));

@@ -55,6 +55,11 @@ export const MainJobConfigSchema = z.strictObject({
       label: BinaryLabelRuleSchema.default({ rule: "strong_better" }),
       routers: z.array(RouterSpecSchema).min(1).default(DEFAULT_BINARY_ROUTERS),
       bootstrapResamples: z.int().min(100).default(1000),
+      /**
+       * Worker threads that fit the folds of single-threaded routers (the MLP) side by side. Unset: the
+       * number of CPUs, at most 4. Scores do not depend on it.
+       */
+      foldWorkers: z.int().min(1).optional(),
       /** Logistic regression on embedding + text features, L2 by nested CV (evaluated, not exported). */
       featureLogreg: FeatureLogregSchema.extend({ enabled: z.boolean().default(true) }).default(
         DEFAULT_FEATURE_LOGREG,

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { calibrate, dataFingerprint, driftCheck, verifyHoldout } from "../calibrate/calibrate";
 import type { CalibrationRecord } from "../calibrate/record";
@@ -231,6 +232,7 @@ async function runBinaryDataset(
         embeddingSpec: spec,
         seed: config.seed,
         useCache: config.modelCache,
+        foldWorkers: config.binary.foldWorkers ?? Math.min(4, availableParallelism()),
         onFold: () => bar.tick(),
       });
       bar.stop();

@@ -50,6 +50,11 @@ export function loadCachedRouter(key: string): Router | undefined {
   }
 }
 
+/** Whether a trained model is cached under `key` (without loading it). */
+export function hasCachedRouter(key: string): boolean {
+  return existsSync(`${base(key)}.router.json`);
+}
+
 export function saveCachedRouter(key: string, router: Router): void {
   const b = base(key);
   mkdirSync(path.dirname(b), { recursive: true });
