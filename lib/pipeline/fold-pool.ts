@@ -39,17 +39,22 @@ export async function fitInWorkers(
 ): Promise<{ router: Router; fitSeconds: number }[]> {
   const results: { router: Router; fitSeconds: number }[] = new Array(jobs.length);
   let next = 0;
+  let failed = false;
   const file = path.join(__dirname, "fold-worker.js");
   const runWorker = async (): Promise<void> => {
     const worker = new Worker(file, { workerData: shared });
     try {
-      while (next < jobs.length) {
+      while (next < jobs.length && !failed) {
         const j = next++;
         const reply = await new Promise<FoldReply>((resolve, reject) => {
           const onError = (e: Error) => reject(e);
+          const onExit = (code: number) =>
+            reject(new RouterlabError(`router '${shared.spec.name}' fold worker exited (code ${code})`));
           worker.once("error", onError);
+          worker.once("exit", onExit);
           worker.once("message", (m: FoldReply) => {
             worker.off("error", onError);
+            worker.off("exit", onExit);
             resolve(m);
           });
           worker.postMessage(jobs[j]);
@@ -58,6 +63,9 @@ export async function fitInWorkers(
         results[j] = { router: routerFromState(reply.state), fitSeconds: reply.fitSeconds };
         onDone?.(j);
       }
+    } catch (e) {
+      failed = true; // the other workers stop after their current fit
+      throw e;
     } finally {
       await worker.terminate();
     }
