@@ -14,6 +14,7 @@ import { MlflowClient } from "../../lib/tracking/client";
 import { startRun } from "../../lib/tracking/run";
 import { projectRoot } from "../../lib/util/paths";
 import { testServices } from "../support/services";
+import { filesUnder } from "../support/files";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-llm-sim-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -37,12 +38,6 @@ function config(url: string) {
       "sim-strong": { apiKeyEnv: "SIM_TEST_KEY", timeoutMs: 1500 },
     },
   });
-}
-
-function allFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((d) => d.isFile())
-    .map((d) => path.join(d.parentPath, d.name));
 }
 
 test("against the simulator with 30% faults: every call answered, billed once, spend = sim usage x price", async () => {
@@ -116,7 +111,7 @@ test("against the simulator with 30% faults: every call answered, billed once, s
     assert.equal(retries[0]!.value, stats.byModel["sim-weak"]!.retries);
     await client.close();
 
-    for (const f of [...allFiles(cacheDir), ...allFiles(path.join(tmp, "journal"))])
+    for (const f of [...filesUnder(cacheDir), ...filesUnder(path.join(tmp, "journal"))])
       assert.ok(!readFileSync(f, "utf8").includes(KEY), `${f} contains the API key`);
 
     // A re-run is served from the cache: no request reaches the server.
@@ -188,7 +183,7 @@ test("Ctrl-C: in-flight calls aborted, answers kept, exit 130; the resumed run p
     assert.equal(billed.size, 40);
     assert.ok([...billed.values()].every((n) => n === 1));
     assert.ok(sim.requests().length - seenBefore <= 40 - answered);
-    for (const f of allFiles(cacheDir)) assert.ok(!readFileSync(f, "utf8").includes(KEY));
+    for (const f of filesUnder(cacheDir)) assert.ok(!readFileSync(f, "utf8").includes(KEY));
     assert.ok(!first.err.includes(KEY) && !first.out.includes(KEY));
   } finally {
     await sim.close();

@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { filesUnder } from "../support/files";
 
 /** What python/mlflow_readback.py prints: the run as MLflow's own Python client sees it. */
 export const ReadbackSchema = z.object({
@@ -45,21 +46,10 @@ export function pythonReadback(
   return ReadbackSchema.parse(JSON.parse(r.stdout));
 }
 
-/** Every regular file under a folder (recursive). */
-export function allFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = path.join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...allFiles(p));
-    else out.push(p);
-  }
-  return out;
-}
-
 /** Files under `dir` whose bytes contain any of `secrets` (returned as "file: secret#i"). */
 export function filesContaining(dir: string, secrets: readonly string[]): string[] {
   const hits: string[] = [];
-  for (const f of allFiles(dir)) {
+  for (const f of filesUnder(dir)) {
     const text = readFileSync(f).toString("latin1");
     secrets.forEach((s, i) => {
       if (text.includes(s)) hits.push(`${f}: secret#${i}`);
