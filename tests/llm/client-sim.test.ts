@@ -191,7 +191,7 @@ test("Ctrl-C: in-flight calls aborted, answers kept, exit 130; the resumed run p
 });
 
 test("two processes sharing one cache: both complete, each answer billed once, every entry readable", async () => {
-  const sim = await startSimServer({ models: simModels(20), facts, seed: 13, apiKey: KEY });
+  const sim = await startSimServer({ models: simModels(150), facts, seed: 13, apiKey: KEY });
   try {
     const cacheDir = path.join(tmp, "shared-cache");
     const questions = facts.map((f) => f.question);
@@ -208,7 +208,12 @@ test("two processes sharing one cache: both complete, each answer billed once, e
     assert.equal(billed.size, 40);
     assert.ok([...billed.values()].every((n) => n === 1));
     const segments = readdirSync(cacheDir).filter((n) => n.endsWith(".jsonl"));
-    assert.equal(segments.length, 2, "one segment per writing process");
+    // One append-only segment per process that wrote something: two when both fetched answers, one when a
+    // process started late on a loaded machine and found every answer already cached (seen in CI).
+    assert.ok(
+      segments.length === 1 || segments.length === 2,
+      `one segment per writing process, got ${segments.length}`,
+    );
     const cache = new ResponseCache(cacheDir);
     assert.equal(cache.size, 40);
     assert.equal(cache.stats().skippedLines, 0);
