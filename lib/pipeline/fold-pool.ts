@@ -35,7 +35,6 @@ export async function fitInWorkers(
   shared: FoldWorkerData,
   jobs: readonly FoldJob[],
   workers: number,
-  onDone?: (job: number) => void,
 ): Promise<{ router: Router; fitSeconds: number }[]> {
   const results: { router: Router; fitSeconds: number }[] = new Array(jobs.length);
   let next = 0;
@@ -61,7 +60,6 @@ export async function fitInWorkers(
         });
         if (!reply.ok) throw new RouterlabError(`router '${shared.spec.name}' fold ${j + 1}: ${reply.error}`);
         results[j] = { router: routerFromState(reply.state), fitSeconds: reply.fitSeconds };
-        onDone?.(j);
       }
     } catch (e) {
       failed = true; // the other workers stop after their current fit

@@ -40,6 +40,16 @@ function config(url: string) {
   });
 }
 
+/** Every answer the simulator billed (200, not an idempotent replay) was billed once, `n` answers in all. */
+function assertEachBilledOnce(sim: RunningSimServer, n: number): void {
+  const billed = new Map<string, number>();
+  for (const r of sim.requests())
+    if (r.status === 200 && !r.replay)
+      billed.set(r.idempotencyKey!, (billed.get(r.idempotencyKey!) ?? 0) + 1);
+  assert.equal(billed.size, n);
+  assert.ok([...billed.values()].every((c) => c === 1));
+}
+
 test("against the simulator with 30% faults: every call answered, billed once, spend = sim usage x price", async () => {
   const sim = await startSimServer({
     models: simModels(0),
@@ -176,12 +186,7 @@ test("Ctrl-C: in-flight calls aborted, answers kept, exit 130; the resumed run p
     assert.equal(second.code, 0, second.err);
     assert.match(second.out, /finished/);
     // Every question billed exactly once over both runs; answers cached before the interrupt were not re-sent.
-    const billed = new Map<string, number>();
-    for (const r of sim.requests())
-      if (r.status === 200 && !r.replay)
-        billed.set(r.idempotencyKey!, (billed.get(r.idempotencyKey!) ?? 0) + 1);
-    assert.equal(billed.size, 40);
-    assert.ok([...billed.values()].every((n) => n === 1));
+    assertEachBilledOnce(sim, 40);
     assert.ok(sim.requests().length - seenBefore <= 40 - answered);
     for (const f of filesUnder(cacheDir)) assert.ok(!readFileSync(f, "utf8").includes(KEY));
     assert.ok(!first.err.includes(KEY) && !first.out.includes(KEY));
@@ -201,12 +206,7 @@ test("two processes sharing one cache: both complete, each answer billed once, e
     ]);
     assert.equal(a.code, 0, a.err);
     assert.equal(b.code, 0, b.err);
-    const billed = new Map<string, number>();
-    for (const r of sim.requests())
-      if (r.status === 200 && !r.replay)
-        billed.set(r.idempotencyKey!, (billed.get(r.idempotencyKey!) ?? 0) + 1);
-    assert.equal(billed.size, 40);
-    assert.ok([...billed.values()].every((n) => n === 1));
+    assertEachBilledOnce(sim, 40);
     const segments = readdirSync(cacheDir).filter((n) => n.endsWith(".jsonl"));
     // One append-only segment per process that wrote something: two when both fetched answers, one when a
     // process started late on a loaded machine and found every answer already cached (seen in CI).
