@@ -35,7 +35,7 @@ export const mlpBench: BenchArea = {
       seed: 1,
     });
     const started = performance.now();
-    await router.fit({ data, rows: ROWS, dim: DIM }, { kind: "multi", models, labels });
+    await router.fit({ X: { data, rows: ROWS, dim: DIM } }, { kind: "multi", models, labels });
     const ours = (performance.now() - started) / 1000;
     const peer = torchTrain("train-mlp", {
       seed: 1,

@@ -9,7 +9,7 @@ import { llmrouterRouting } from "../data/bundled";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
 import { dedupeAgainst, evaluateMulti, multiCostQualityFigure, taskMeanPredictor } from "../eval/multi-eval";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
-import { featureScores } from "../eval/feature-score";
+import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
 import { calibrationReportHtml, evaluationReportHtml } from "../eval/report";
 import {

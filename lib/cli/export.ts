@@ -6,6 +6,7 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { readBundle } from "../export/s3-store";
 import { verifyBundleDir } from "../export/bundle";
 import { exportRouterState, gatewayEnv } from "../export/export-router";
+import { formatForGatewayKind } from "../export/formats";
 import type { ExportKind } from "../export/artifacts";
 import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
@@ -52,7 +53,7 @@ function kindOfDir(dir: string): ExportKind {
     artifacts?: { tags?: string[] }[];
   };
   const tag = m.artifacts?.[0]?.tags?.[0];
-  return (["mlp", "mf", "elo", "knn", "svm"].includes(tag ?? "") ? tag : "mlp") as ExportKind;
+  return tag !== undefined && formatForGatewayKind(tag) ? tag : "mlp";
 }
 
 function printEnv(kind: ExportKind, served: string, signed: boolean, modelDir = "/app/models"): void {
@@ -114,7 +115,7 @@ export function registerExportCommands(program: Command): void {
       GATEWAY_SKLEARN_VERSIONS.numpy,
     )
     .action(
-      (
+      async (
         routerFile: string,
         o: {
           out: string;
@@ -138,7 +139,7 @@ export function registerExportCommands(program: Command): void {
             "--train and --train-labels go together (SVM training rows and their labels)",
           );
         const key = signingKeyFromEnv();
-        const res = exportRouterState(state, {
+        const res = await exportRouterState(state, {
           outDir: o.out,
           evalX: readF32(o.eval),
           gatewayModels: loadGatewayModels(o.gatewayModels),

@@ -9,7 +9,6 @@ import type { LoadReport } from "../data/load";
 import type { RoutingData } from "../data/routing";
 import { applySplit, trainTestSplit } from "../data/split";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
-import { KnnRouter } from "../routers/knn";
 import { pickRows } from "../pipeline/fit";
 import { deriveTask, labelCounts, RoutingSettingSchema } from "../routers/labels";
 import { saveRouterState, stableStringify, withTrainingData } from "../routers/model-file";
@@ -17,7 +16,7 @@ import type { EndResult } from "../tracking/run";
 import { sha256Hex } from "../util/hash";
 import type { TrainTrackingTarget } from "./train-tracking";
 import { TrainRun, TrainTrackingSchema } from "./train-tracking";
-import { createRouter } from "../routers/registry";
+import { createRouter, routerEntry } from "../routers/registry";
 import type { Router, RouterScores, RoutingTask } from "../routers/types";
 import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
@@ -343,25 +342,22 @@ async function trainAndSave(
     );
   }
   const t0 = process.hrtime.bigint();
-  await router.fit(trainX, trainTask, run ? { onEpoch: (m) => run.epoch(m) } : {});
+  const side = (d: RoutingData) => ({ texts: d.queries, ...(d.groups ? { groups: d.groups } : {}) });
+  await router.fit({ X: trainX, ...side(train) }, trainTask, run ? { onEpoch: (m) => run.epoch(m) } : {});
   const fitSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
   log(`fit ${config.router.kind} in ${fitSeconds.toFixed(2)} s`);
-  const predictions =
-    router instanceof KnnRouter && config.router.hyperparameters["index"] === undefined
-      ? await router.predictAsync(testX)
-      : router.predict(testX);
-  const scores =
-    router instanceof KnnRouter && config.router.hyperparameters["index"] === undefined
-      ? await router.scoreAsync(testX)
-      : router.score(testX);
+  const testQueries = { X: testX, ...side(test) };
+  const predictions = await router.predict(testQueries);
+  const scores = await router.score(testQueries);
   const summary = summarize(testTask, predictions);
   let modelFiles: { json: string; bin: string } | undefined;
   let summaryFile: string | undefined;
   if (opts.save !== false && config.output) {
     const dir = path.resolve(projectRoot(), config.output.dir ?? path.join(outDir(), "models"));
     const fitted = router.state();
-    // SVM export refits in scikit-learn, which needs the training rows (tensors training.X / training.y).
-    const state = fitted.kind === "svm" ? withTrainingData(fitted, trainX, trainTask.labels) : fitted;
+    const state = routerEntry(fitted.kind).keepsTrainingRows
+      ? withTrainingData(fitted, trainX, trainTask.labels)
+      : fitted;
     modelFiles = saveRouterState(
       {
         ...state,

@@ -13,7 +13,7 @@ import { createEmbedder, embedWithCache } from "../embed/index";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
-import { featureScores } from "../eval/feature-score";
+import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
 import { calibrationRecordHtml, evaluationReportHtml } from "../eval/report";
 import { saveScoresFile } from "../eval/scores-file";

@@ -11,7 +11,7 @@ import {
   zeroRouter,
 } from "../eval/multi";
 import type { RouterSpec } from "./config";
-import { fitRouter, scoreFast } from "./fit";
+import { fitRouter, queriesOf } from "./fit";
 
 export interface MultiRouterResult {
   router: string;
@@ -56,6 +56,7 @@ export async function evaluateMulti(args: {
   const { train, test } = args;
   const M = test.models.length;
   const rows = Array.from({ length: train.queryIds.length }, (_, i) => i);
+  const testRows = Array.from({ length: test.queryIds.length }, (_, i) => i);
   const lambdas = lambdaGrid(1e-7, 1e3, args.lambdas);
   const partial: Omit<MultiRouterResult, "aiq">[] = [];
   for (const spec of args.specs) {
@@ -69,9 +70,10 @@ export async function evaluateMulti(args: {
       seed: args.seed,
       useCache: args.useCache,
     });
-    const scores = await scoreFast(fit.router, args.Xtest);
+    const queries = queriesOf(test, args.Xtest, testRows);
+    const scores = await fit.router.score(queries);
     const predicted = alignColumns(scores.perModel, scores.models, test.models);
-    const choice = Int32Array.from(fit.router.predict(args.Xtest), (label) => test.models.indexOf(label));
+    const choice = Int32Array.from(await fit.router.predict(queries), (label) => test.models.indexOf(label));
     partial.push({
       router: spec.name,
       kind: spec.kind,

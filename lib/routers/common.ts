@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { checkEmbeddings } from "./labels";
 import type { RouterScores, RouterState, RoutingTask } from "./types";
 
 /** What every fitted router remembers about its task, stored in the model file's `meta`. */
@@ -26,15 +25,6 @@ export function parseFittedMeta(state: RouterState): FittedMeta {
     });
   }
   return r.data;
-}
-
-export function requireFitted<T>(value: T | undefined, kind: string): T {
-  if (value === undefined) throw new RouterlabError(`the ${kind} router is not fitted: call fit() first`);
-  return value;
-}
-
-export function checkQueries(X: EmbeddingMatrix, meta: FittedMeta): void {
-  checkEmbeddings(X, "query embeddings", meta.dim > 0 ? meta.dim : undefined);
 }
 
 /** Scores from per-class probabilities (N x M); binary adds P(strong) = column 1. */
