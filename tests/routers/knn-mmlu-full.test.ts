@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { runTraining, TrainConfigSchema } from "../../lib/cli/train";
+import { runTraining, TrainConfigSchema } from "../../lib/pipeline/train";
 import type { KnnRouter } from "../../lib/routers/knn";
 import { createRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import { loadYamlConfig } from "../../lib/util/config";
 import { projectRoot } from "../../lib/util/paths";
 
