@@ -2,7 +2,7 @@ import os from "node:os";
 import type { EmbeddingMatrix } from "../lib/embed/types";
 import type { KnnRouter } from "../lib/routers/knn";
 import { createRouter } from "../lib/routers/registry";
-import { runSklearnPeer } from "../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../tests/peers/sklearn-peer";
 import type { RoutingTask } from "../lib/routers/types";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";

@@ -5,7 +5,7 @@
  * PyTorch gets random pairs of the same count): the figure is wall time.
  */
 import { MfRouter } from "../lib/routers/mf";
-import { torchTrain } from "../lib/routers/nn/torch-peer";
+import { torchTrain } from "../tests/peers/torch-peer";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";
 

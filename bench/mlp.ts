@@ -5,7 +5,7 @@
  * validation split or early stopping on either side, so both run exactly 20 x 235 steps.
  */
 import { MlpRouter } from "../lib/routers/mlp";
-import { torchTrain } from "../lib/routers/nn/torch-peer";
+import { torchTrain } from "../tests/peers/torch-peer";
 import { tfReady } from "../lib/routers/nn/tf";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";

@@ -1,5 +1,5 @@
 import { createRouter } from "../lib/routers/registry";
-import { runSklearnPeer } from "../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../tests/peers/sklearn-peer";
 import type { SvmRouter } from "../lib/routers/svm";
 import { syntheticEmbeddings } from "./knn";
 import type { BenchArea, BenchResult } from "./types";

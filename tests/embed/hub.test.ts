@@ -9,8 +9,8 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { assertGatewayCompatible, createEmbedder, defaultModelDir } from "../../lib/embed";
 import type { EmbeddingMatrix } from "../../lib/embed";
-import { generatedProbes, realQueries } from "../../lib/embed/probe";
-import { rowCosines } from "../../lib/embed/reference";
+import { generatedProbes, realQueries } from "../peers/embed-probe";
+import { rowCosines } from "../peers/embed-reference";
 import { RouterlabError } from "../../lib/util/errors";
 import { venvPython } from "../../lib/util/paths";
 

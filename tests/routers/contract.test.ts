@@ -3,7 +3,7 @@
  * gets these tests by registering. Per kind and per routing setting it learns: fit/score/predict shapes,
  * determinism for a fixed seed, a byte-identical state round trip that scores alike, RouterlabErrors on bad
  * input, and, where the entry declares a gateway format, an export whose files the gateway's own loader
- * (python/gateway_load_check.py) decides with exactly as routerlab does.
+ * (python/steps/gateway_load_check.py) decides with exactly as routerlab does.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

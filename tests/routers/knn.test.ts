@@ -9,7 +9,7 @@ import { numpyPairwiseSum } from "../../lib/routers/knn";
 import { DotsKernel } from "../../lib/routers/native/dots-wasm";
 import { saveRouterState } from "../../lib/routers/model-file";
 import { createRouter, loadRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import type { RoutingTask } from "../../lib/routers/types";
 import { clustered } from "./helpers";
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { buildPairs, MfRouter } from "../../lib/routers/mf";
 import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { torchForwardMany, torchMfSteps } from "../../lib/routers/nn/torch-peer";
+import { torchForwardMany, torchMfSteps } from "../peers/torch-peer";
 import type { RouterState, RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";
 import { createRng } from "../../lib/util/random";

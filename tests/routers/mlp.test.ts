@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { MlpRouter } from "../../lib/routers/mlp";
 import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { torchForwardMany, torchMlpSteps } from "../../lib/routers/nn/torch-peer";
+import { torchForwardMany, torchMlpSteps } from "../peers/torch-peer";
 import { createRng } from "../../lib/util/random";
 import type { RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import type { EmbeddingMatrix } from "../../lib/embed/types";
 import { saveRouterState } from "../../lib/routers/model-file";
 import { createRouter, loadRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import type { SvmRouter } from "../../lib/routers/svm";
 import type { RoutingTask } from "../../lib/routers/types";
 import { clustered } from "./helpers";

@@ -42,7 +42,7 @@ export async function executeNotebook(
   const abs = path.resolve(notebookPath);
   if (!existsSync(abs)) throw new NotebookError(`notebook not found: ${abs}`, abs);
   const timeoutMs = opts.timeoutMs ?? 600_000;
-  const script = path.join(projectRoot(), "python", "execute_notebook.py");
+  const script = path.join(projectRoot(), "python", "peers", "execute_notebook.py");
   const request = JSON.stringify({ path: abs, timeout_s: timeoutMs / 1000 });
   const nodeBin = path.dirname(process.execPath);
   const env: NodeJS.ProcessEnv = {
