@@ -8,11 +8,11 @@ import type { CostQuality, WtpPoint } from "./multi";
 import {
   aiq,
   commonInterval,
-  lambdaGrid,
   paretoFrontier,
   singleModelPoints,
   upperHullNonDecreasing,
   wtpCurve,
+  wtpLambdas,
   zeroRouter,
 } from "./multi";
 
@@ -87,7 +87,7 @@ export function evaluateMulti(
   trueQuality: Float64Array,
   cost: Float64Array,
   models: readonly string[],
-  lambdas: readonly number[] = lambdaGrid(1e-7, 1, 120),
+  lambdas: readonly number[] = wtpLambdas(),
 ): MultiEvaluation {
   const M = models.length;
   const singles = singleModelPoints(trueQuality, cost, M);

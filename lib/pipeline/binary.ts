@@ -1,4 +1,5 @@
 import { kFold } from "../data/split";
+import type { Split } from "../data/split";
 import type { RoutingData } from "../data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { BinaryLabelRule } from "../routers/labels";
@@ -16,6 +17,11 @@ export interface OutOfFoldScores {
   scores: Float64Array;
   fitSeconds: number;
   cachedFolds: number;
+}
+
+/** The job's outer folds: de-duplicated, group-stratified when the data has groups, seeded. */
+export function jobFolds(data: RoutingData, folds: number, seed: number): Split[] {
+  return kFold(data, { k: folds, seed, stratifyBy: data.groups ? "group" : undefined });
 }
 
 /**
@@ -37,14 +43,12 @@ export async function outOfFoldScores(args: {
    */
   foldWorkers?: number;
   onFold?: (fold: number) => void;
+  /** The outer folds, when the caller already has them (`jobFolds(data, folds, seed)`). */
+  splits?: readonly Split[];
 }): Promise<OutOfFoldScores> {
   const { data, spec } = args;
   const [weak, strong] = data.models as readonly [string, string];
-  const splits = kFold(data, {
-    k: args.folds,
-    seed: args.seed,
-    stratifyBy: data.groups ? "group" : undefined,
-  });
+  const splits = args.splits ?? jobFolds(data, args.folds, args.seed);
   const scores = new Float64Array(data.queryIds.length).fill(NaN);
   let fitSeconds = 0;
   let cachedFolds = 0;
