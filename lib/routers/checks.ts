@@ -13,6 +13,8 @@ export interface TrainingCheckOptions {
   minClasses?: number;
   /** The kind reads query texts: `texts` must be given, one per row. */
   readsTexts?: boolean;
+  /** The kind reads the task's quality matrix: it must be rows x models. */
+  readsQuality?: boolean;
 }
 
 /** Throws on a bad shape, a wrong width or a non-finite value. */
@@ -84,7 +86,7 @@ export function labelCounts(task: RoutingTask): number[] {
 
 /**
  * A training pair: non-empty, finite embeddings of the expected width, one label per row in range, distinct
- * non-empty model names, at least `minClasses` classes, quality/cost of the right size, texts when read.
+ * non-empty model names, at least `minClasses` classes, texts when read, quality of the right size when read.
  */
 export function checkTraining(q: Queries, task: RoutingTask, opts: TrainingCheckOptions = {}): void {
   const X = q.X;
@@ -137,7 +139,7 @@ export function checkTraining(q: Queries, task: RoutingTask, opts: TrainingCheck
       "change the label rule or the training split, or use a baseline (always-weak/always-strong/single-model)",
     );
   }
-  for (const field of ["quality", "cost"] as const) {
+  for (const field of opts.readsQuality ? (["quality"] as const) : []) {
     const v = task[field];
     if (v && v.length !== X.rows * M)
       throw new RouterlabError(`${field} has ${v.length} values, expected ${X.rows} x ${M}`, { file, field });

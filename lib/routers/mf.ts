@@ -156,7 +156,7 @@ export class MfRouter implements Router {
   async fit(queries: Queries, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
     const X = queries.X;
     const hp = this.hp;
-    checkTraining(queries, task, { expectedDim: hp.inputDim });
+    checkTraining(queries, task, { expectedDim: hp.inputDim, readsQuality: true });
     const all = buildPairs(task, X.rows, hp.ties);
     if (all.q.length === 0)
       throw new RouterlabError(

@@ -90,7 +90,7 @@ export class MlpRouter implements Router {
   async fit(queries: Queries, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
     const X = queries.X;
     const hp = this.hp;
-    checkTraining(queries, task, { expectedDim: hp.inputDim });
+    checkTraining(queries, task, { expectedDim: hp.inputDim, readsQuality: true });
     const binary = task.kind === "binary";
     const classes = binary ? [task.models[1], task.models[0]] : [...task.models];
     const C = classes.length;
