@@ -14,7 +14,8 @@ import { MlflowRegistry } from "../export/registry";
 import { promote, rollback, storeFromEnv, syncLoop, syncOnce } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
 import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
-import { EmbeddingSpecSchema, loadRouterState } from "../routers/model-file";
+import { EmbeddingSpecSchema } from "../embed/types";
+import { loadRouterState } from "../routers/model-file";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
 
