@@ -3,7 +3,7 @@
  * router scores -> P(strong needed) and a policy label per question -> threshold.
  */
 import { loadRecord } from "../calibrate/record";
-import { quantileSorted } from "../eval/binary";
+import { quantileSorted } from "../util/quantile";
 import type { EmbeddingMatrix } from "../embed/types";
 import { embeddingSpecOf, loadRouterState } from "../routers/model-file";
 import { routerFromState } from "../routers/registry";
