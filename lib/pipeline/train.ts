@@ -8,7 +8,7 @@ import type { LoadReport } from "../data/load";
 import type { RoutingData } from "../data/routing";
 import { applySplit, trainTestSplit } from "../data/split";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
-import { pickRows } from "./fit";
+import { pickRows, sampleOf } from "./fit";
 import { deriveTask, labelCounts, RoutingSettingSchema } from "../routers/labels";
 import { saveRouterState, stableStringify, withTrainingData } from "../routers/model-file";
 import type { EndResult } from "../tracking/run";
@@ -18,7 +18,6 @@ import { TrainRun, TrainTrackingSchema } from "./train-tracking";
 import { createRouter, routerEntry } from "../routers/registry";
 import type { Router, RouterScores, RoutingTask } from "../routers/types";
 import { RouterlabError } from "../util/errors";
-import { createRng, shuffled } from "../util/random";
 import { outDir, projectRoot } from "../util/paths";
 
 /** `routerlab train --config configs/<router>.yaml`: one YAML file, validated here, says everything. */
@@ -99,13 +98,7 @@ export interface TrainResult {
   tracking?: EndResult;
 }
 
-function sampleRows(n: number, max: number | undefined, seed: number): number[] {
-  const all = Array.from({ length: n }, (_, i) => i);
-  if (max === undefined || max >= n) return all;
-  return shuffled(all, createRng(seed))
-    .slice(0, max)
-    .sort((a, b) => a - b);
-}
+const indices = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 function readMatrix(file: string, rows: number, dim: number): EmbeddingMatrix {
   let buf: Buffer;
@@ -214,9 +207,9 @@ export async function runTraining(
     seed: config.seed,
     stratifyBy: config.data.split.stratifyBy === "group" && data.groups ? "group" : undefined,
   });
-  const trainKeep = new Set(sampleRows(split.train.length, config.data.maxTrain, config.seed + 1));
+  const trainKeep = new Set(sampleOf(indices(split.train.length), config.data.maxTrain, config.seed + 1));
   split.train = split.train.filter((_, i) => trainKeep.has(i));
-  const testKeep = new Set(sampleRows(split.test.length, config.data.maxTest, config.seed + 2));
+  const testKeep = new Set(sampleOf(indices(split.test.length), config.data.maxTest, config.seed + 2));
   split.test = split.test.filter((_, i) => testKeep.has(i));
   const { train, test } = applySplit(data, split);
   const trainTask = deriveTask(train, config.routing);
