@@ -10,6 +10,7 @@ Spans are recorded by the SDK tracer, then exported in batches of --batch:
   --encoding proto: OTLPSpanExporter (opentelemetry-exporter-otlp-proto-http), the exporter the gateway uses;
   --encoding json:  the SDK's own OTLP encoder (encode_spans), written in the OTLP/JSON mapping (hex ids,
                     integer enums), POSTed with requests (the Python SDK ships no JSON HTTP exporter).
+With --write-body the spans are encoded into one protobuf request body and written to a file instead (benchmarks).
 Each acknowledged batch is appended to --acks (one JSON line: span count, LLM span ids, decision event ids,
 spans without prompt) and flushed, so a test can check that nothing acknowledged is lost.
 """
@@ -145,10 +146,19 @@ def main():
     ap.add_argument("--no-prompt-every", type=int, default=0)
     ap.add_argument("--token", default=None)
     ap.add_argument("--timeout", type=float, default=10.0)
-    ap.add_argument("--acks", required=True)
+    ap.add_argument("--acks")
+    ap.add_argument("--write-body", help="write one protobuf ExportTraceServiceRequest of all spans here; send nothing")
     a = ap.parse_args()
 
     spans = record_traces(a.traces, a.seed, a.no_prompt_every)
+    if a.write_body:
+        with open(a.write_body, "wb") as f:
+            f.write(encode_spans(spans).SerializeToString())
+        json.dump({"spans": len(spans)}, sys.stdout)
+        sys.stdout.write("\n")
+        return
+    if not a.acks:
+        ap.error("--acks is required when sending")
     batches = [spans[i : i + a.batch] for i in range(0, len(spans), a.batch)]
     headers = {"Authorization": f"Bearer {a.token}"} if a.token else {}
     lock = threading.Lock()
