@@ -9,6 +9,7 @@ import { registerExportCommands } from "./export";
 import { registerOracleCommands } from "./oracle";
 import { registerSimServerCommands } from "./sim-server";
 import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
+import { registerWorkbenchCommands } from "./workbench";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -26,4 +27,5 @@ export function registerCommands(program: Command): void {
   registerOracleCommands(program);
   registerSimServerCommands(program);
   registerEvalSimpleQaCommands(program);
+  registerWorkbenchCommands(program);
 }
