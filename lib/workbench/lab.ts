@@ -29,6 +29,10 @@ export interface LabOptions {
   venv?: string;
   /** Where settings, workspaces and the log go (default: out/jupyter). */
   stateDir?: string;
+  /** Extra environment for the server and its kernels (e.g. ROUTERLAB_NOTEBOOK_SAMPLE). */
+  env?: Record<string, string>;
+  /** Extra `jupyter lab` arguments. */
+  extraArgs?: readonly string[];
 }
 
 export interface RunningLab {
@@ -79,6 +83,7 @@ export async function startLab(opts: LabOptions = {}): Promise<RunningLab> {
   const token = opts.token ?? randomBytes(24).toString("hex");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ...opts.env,
     // The tslab kernel starts through `#!/usr/bin/env node`: make it find this Node.
     PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH ?? ""}`,
     JUPYTERLAB_SETTINGS_DIR: settingsDir,
@@ -100,6 +105,7 @@ export async function startLab(opts: LabOptions = {}): Promise<RunningLab> {
       `--IdentityProvider.token=${token}`,
       // Containers and CI often run as root; Jupyter refuses that unless told (the server is loopback-only).
       ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
+      ...(opts.extraArgs ?? []),
     ];
     const server = startServerProcess(jupyter, args, {
       logFile: path.join(state, "jupyterlab.log"),
