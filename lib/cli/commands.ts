@@ -10,6 +10,7 @@ import { registerOracleCommands } from "./oracle";
 import { registerSimServerCommands } from "./sim-server";
 import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
 import { registerCollectCommands } from "./collect";
+import { registerLabelTrafficCommands } from "./label-traffic";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -28,4 +29,5 @@ export function registerCommands(program: Command): void {
   registerSimServerCommands(program);
   registerEvalSimpleQaCommands(program);
   registerCollectCommands(program);
+  registerLabelTrafficCommands(program);
 }
