@@ -1,10 +1,10 @@
 /**
  * `routerlab label-traffic` end to end: SIMULATED gateway traffic (SimpleQA questions, served answers right or wrong)
  * through an in-process `collect`, then the CLI labels it against the real sim server and writes a routing file the
- * LLMRouter loader (what `routerlab train` reads) accepts.
+ * LLMRouter loader accepts and `routerlab train` trains a router on.
  */
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { sendOtlpJson } from "../../lib/collect/client";
@@ -117,6 +117,27 @@ describe("routerlab label-traffic", () => {
       "openai/gpt-4o",
       "openai/gpt-4o-mini",
     ]);
+
+    // the routing file trains a router as it is: routerlab train, binary on the two gateway deployment names
+    const trainConfig = path.join(dir, "train.yaml");
+    writeFileSync(
+      trainConfig,
+      [
+        `data: { dataset: ${path.join(dir, "out", "routing.jsonl")}, split: { testFraction: 0.25, stratifyBy: none } }`,
+        "routing: { setting: binary, weak: openai/gpt-4o-mini, strong: openai/gpt-4o }",
+        "router: { kind: knn, hyperparameters: { k: 5 } }",
+        "seed: 1",
+        "tracking: { enabled: false }",
+        `output: { dir: ${path.join(dir, "models")}, name: traffic-knn }`,
+        "",
+      ].join("\n"),
+    );
+    const train = await runChild(process.execPath, [cli, "train", "--config", trainConfig], {
+      env,
+      timeoutMs: 300_000,
+    });
+    assert.equal(train.code, 0, train.stderr + train.stdout);
+    assert.ok(existsSync(path.join(dir, "models", "traffic-knn.router.json")), train.stdout);
 
     // a re-run pays for nothing: every judgement and answer comes from the response cache
     const again = await runChild(
