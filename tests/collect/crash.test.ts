@@ -159,3 +159,19 @@ test("a non-loopback bind needs a bearer token and is announced loudly", async (
   }
   assert.equal(readCollected(dir).counts.spans, 6);
 });
+
+test("routerlab collect --help and label-traffic --help describe their options", async () => {
+  const c = await runChild(process.execPath, [CLI, "collect", "--help"], { timeoutMs: 30_000 });
+  assert.equal(c.code, 0);
+  for (const o of [
+    "--out <dir>",
+    "--host <host>",
+    "--token-env <name>",
+    "--max-decoded-mb <n>",
+    "--max-inflight-mb <n>",
+  ])
+    assert.ok(c.stdout.includes(o), o);
+  const l = await runChild(process.execPath, [CLI, "label-traffic", "--help"], { timeoutMs: 30_000 });
+  assert.equal(l.code, 0);
+  assert.match(l.stdout, /--config <file>/);
+});
