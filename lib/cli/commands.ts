@@ -11,6 +11,7 @@ import { registerSimServerCommands } from "./sim-server";
 import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
 import { registerCollectCommands } from "./collect";
 import { registerWorkbenchCommands } from "./workbench";
+import { registerLabelTrafficCommands } from "./label-traffic";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -30,4 +31,5 @@ export function registerCommands(program: Command): void {
   registerEvalSimpleQaCommands(program);
   registerCollectCommands(program);
   registerWorkbenchCommands(program);
+  registerLabelTrafficCommands(program);
 }

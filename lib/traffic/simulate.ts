@@ -26,8 +26,10 @@ export interface SimulatedTrafficOptions {
   driftShift: number;
   errorRate: number;
   fallbackRate: number;
-  /** Query texts to draw from; default: templated questions. */
+  /** Query texts, used in turn; default: templated questions. */
   queries?: readonly string[];
+  /** The served answer for request i; default: "SIMULATED answer i". */
+  answer?: (i: number, query: string, strongServed: boolean) => string;
   strategyVersion: string;
 }
 
@@ -109,7 +111,7 @@ export function simulateTraffic(
     const threshold = variant === "treatment" ? o.treatmentThreshold! : o.threshold;
     const selected = score >= threshold ? o.strongModel : o.weakModel;
     const query = o.queries
-      ? o.queries[Math.floor(rng.next() * o.queries.length)]!
+      ? o.queries[i % o.queries.length]!
       : `Question ${i}: what is ${i % 97} times ${(i * 7) % 13}?`;
     const traceId = hex(rng, 16);
     const decisionSpan = hex(rng, 8);
@@ -213,7 +215,10 @@ export function simulateTraffic(
             ? []
             : [
                 str("gen_ai.completion.0.role", "assistant"),
-                str("gen_ai.completion.0.content", `SIMULATED answer ${i}`),
+                str(
+                  "gen_ai.completion.0.content",
+                  o.answer ? o.answer(i, query, strong) : `SIMULATED answer ${i}`,
+                ),
               ]),
         ],
         status: { code: error ? 2 : 1 },

@@ -71,11 +71,10 @@ test("kill -9 of collect mid-burst loses nothing acknowledged; the next run reco
   await waitFor(() => readAcks(acks).length >= 40, 120_000);
   c.child.kill("SIGKILL");
   await new Promise((r) => c.child.once("exit", r));
-  const ackedAtKill = readAcks(acks);
   emitter?.kill("SIGKILL"); // its remaining exports could only fail now
   await run;
+  // every reply the exporter got before the kill; a reply read just before the kill may be logged just after it
   const acked = readAcks(acks);
-  assert.equal(acked.length, ackedAtKill.length, "nothing acknowledged after the receiver died");
   assert.ok(acked.length < 300, "killed mid-burst, not after it");
 
   const d = readCollected(dir);
@@ -158,4 +157,20 @@ test("a non-loopback bind needs a bearer token and is announced loudly", async (
     await new Promise((r) => c.child.once("exit", r));
   }
   assert.equal(readCollected(dir).counts.spans, 6);
+});
+
+test("routerlab collect --help and label-traffic --help describe their options", async () => {
+  const c = await runChild(process.execPath, [CLI, "collect", "--help"], { timeoutMs: 30_000 });
+  assert.equal(c.code, 0);
+  for (const o of [
+    "--out <dir>",
+    "--host <host>",
+    "--token-env <name>",
+    "--max-decoded-mb <n>",
+    "--max-inflight-mb <n>",
+  ])
+    assert.ok(c.stdout.includes(o), o);
+  const l = await runChild(process.execPath, [CLI, "label-traffic", "--help"], { timeoutMs: 30_000 });
+  assert.equal(l.code, 0);
+  assert.match(l.stdout, /--config <file>/);
 });
