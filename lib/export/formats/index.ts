@@ -1,8 +1,7 @@
 import { RouterlabError } from "../../util/errors";
 import { eloJsonFormat } from "./elo-json";
 import { sklearnKnnFormat, sklearnSvmFormat } from "./sklearn-pickle";
-import { torchMfFormat } from "./torch-mf";
-import { torchMlpFormat } from "./torch-mlp";
+import { torchMfFormat, torchMlpFormat } from "./torch-pt";
 import type { ExportFormat } from "./types";
 
 export type { ExportFormat, FormatContext, FormatOutput } from "./types";
