@@ -10,7 +10,7 @@
 import type { DriftCheck } from "../calibrate/calibrate";
 import { driftCheck } from "../calibrate/calibrate";
 import type { RouterDecision } from "../data/decisions";
-import { quantileSorted } from "../eval/binary";
+import { quantileSorted } from "../util/quantile";
 import { costUsd } from "../llm/cost";
 
 export interface TrafficDecision {
