@@ -131,6 +131,17 @@ describe("routerlab train: tracking", () => {
     assert.deepEqual(lossSteps, [1, 2, 3]);
     assert.ok(events.some((e) => e.t === "artifact"));
     assert.ok(events.some((e) => e.t === "end"));
+    // The learning curves and the decisions are logged as a chart artifact.
+    const charts = readdirSync(path.join(a.tracking!.runDir, "files")).find((f) => f.endsWith("charts.html"));
+    assert.ok(charts, "charts.html logged");
+    const html = readFileSync(path.join(a.tracking!.runDir, "files", charts), "utf8");
+    for (const t of [
+      "Learning curve: loss",
+      "Learning curve: accuracy",
+      "Per-model decisions on the test split",
+    ]) {
+      assert.ok(html.includes(t), t);
+    }
 
     const b = await runTraining({ ...mf, output: { dir, name: "mf-b" } }, { tracking: { enabled: false } });
     assert.equal(b.tracking, undefined);

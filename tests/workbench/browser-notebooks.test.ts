@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import type { Page } from "playwright-core";
+import { projectRoot } from "../../lib/util/paths";
 import { startLab, type RunningLab } from "../../lib/workbench/lab";
 import { writeFileAtomic } from "../../lib/workbench/server-process";
 import { launchBrowser } from "../support/browser";
@@ -121,21 +122,28 @@ describe("notebooks in a real browser (JupyterLab + Chromium)", () => {
     it(`${c.notebook}: Run All in JupyterLab draws its ${c.charts} plotly chart(s)`, async () => {
       assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
       const stateDir = path.join(state, c.notebook);
+      const settings = (plugin: string, value: unknown): void =>
+        writeFileAtomic(path.join(stateDir, "user-settings", "@jupyterlab", plugin), JSON.stringify(value));
       // Render every cell (JupyterLab otherwise skips laying out cells scrolled out of view).
-      writeFileAtomic(
-        path.join(
-          stateDir,
-          "user-settings",
-          "@jupyterlab",
-          "notebook-extension",
-          "tracker.jupyterlab-settings",
-        ),
-        JSON.stringify({ windowingMode: "none" }),
+      settings("notebook-extension/tracker.jupyterlab-settings", { windowingMode: "none" });
+      // The notebooks are the repository's own files: never save outputs into them, nor checkpoints beside them.
+      settings("docmanager-extension/plugin.jupyterlab-settings", { autosave: false });
+      const nbFile = path.join(projectRoot(), "notebooks", c.notebook);
+      const stored = readFileSync(nbFile, "utf8");
+      const checkpoint = path.join(
+        projectRoot(),
+        "notebooks",
+        ".ipynb_checkpoints",
+        c.notebook.replace(/\.ipynb$/, "-checkpoint.ipynb"),
       );
+      const checkpointBefore = existsSync(checkpoint);
       const lab = await startLab({
         stateDir,
         env: { ROUTERLAB_NOTEBOOK_SAMPLE: c.sample, ROUTERLAB_QUIET: "1" },
-        extraArgs: ["--LabApp.expose_app_in_browser=True"],
+        extraArgs: [
+          "--LabApp.expose_app_in_browser=True",
+          `--FileCheckpoints.checkpoint_dir=${path.join(stateDir, "checkpoints")}`,
+        ],
       });
       const browser = await launchBrowser();
       const name = path.basename(c.notebook, ".ipynb");
@@ -167,6 +175,9 @@ describe("notebooks in a real browser (JupyterLab + Chromium)", () => {
       } finally {
         await browser.close();
         await lab.server.stop();
+        assert.equal(readFileSync(nbFile, "utf8"), stored, `${c.notebook} left unchanged`);
+        if (!checkpointBefore)
+          assert.equal(existsSync(checkpoint), false, "no checkpoint beside the notebook");
       }
     });
   }
