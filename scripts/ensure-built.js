@@ -33,11 +33,12 @@ function ensureBuilt() {
   const reason = staleReason();
   if (reason === null) return;
   // A fresh clone has no node_modules yet; keeping them current otherwise is npm start's and npm test's job.
-  if (!existsSync(path.join(root, "node_modules", ".bin", "tsc"))) require("./ensure-node-deps.js").main();
+  if (!existsSync(path.join(root, "node_modules", "typescript", "bin", "tsc"))) require("./ensure-node-deps.js").main();
   process.stderr.write(`[routerlab] building (${reason}) ...\n`);
-  // The same tsc as `npm run build` and `npm test`.
-  const tsc = path.join(root, "node_modules", ".bin", "tsc");
-  const r = spawnSync(tsc, ["-p", path.join(root, "tsconfig.json")], {
+  // The same tsc as `npm run build` and `npm test`: the project's TypeScript, not tslab's bundled fork that
+  // node_modules/.bin/tsc may point at.
+  const tsc = path.join(root, "node_modules", "typescript", "bin", "tsc");
+  const r = spawnSync(process.execPath, [tsc, "-p", path.join(root, "tsconfig.json")], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -186,7 +186,7 @@ test("a 404 and a corrupt transfer are clear errors naming the URL; nothing is k
     await hub.close();
   }
   const flipped = Buffer.from(hubOnnx);
-  flipped[flipped.length >> 1] ^= 0xff;
+  flipped[flipped.length >> 1]! ^= 0xff;
   const bad = await startHub(hubFiles(flipped), { "onnx/model.onnx": sha256(hubOnnx) });
   try {
     await rejectsWith(
