@@ -33,7 +33,8 @@ function ensureBuilt() {
   const reason = staleReason();
   if (reason === null) return;
   // A fresh clone has no node_modules yet; keeping them current otherwise is npm start's and npm test's job.
-  if (!existsSync(path.join(root, "node_modules", "typescript", "bin", "tsc"))) require("./ensure-node-deps.js").main();
+  if (!existsSync(path.join(root, "node_modules", "typescript", "bin", "tsc")))
+    require("./ensure-node-deps.js").main();
   process.stderr.write(`[routerlab] building (${reason}) ...\n`);
   // The same tsc as `npm run build` and `npm test`: the project's TypeScript, not tslab's bundled fork that
   // node_modules/.bin/tsc may point at.
