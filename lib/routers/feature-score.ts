@@ -8,7 +8,7 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { createRng, shuffled } from "../util/random";
 import { checkQueries, checkTraining, requireFitted } from "./checks";
-import { parseFittedMeta, requireTensor } from "./common";
+import { parseFittedMeta, parseStateMeta, requireTensor } from "./common";
 import type { FittedMeta } from "./common";
 import { defineRouter, parseHyperparameters } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
@@ -210,7 +210,7 @@ export class FeatureScoreRouter implements Router {
 
   static fromState(state: RouterState): FeatureScoreRouter {
     const r = new FeatureScoreRouter(FeatureScoreHyper.parse(state.hyperparameters));
-    const m = FeatureScoreMeta.parse(state.meta);
+    const m = parseStateMeta(state, FeatureScoreMeta);
     r.fitted = { meta: parseFittedMeta(state), ...m, w: requireTensor(state, "w").data };
     return r;
   }

@@ -10,7 +10,7 @@ import { minimizeLbfgs } from "../util/lbfgs";
 import { createRng, shuffled } from "../util/random";
 import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { parseFittedMeta } from "./common";
+import { parseFittedMeta, parseStateMeta } from "./common";
 import { defineRouter, parseHyperparameters } from "./define";
 import { binaryScores, predictFromBinary, requireBinary, textFeatures } from "./feature-score";
 import type { EmbeddingMatrix } from "../embed/types";
@@ -246,7 +246,7 @@ export class LogregEmbFeaturesRouter implements Router {
 
   static fromState(state: RouterState): LogregEmbFeaturesRouter {
     const r = new LogregEmbFeaturesRouter(LogregEmbFeaturesHyper.parse(state.hyperparameters));
-    r.fitted = { meta: parseFittedMeta(state), ...LogregMeta.parse(state.meta) };
+    r.fitted = { meta: parseFittedMeta(state), ...parseStateMeta(state, LogregMeta) };
     return r;
   }
 }

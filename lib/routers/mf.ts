@@ -16,6 +16,7 @@ import { RouterlabError } from "../util/errors";
 import { createRng } from "../util/random";
 import type { RegisteredRouter } from "./define";
 import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { parseStateMeta } from "./common";
 import { defineRouter, parseHyperparameters } from "./define";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
 import { EpochMetricsSchema, initialTensor, normalInit, splitRows, uniformInit } from "./nn/common";
@@ -367,7 +368,7 @@ export class MfRouter implements Router {
 
   static fromState(state: RouterState): MfRouter {
     const r = new MfRouter(MfHyperparametersSchema.parse(state.hyperparameters));
-    const meta = MfMetaSchema.parse(state.meta);
+    const meta = parseStateMeta(state, MfMetaSchema);
     const get = (name: string, n: number): Float32Array => {
       const t = state.tensors[name];
       if (!t || t.data.length !== n)

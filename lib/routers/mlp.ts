@@ -19,6 +19,7 @@ import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax, sigmoid } from "./nn/ga
 import { tf, tfReady } from "./nn/tf";
 import type { RegisteredRouter } from "./define";
 import { checkQueries, checkTraining, requireFitted, resolveModels } from "./checks";
+import { parseStateMeta } from "./common";
 import { defineRouter, parseHyperparameters } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
@@ -358,7 +359,7 @@ export class MlpRouter implements Router {
 
   static fromState(state: RouterState): MlpRouter {
     const r = new MlpRouter(MlpHyperparametersSchema.parse(state.hyperparameters));
-    const meta = MlpMetaSchema.parse(state.meta);
+    const meta = parseStateMeta(state, MlpMetaSchema);
     const dims = [meta.input_dim, ...meta.hidden_layer_sizes, meta.num_classes];
     const layers: LinearLayer[] = [];
     for (let i = 0; i + 1 < dims.length; i++) {

@@ -152,3 +152,30 @@ test("the spec recorded in the model file is used; an SVM without training rows 
   );
   assert.equal(existsSync(out), false);
 });
+
+test("a malformed state is refused by its export format with the field named", async () => {
+  const r = createRouter("mlp", { hiddenLayerSizes: [], epochs: 1, validationFraction: 0 });
+  await r.fit({ X: train.X }, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
+  const state = r.state();
+  await assert.rejects(
+    () =>
+      exportRouterState(
+        { ...state, meta: { ...state.meta, input_dim: "384" } },
+        { outDir: path.join(tmp, "bad-meta"), evalX: evalSet.X, gatewayModels: GATEWAY, embeddingSpec: SPEC },
+      ),
+    (e: unknown) => e instanceof RouterlabError && /\$\.meta\.input_dim/.test(e.message),
+  );
+  await assert.rejects(
+    () =>
+      exportRouterState(
+        { ...state, kind: "random" },
+        {
+          outDir: path.join(tmp, "not-servable"),
+          evalX: evalSet.X,
+          gatewayModels: GATEWAY,
+          embeddingSpec: SPEC,
+        },
+      ),
+    /router kind 'random' has no gateway export: a baseline/,
+  );
+});

@@ -1,3 +1,5 @@
+import { z } from "zod";
+import { parseStateMeta } from "../../routers/common";
 import type { RouterState } from "../../routers/types";
 import { RouterlabError } from "../../util/errors";
 import { activationOf } from "../artifacts";
@@ -9,13 +11,25 @@ function tensor(state: RouterState, name: string, where: string): Float32Array {
   return t.data;
 }
 
-function labelsOf(meta: Record<string, unknown>, n: number, where: string): string[] {
-  const m = meta.idx_to_model as Record<string, string> | undefined;
-  if (!m)
-    throw new RouterlabError("router state has no idx_to_model", { file: where, field: "idx_to_model" });
+const IdxToModel = z.record(z.string(), z.string());
+const MlpMeta = z.object({
+  input_dim: z.int().positive(),
+  hidden_layer_sizes: z.array(z.int().positive()),
+  num_classes: z.int().positive(),
+  activation: z.string(),
+  idx_to_model: IdxToModel,
+});
+const MfMeta = z.object({
+  text_dim: z.int().positive(),
+  latent_dim: z.int().positive(),
+  num_models: z.int().positive(),
+  idx_to_model: IdxToModel,
+});
+
+function labelsOf(idxToModel: Record<string, string>, n: number, where: string): string[] {
   return Array.from({ length: n }, (_, i) => {
-    const l = m[String(i)];
-    if (typeof l !== "string")
+    const l = idxToModel[String(i)];
+    if (l === undefined)
       throw new RouterlabError(`idx_to_model has no label for index ${i}`, {
         file: where,
         field: "idx_to_model",
@@ -26,10 +40,10 @@ function labelsOf(meta: Record<string, unknown>, n: number, where: string): stri
 
 /** The gateway MLP's weights from an MLP router's state (layers.<i>.weight / .bias, companion fields in meta). */
 export function mlpWeightsOf(state: RouterState, where = "model file"): MlpWeights {
-  const meta = state.meta;
-  const hidden = (meta.hidden_layer_sizes as number[] | undefined) ?? [];
-  const inputDim = Number(meta.input_dim);
-  const labels = labelsOf(meta, Number(meta.num_classes), where);
+  const meta = parseStateMeta(state, MlpMeta, where);
+  const hidden = meta.hidden_layer_sizes;
+  const inputDim = meta.input_dim;
+  const labels = labelsOf(meta.idx_to_model, meta.num_classes, where);
   const widths = [inputDim, ...hidden, labels.length];
   const layers: LinearLayer[] = widths.slice(0, -1).map((inDim, i) => ({
     inDim,
@@ -40,7 +54,7 @@ export function mlpWeightsOf(state: RouterState, where = "model file"): MlpWeigh
   return {
     inputDim,
     hiddenLayerSizes: hidden,
-    activation: activationOf(String(meta.activation)),
+    activation: activationOf(meta.activation),
     layers,
     labels,
   };
@@ -48,13 +62,13 @@ export function mlpWeightsOf(state: RouterState, where = "model file"): MlpWeigh
 
 /** The gateway MF's weights from an MF router's state (P, text_proj, classifier). */
 export function mfWeightsOf(state: RouterState, where = "model file"): MfWeights {
-  const meta = state.meta;
+  const meta = parseStateMeta(state, MfMeta, where);
   return {
-    textDim: Number(meta.text_dim),
-    latentDim: Number(meta.latent_dim),
+    textDim: meta.text_dim,
+    latentDim: meta.latent_dim,
     P: tensor(state, "P.weight", where),
     textProj: tensor(state, "text_proj.weight", where),
     classifier: tensor(state, "classifier.weight", where),
-    labels: labelsOf(meta, Number(meta.num_models), where),
+    labels: labelsOf(meta.idx_to_model, meta.num_models, where),
   };
 }
