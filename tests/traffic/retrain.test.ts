@@ -1,8 +1,7 @@
 /**
  * `routerlab retrain` end to end on a SIMULATED week of gateway traffic (lib/traffic/simulate, scripted score drift
- * halfway) collected by an in-process `collect` and labelled against the real sim server. Two question families make
- * the routing signal learnable: the weak tier serves right answers to arithmetic questions and wrong ones to
- * expedition-year questions, the strong tier always serves right answers. The gate promotes an MLP trained on the
+ * halfway) collected by an in-process `collect` and labelled against the real sim server, in the scenario of
+ * lib/traffic/retrain-demo (the weak tier serves wrong answers to one question family only: a learnable signal). The gate promotes an MLP trained on the
  * labels over a random champion, refuses an MLP trained on shuffled labels over that new champion, and a run killed
  * (SIGKILL) mid-way completes on re-run with the same gate evidence, reusing the steps it had finished.
  */
@@ -15,11 +14,16 @@ import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
 import { CollectStore } from "../../lib/collect/store";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
-import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { createRouter } from "../../lib/routers/registry";
+import { loadRouterState } from "../../lib/routers/model-file";
 import type { GateDecision } from "../../lib/traffic/gate";
 import { loadRetrainConfig } from "../../lib/traffic/retrain";
-import { simulateTraffic } from "../../lib/traffic/simulate";
+import {
+  DEMO_SIM_MODELS,
+  demoFacts,
+  demoQuestions,
+  demoTraffic,
+  writeRandomChampion,
+} from "../../lib/traffic/retrain-demo";
 import { projectRoot } from "../../lib/util/paths";
 import { removeTmpDirs, tmpDir, writeModelsFile } from "../oracle/support";
 import type { ChildRun } from "../support/spawn";
@@ -34,30 +38,6 @@ after(async () => {
   for (const s of servers.splice(0)) await s.close();
   removeTmpDirs();
 });
-
-/** N distinct questions, alternating families; gold answers the sim server knows. */
-function questions(): { question: string; answer: string; hard: boolean }[] {
-  const places = [
-    "the Amazon delta",
-    "Lake Baikal",
-    "the Atacama",
-    "Tierra del Fuego",
-    "the Kamchatka coast",
-  ];
-  return Array.from({ length: N }, (_, i) =>
-    i % 2 === 0
-      ? {
-          question: `What is ${10 + i} plus ${3 + (i % 17)}?`,
-          answer: String(13 + i + (i % 17)),
-          hard: false,
-        }
-      : {
-          question: `In which year did the survey expedition number ${i} first reach ${places[i % places.length]}?`,
-          answer: String(1700 + ((i * 37) % 250)),
-          hard: true,
-        },
-  );
-}
 
 const cli = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
 
@@ -136,20 +116,8 @@ describe("routerlab retrain", () => {
   });
 
   it("a simulated week: promotes a better challenger, refuses a worse one, resumes after a kill", async (t) => {
-    const qs = questions();
-    const byQ = new Map(qs.map((q) => [q.question, q]));
-    const sim = simulateTraffic(
-      {
-        requests: N,
-        queries: qs.map((q) => q.question),
-        errorRate: 0,
-        fallbackRate: 0,
-        treatmentThreshold: null,
-        answer: (_i, q, strong) =>
-          strong || !byQ.get(q)!.hard ? `It is ${byQ.get(q)!.answer}.` : "It is definitely Zanzibar.",
-      },
-      100,
-    );
+    const qs = demoQuestions(N);
+    const sim = demoTraffic(qs);
     assert.ok(sim.requests.some((r) => r.drifted) && sim.requests.some((r) => !r.drifted));
     const dir = tmpDir("retrain");
     const dataset = path.join(dir, "traffic");
@@ -163,27 +131,16 @@ describe("routerlab retrain", () => {
     }
 
     // both tiers answer every counterfactual right: a label says "strong" only where weak served a wrong answer
-    const server = await startSimServer({
-      seed: 11,
-      facts: qs.map((q) => ({ question: q.question, answer: q.answer, kind: "Number" })),
-      models: [
-        { id: "sim-weak", kind: "answer", accuracy: 1, notAttemptedRate: 0 },
-        { id: "sim-strong", kind: "answer", accuracy: 1, notAttemptedRate: 0 },
-        { id: "sim-grader", kind: "grader", noisyRate: 0 },
-        { id: "sim-judge", kind: "judge", positionBias: 0 },
-      ],
-    });
+    const server = await startSimServer({ seed: 11, facts: demoFacts(qs), models: DEMO_SIM_MODELS });
     servers.push(server);
     const models = writeModelsFile(dir, server.url);
     const gatewayDir = path.join(dir, "gateway");
 
     // the champion the gateway serves today: a seeded random router
-    const random = createRouter("random", { seed: 3 });
-    await random.fit(
-      { X: { data: new Float32Array(2 * 384), rows: 2, dim: 384 } },
-      { kind: "binary", models: [WEAK, STRONG], labels: Int32Array.from([0, 1]) },
-    );
-    const champion = saveRouterState(random.state(), path.join(dir, "champion", "champion")).json;
+    const champion = await writeRandomChampion(path.join(dir, "champion", "champion"), 3, {
+      weak: WEAK,
+      strong: STRONG,
+    });
 
     // 1. a challenger trained on the labels beats the random champion: promoted, published, the new champion
     const better = writeConfig(dir, "better", {
