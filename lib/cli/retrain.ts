@@ -49,7 +49,12 @@ async function retrainCommand(o: {
             `  operating point: threshold ${r.operatingPoint.threshold.toFixed(4)} for ${r.operatingPoint.strongShare * 100}% strong`,
           ]
         : []),
-      ...(r.tracking ? [`  tracking run ${r.tracking.localRunId}: ${r.tracking.runDir}`] : []),
+      ...(r.tracking
+        ? [
+            `  tracking run ${r.tracking.localRunId}: ${r.tracking.runDir}`,
+            ...(r.tracking.serverRunId ? [`  MLflow server run ${r.tracking.serverRunId}`] : []),
+          ]
+        : []),
       spendReport(client.stats()),
       "",
     ];

@@ -15,6 +15,7 @@ import { CollectStore } from "../../lib/collect/store";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
 import { loadRouterState } from "../../lib/routers/model-file";
+import { MlflowClient } from "../../lib/tracking/client";
 import type { GateDecision } from "../../lib/traffic/gate";
 import { loadRetrainConfig } from "../../lib/traffic/retrain";
 import {
@@ -26,6 +27,7 @@ import {
 } from "../../lib/traffic/retrain-demo";
 import { projectRoot } from "../../lib/util/paths";
 import { removeTmpDirs, tmpDir, writeModelsFile } from "../oracle/support";
+import { testServices } from "../support/services";
 import type { ChildRun } from "../support/spawn";
 import { runChild } from "../support/spawn";
 
@@ -45,8 +47,10 @@ function retrain(
   config: string,
   dir: string,
   onStart?: NonNullable<Parameters<typeof runChild>[2]>["onStart"],
+  trackingUri?: string,
 ): Promise<ChildRun> {
   const args = [cli, "retrain", "--config", config, "--cache-dir", path.join(dir, "cache")];
+  if (trackingUri !== undefined) args.push("--tracking-uri", trackingUri);
   return runChild(process.execPath, args, {
     env: { ...process.env, ROUTERLAB_QUIET: "1", ROUTERLAB_TRACKING_DIR: path.join(dir, "journal") },
     timeoutMs: 300_000,
@@ -151,7 +155,8 @@ describe("routerlab retrain", () => {
       shuffle: false,
       out: path.join(dir, "run-better"),
     });
-    const r1 = await retrain(better, dir);
+    const svc = testServices();
+    const r1 = await retrain(better, dir, undefined, svc.mlflowUri);
     assert.equal(r1.code, 0, r1.stderr);
     const g1 = gateOf(path.join(dir, "run-better"));
     t.diagnostic(`better: ${g1.reason}`);
@@ -170,8 +175,27 @@ describe("routerlab retrain", () => {
     assert.ok(runDir.startsWith(path.join(dir, "journal")), runDir);
     const journal = readFileSync(path.join(runDir, "events.jsonl"), "utf8");
     assert.match(journal, /gate_s50_lo/);
+    // the gate's evidence reached the MLflow server
+    const serverRun = await new MlflowClient(svc.mlflowUri).getRun(
+      r1.stdout.match(/MLflow server run (\S+)/)![1]!,
+    );
+    assert.equal(serverRun.info.status, "FINISHED");
+    const metrics = new Map(serverRun.data.metrics.map((x) => [x.key, Number(x.value)]));
+    assert.equal(metrics.get("gate_s50_lo"), g1.atShare[0]!.lo);
+    assert.equal(metrics.get("gate_promote"), 1);
+    assert.equal(metrics.get("gate_n"), g1.n);
+    assert.ok(serverRun.data.tags.some((x) => x.key === "gate.decision" && x.value === "promote"));
     const served = statSync(path.join(gatewayDir, "router.pt")).mtimeMs;
     const championBytes = readFileSync(champion);
+
+    // a re-run of the finished retrain reuses every step (the champion it was gated against stays the snapshot)
+    const again = await retrain(better, dir);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      /resumed: reused steps labels, embed, split, train, champion, score, gate, export, promote/,
+    );
+    assert.equal(statSync(path.join(gatewayDir, "router.pt")).mtimeMs, served);
 
     // 2. a challenger trained on shuffled labels is refused: the gateway folder and the champion stay as they are
     const worse = writeConfig(dir, "worse", {
