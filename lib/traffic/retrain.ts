@@ -418,6 +418,12 @@ async function retrainSteps(
 
   // 5. the champion, snapshotted into the run (a promotion later replaces the configured file)
   const championSrc = abs(config.champion.model);
+  for (const f of [championSrc, `${modelBasePath(championSrc)}.router.bin`])
+    if (!existsSync(f))
+      throw new RouterlabError("the champion's model file is missing (the router the gateway serves now)", {
+        file: f,
+        field: "champion.model",
+      });
   const promoteBegun = existsSync(path.join(m.runDir, "promote.begun"));
   const championFp = promoteBegun
     ? (JSON.parse(readFileSync(path.join(m.runDir, "champion.done"), "utf8")) as { fingerprint: string })
