@@ -41,9 +41,17 @@ async function retrainCommand(o: {
       `retrain: ${r.train} training / ${r.heldOut} held-out queries; run folder ${r.runDir}`,
       ...(r.skipped.length > 0 ? [`  resumed: reused steps ${r.skipped.join(", ")}`] : []),
       `  gate: ${r.decision.reason}`,
-      r.promoted
-        ? `  promoted: ${r.published!.served} (gateway folder ${r.published!.dir}); the challenger is the new champion (${config.champion.model})`
-        : `  not promoted: the champion stays (${config.champion.model})`,
+      ...(r.promoted
+        ? [
+            ...(r.published ? [`  promoted: ${r.published.served} (gateway folder ${r.published.dir})`] : []),
+            ...(r.store
+              ? [
+                  `  promoted in s3://${r.store.bucket}: ${r.store.router} ${r.store.version} (previous: ${r.store.previous ?? "none"})`,
+                ]
+              : []),
+            `  the challenger is the new champion (${config.champion.model})`,
+          ]
+        : [`  not promoted: the champion stays (${config.champion.model})`]),
       ...(r.operatingPoint
         ? [
             `  operating point: threshold ${r.operatingPoint.threshold.toFixed(4)} for ${r.operatingPoint.strongShare * 100}% strong`,

@@ -26,8 +26,9 @@ import { routingFromRoutingRows } from "../data/bundled";
 import { loadRoutingJsonl } from "../data/llmrouter";
 import type { EmbeddingMatrix } from "../embed/types";
 import { exportRouterState } from "../export/export-router";
+import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
-import { readBundle } from "../export/s3-store";
+import { promote, readBundle, storeFromEnv } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
 import type { LlmClient } from "../llm/types";
 import { RoutingRowSchema, toJsonl } from "../oracle/outputs";
@@ -89,8 +90,22 @@ export const RetrainConfigSchema = z.strictObject({
         .default("router"),
     })
     .default({ gatewayModels: "configs/gateway-models.yaml", stem: "router" }),
-  /** The folder the gateway loads from (LLMROUTER_MODEL_PATH's folder); files are published atomically, served file last. */
-  promote: z.strictObject({ gatewayDir: z.string().min(1) }),
+  promote: z
+    .strictObject({
+      /** The folder the gateway loads from (LLMROUTER_MODEL_PATH's folder); files are published atomically, served file last. */
+      gatewayDir: z.string().min(1).optional(),
+      /** The S3 store `routerlab promote` writes (versions, CURRENT pointer, audit log); credentials and endpoint from the environment. */
+      s3: z
+        .strictObject({
+          bucket: z.string().min(1),
+          prefix: z.string().default(""),
+          router: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only"),
+        })
+        .optional(),
+    })
+    .refine((p) => p.gatewayDir !== undefined || p.s3 !== undefined, {
+      message: "promote needs gatewayDir, s3 or both",
+    }),
   seed: z.number().int().nonnegative().default(0),
   tracking: z
     .strictObject({
@@ -128,8 +143,10 @@ export interface RetrainResult {
   skipped: RetrainStep[];
   heldOut: number;
   train: number;
-  /** Set when the challenger was published. */
+  /** Set when the challenger was published to the gateway folder. */
   published?: { dir: string; served: string; files: string[] };
+  /** Set when the challenger was promoted in the S3 store. */
+  store?: { bucket: string; router: string; version: string; previous: string | null; audit: string };
   operatingPoint?: { strongShare: number; threshold: number };
   tracking?: { localRunId: string; runDir: string; serverRunId?: string };
 }
@@ -523,6 +540,8 @@ async function retrainSteps(
       gatewayModelsFile: gm,
       ...(config.export.group ? { group: config.export.group } : {}),
       routerFile: trained.model,
+      // signed as `routerlab export` signs: with ROUTERLAB_SIGNING_KEY_* when set
+      ...(signingKeyFromEnv() ? { key: signingKeyFromEnv() } : {}),
       stem: config.export.stem,
       metadata: {
         retrain_run: path.basename(m.runDir),
@@ -540,14 +559,43 @@ async function retrainSteps(
   });
   run?.setTags({ "export.kind": exported.kind, "export.served": exported.served });
 
-  // 9. promote: publish to the gateway folder (served file last), then the challenger becomes the champion
-  const gatewayDir = abs(config.promote.gatewayDir);
+  // 9. promote: publish to the gateway folder (served file last) and/or the S3 store, then the challenger is the champion
+  const gatewayDir = config.promote.gatewayDir !== undefined ? abs(config.promote.gatewayDir) : null;
   writeDurable(path.join(m.runDir, "promote.begun"), `${championFp}\n`);
-  const promoteFp = fp("promote", exportFp, gatewayDir, config.champion.model);
-  const published = await step(m, "promote", promoteFp, (dir) => {
-    mkdirSync(gatewayDir, { recursive: true });
-    const bundle = readBundle(path.join(m.runDir, "export", "bundle"));
-    const p = publishToDir(gatewayDir, bundle.files, bundle.manifest);
+  const promoteFp = fp("promote", exportFp, gatewayDir, config.promote.s3 ?? null, config.champion.model);
+  const bundleDir = path.join(m.runDir, "export", "bundle");
+  const promoted = await step(m, "promote", promoteFp, async (dir) => {
+    let published: RetrainResult["published"];
+    let store: RetrainResult["store"];
+    if (gatewayDir !== null) {
+      mkdirSync(gatewayDir, { recursive: true });
+      const bundle = readBundle(bundleDir);
+      const p = publishToDir(gatewayDir, bundle.files, bundle.manifest);
+      published = { dir: gatewayDir, served: p.served, files: p.order };
+    }
+    const s3 = config.promote.s3;
+    if (s3) {
+      const served = readBundle(bundleDir).files.find((f) => f.served)!;
+      // a version named by the run and the served bytes: a re-run after a kill retries the same, create-only, version
+      const r = await promote(storeFromEnv(s3.bucket, s3.prefix), {
+        router: s3.router,
+        bundleDir,
+        version: `retrain-${sha256Hex(path.basename(m.runDir)).slice(0, 8)}-${sha256Hex(served.bytes).slice(0, 8)}`,
+        why: decision.reason,
+        provenance: {
+          retrain_run: m.runDir,
+          gate: { n: decision.n, seed: decision.seed, level: decision.level, atShare: decision.atShare },
+          ...(operatingPoint ? { operating_point: operatingPoint } : {}),
+        },
+      });
+      store = {
+        bucket: s3.bucket,
+        router: s3.router,
+        version: r.version,
+        previous: r.previous,
+        audit: r.audit,
+      };
+    }
     // the new champion: bin then json, each written durably under the champion's own name (the json names its bin)
     const staged = saveRouterState(
       loadRouterState(trained.model),
@@ -555,10 +603,12 @@ async function retrainSteps(
     );
     writeDurable(`${modelBasePath(championSrc)}.router.bin`, readFileSync(staged.bin));
     writeDurable(championSrc, readFileSync(staged.json));
-    return { dir: gatewayDir, served: p.served, files: p.order };
+    return { published, store };
   });
-  run?.setTags({ "promote.dir": published.dir });
+  if (promoted.published) run?.setTags({ "promote.dir": promoted.published.dir });
+  if (promoted.store) run?.setTags({ "promote.s3_version": promoted.store.version });
   result.promoted = true;
-  result.published = published;
+  if (promoted.published) result.published = promoted.published;
+  if (promoted.store) result.store = promoted.store;
   return result;
 }

@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
 import { CollectStore } from "../../lib/collect/store";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
+import { readPointer, storeFromEnv } from "../../lib/export/s3-store";
 import { loadRouterState } from "../../lib/routers/model-file";
 import { MlflowClient } from "../../lib/tracking/client";
 import type { GateDecision } from "../../lib/traffic/gate";
@@ -52,7 +53,12 @@ function retrain(
   const args = [cli, "retrain", "--config", config, "--cache-dir", path.join(dir, "cache")];
   if (trackingUri !== undefined) args.push("--tracking-uri", trackingUri);
   return runChild(process.execPath, args, {
-    env: { ...process.env, ROUTERLAB_QUIET: "1", ROUTERLAB_TRACKING_DIR: path.join(dir, "journal") },
+    env: {
+      ...process.env,
+      ROUTERLAB_QUIET: "1",
+      ROUTERLAB_TRACKING_DIR: path.join(dir, "journal"),
+      ROUTERLAB_S3_ENDPOINT: testServices().s3.endpoint,
+    },
     timeoutMs: 300_000,
     ...(onStart ? { onStart } : {}),
   });
@@ -61,7 +67,15 @@ function retrain(
 function writeConfig(
   dir: string,
   name: string,
-  o: { dataset: string; models: string; champion: string; gatewayDir: string; shuffle: boolean; out: string },
+  o: {
+    dataset: string;
+    models: string;
+    champion: string;
+    gatewayDir: string;
+    shuffle: boolean;
+    out: string;
+    s3?: { bucket: string; prefix: string };
+  },
 ): string {
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(
@@ -83,7 +97,7 @@ function writeConfig(
       `champion: { model: ${o.champion} }`,
       "gate: { shares: [0.5], resamples: 500, level: 0.95, seed: 9 }",
       "calibration: { strongShare: 0.5 }",
-      `promote: { gatewayDir: ${o.gatewayDir} }`,
+      `promote: { gatewayDir: ${o.gatewayDir}${o.s3 ? `, s3: { bucket: ${o.s3.bucket}, prefix: ${o.s3.prefix}, router: traffic }` : ""} }`,
       "seed: 1",
       `tracking: { enabled: true, experiment: retrain-test }`,
       `output: { dir: ${o.out} }`,
@@ -146,7 +160,13 @@ describe("routerlab retrain", () => {
       strong: STRONG,
     });
 
-    // 1. a challenger trained on the labels beats the random champion: promoted, published, the new champion
+    // 1. a challenger trained on the labels beats the random champion: promoted (gateway folder and S3 store), the new champion
+    const svc = testServices();
+    const s3 = { bucket: svc.s3.bucket, prefix: `retrain-test-${process.pid}-${Date.now()}` };
+    const s3Store = storeFromEnv(s3.bucket, s3.prefix, {
+      ...process.env,
+      ROUTERLAB_S3_ENDPOINT: svc.s3.endpoint,
+    });
     const better = writeConfig(dir, "better", {
       dataset,
       models,
@@ -154,8 +174,8 @@ describe("routerlab retrain", () => {
       gatewayDir,
       shuffle: false,
       out: path.join(dir, "run-better"),
+      s3,
     });
-    const svc = testServices();
     const r1 = await retrain(better, dir, undefined, svc.mlflowUri);
     assert.equal(r1.code, 0, r1.stderr);
     const g1 = gateOf(path.join(dir, "run-better"));
@@ -165,6 +185,10 @@ describe("routerlab retrain", () => {
     assert.ok(g1.n >= 100, `held-out n ${g1.n}`);
     assert.match(r1.stdout, /promoted: .*router\.pt/);
     assert.deepEqual(readdirSync(gatewayDir).sort(), ["manifest.json", "router.json", "router.pt"]);
+    const version = r1.stdout.match(/promoted in s3:\/\/\S+: traffic (\S+) \(previous: none\)/)![1]!;
+    const pointer = await readPointer(s3Store, "traffic");
+    assert.equal(pointer?.pointer.version, version);
+    assert.equal(pointer?.pointer.why, g1.reason);
     assert.equal(loadRouterState(champion).kind, "mlp", "the challenger became the champion");
     const companion = JSON.parse(readFileSync(path.join(gatewayDir, "router.json"), "utf8")) as Record<
       string,
@@ -199,6 +223,7 @@ describe("routerlab retrain", () => {
 
     // 2. a challenger trained on shuffled labels is refused: the gateway folder and the champion stay as they are
     const worse = writeConfig(dir, "worse", {
+      s3,
       dataset,
       models,
       champion,
@@ -216,6 +241,11 @@ describe("routerlab retrain", () => {
     assert.match(r2.stdout, /keep the champion/);
     assert.equal(statSync(path.join(gatewayDir, "router.pt")).mtimeMs, served);
     assert.deepEqual(readFileSync(champion), championBytes);
+    assert.equal(
+      (await readPointer(s3Store, "traffic"))?.pointer.version,
+      version,
+      "the S3 pointer did not move",
+    );
     assert.equal(existsSync(path.join(dir, "run-worse", "export.done")), false);
 
     // 3. the same retrain killed (SIGKILL) once its split is done, then re-run: the same evidence, finished steps reused
