@@ -325,7 +325,7 @@ async function retrainSteps(
   const run = m.run;
 
   // 1. labels from the served answers (label-traffic's workflow), into <run>/labels/
-  const labelsFp = fp("labels", config.labels, c.trafficFp);
+  const labelsFp = fp("labels", config.labels, c.trafficFp, opts.judge, opts.weakModel, opts.strongModel);
   const labels = await step(m, "labels", labelsFp, async (dir) => {
     const r = await runLabelTraffic(
       { ...config.labels, dataset: abs(config.labels.dataset), output: { dir } },
