@@ -161,3 +161,10 @@ export function timeResult(name: string, c: Comparison, goal: { factor: number; 
     samples: { ours: c.ours.samples, peer: c.peer.samples },
   };
 }
+
+/** The verdict of one figure for the summary table: a noisy figure is never met. */
+export function verdict(r: BenchResult): "met" | "not met" | "noisy" | "info" {
+  if (r.noisy) return "noisy";
+  if (r.met === null) return "info";
+  return r.met ? "met" : "not met";
+}

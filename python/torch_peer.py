@@ -6,6 +6,7 @@ Modes (one JSON spec file in, one JSON object out on stdout):
                          load_state_dict, run forward on the probe embeddings, print logits/scores + argmax.
   train-mlp <spec.json>  time training of the same MLP architecture (Adam, CE, mini-batches) on synthetic data.
   train-mf <spec.json>   time RouteLLM-style MF training on synthetic (winner, loser) pairs.
+                         Both take an optional "threads" (torch.set_num_threads) in the spec.
 
 Tensors and probes are raw little-endian float32 files named in the spec; shapes are given in the spec.
 """
@@ -88,7 +89,14 @@ def forward_many(spec):
     return {"items": [forward(item) for item in spec["items"]]}
 
 
+def set_threads(spec):
+    """The bench protocol tries every thread count (bench/protocol.ts); unset = torch's default."""
+    if "threads" in spec:
+        torch.set_num_threads(int(spec["threads"]))
+
+
 def train_mlp(spec):
+    set_threads(spec)
     torch.manual_seed(spec["seed"])
     g = np.random.default_rng(spec["seed"])
     n, d, c = spec["rows"], spec["dim"], spec["num_classes"]
@@ -107,10 +115,11 @@ def train_mlp(spec):
             loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def train_mf(spec):
+    set_threads(spec)
     torch.manual_seed(spec["seed"])
     g = np.random.default_rng(spec["seed"])
     nq, d, m, npairs = spec["queries"], spec["dim"], spec["num_models"], spec["pairs"]
@@ -134,7 +143,7 @@ def train_mf(spec):
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def steps_mf(spec):

@@ -4,7 +4,15 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { Config, Side } from "../../bench/protocol";
-import { compare, median, threadCounts, threadLabel, timeResult, withThreadEnv } from "../../bench/protocol";
+import {
+  compare,
+  median,
+  verdict,
+  threadCounts,
+  threadLabel,
+  timeResult,
+  withThreadEnv,
+} from "../../bench/protocol";
 
 const TOY = path.join(__dirname, "toy-peer.js");
 
@@ -97,6 +105,9 @@ describe("bench protocol", () => {
     const r = timeResult("x.seconds", c, { factor: 1, text: "<= peer" });
     assert.equal(r.met, false, "ours is 10x faster, but the figure is noisy");
     assert.equal(r.noisy, true);
+    assert.equal(verdict(r), "noisy");
+    assert.equal(verdict({ ...r, noisy: false, met: true }), "met");
+    assert.equal(verdict({ ...r, noisy: false, met: null }), "info");
   });
 
   it("median follows its definition", () => {

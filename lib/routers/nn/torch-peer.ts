@@ -19,7 +19,12 @@ const ForwardSchema = z.object({
 });
 export type TorchForward = z.infer<typeof ForwardSchema>;
 
-const TrainSchema = z.object({ seconds: z.number(), final_loss: z.number(), threads: z.int() });
+const TrainSchema = z.object({
+  seconds: z.number(),
+  final_loss: z.number(),
+  threads: z.int(),
+  torch: z.string(),
+});
 export type TorchTrain = z.infer<typeof TrainSchema>;
 
 function runPeer<S extends z.ZodType>(
