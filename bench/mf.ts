@@ -40,26 +40,29 @@ export const mfBench: BenchArea = {
       return (performance.now() - started) / 1000;
     };
     let torchVersion = "";
-    const peer = (threads: number) => async (): Promise<number> => {
-      const r = await withThreadEnv(threads, () =>
-        torchTrain("train-mf", {
-          seed: 2,
-          queries: nq,
-          dim: DIM,
-          num_models: MODELS,
-          pairs: PAIRS,
-          latent_dim: 128,
-          learning_rate: 3e-4,
-          weight_decay: 1e-5,
-          noise: 0.1,
-          batch_size: 64,
-          epochs: EPOCHS,
-          threads,
-        }),
-      );
-      torchVersion = r.torch;
-      return r.seconds;
-    };
+    const peer =
+      (threads: number) =>
+      async (budgetSeconds?: number): Promise<number> => {
+        const r = await withThreadEnv(threads, () =>
+          torchTrain("train-mf", {
+            seed: 2,
+            queries: nq,
+            dim: DIM,
+            num_models: MODELS,
+            pairs: PAIRS,
+            latent_dim: 128,
+            learning_rate: 3e-4,
+            weight_decay: 1e-5,
+            noise: 0.1,
+            batch_size: 64,
+            epochs: EPOCHS,
+            threads,
+            ...(budgetSeconds === undefined ? {} : { max_seconds: budgetSeconds }),
+          }),
+        );
+        torchVersion = r.torch;
+        return r.complete ? r.seconds : Infinity;
+      };
     const c = await compare(
       { name: "routerlab MF trainer", configs: [{ label: "1 onnxruntime thread", run: ours }] },
       {
@@ -68,7 +71,7 @@ export const mfBench: BenchArea = {
       },
     );
     c.ours.name = `routerlab ${engine} engine`;
-    c.peer.name = `PyTorch ${torchVersion} CPU`;
+    c.peer.name = `PyTorch ${torchVersion}`;
     return [
       timeResult("mf.train_10ep_seconds", c, { factor: 1, text: "<= PyTorch CPU at its best thread count" }),
     ];

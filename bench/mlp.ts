@@ -43,24 +43,27 @@ export const mlpBench: BenchArea = {
       return (performance.now() - started) / 1000;
     };
     let torchVersion = "";
-    const peer = (threads: number) => async (): Promise<number> => {
-      const r = await withThreadEnv(threads, () =>
-        torchTrain("train-mlp", {
-          seed: 1,
-          rows: ROWS,
-          dim: DIM,
-          num_classes: CLASSES,
-          hidden_layer_sizes: [128, 64],
-          activation: "relu",
-          learning_rate: 1e-3,
-          batch_size: BATCH,
-          epochs: EPOCHS,
-          threads,
-        }),
-      );
-      torchVersion = r.torch;
-      return r.seconds;
-    };
+    const peer =
+      (threads: number) =>
+      async (budgetSeconds?: number): Promise<number> => {
+        const r = await withThreadEnv(threads, () =>
+          torchTrain("train-mlp", {
+            seed: 1,
+            rows: ROWS,
+            dim: DIM,
+            num_classes: CLASSES,
+            hidden_layer_sizes: [128, 64],
+            activation: "relu",
+            learning_rate: 1e-3,
+            batch_size: BATCH,
+            epochs: EPOCHS,
+            threads,
+            ...(budgetSeconds === undefined ? {} : { max_seconds: budgetSeconds }),
+          }),
+        );
+        torchVersion = r.torch;
+        return r.complete ? r.seconds : Infinity;
+      };
     const c = await compare(
       { name: "routerlab MLP trainer", configs: [{ label: "1 onnxruntime thread", run: ours }] },
       {
@@ -69,7 +72,7 @@ export const mlpBench: BenchArea = {
       },
     );
     c.ours.name = `routerlab ${engine} engine`;
-    c.peer.name = `PyTorch ${torchVersion} CPU`;
+    c.peer.name = `PyTorch ${torchVersion}`;
     return [
       timeResult("mlp.train_20ep_seconds", c, { factor: 1, text: "<= PyTorch CPU at its best thread count" }),
     ];

@@ -1,7 +1,8 @@
 /**
  * The benchmark protocol, one place for every area that compares routerlab with a peer:
  * 1. each side runs as a competent user would configure it on this machine: every configuration given (thread
- *    counts 1..cores, see `threadCounts`) is timed once, interleaved across the two sides, and the fastest kept;
+ *    counts 1..cores, see `threadCounts`) is timed once, interleaved across the two sides, and the fastest kept
+ *    (a configuration may give up once it exceeds `SEARCH_BUDGET` x the side's best search time so far);
  * 2. the kept configurations then run in interleaved rounds (ours, peer, ours, peer, ...) and the median of each
  *    side is the figure (the search sample of the kept configuration counts as its first round);
  * 3. the 1-minute load average is recorded before and after the figure; a figure taken while it exceeded the core
@@ -14,8 +15,12 @@ import type { BenchResult } from "./types";
 export interface Config {
   /** Shown in results, e.g. "1 thread". */
   label: string;
-  /** One timed run; returns seconds. */
-  run: () => Promise<number> | number;
+  /**
+   * One timed run; returns seconds. During the search `budgetSeconds` is set once a configuration of the same side
+   * has a time: a run that can stop early (e.g. PyTorch checking after each epoch) may give up past it and return
+   * `Infinity` (a thrashing configuration took 45x the best one under load, minutes of bench time for nothing).
+   */
+  run: (budgetSeconds?: number) => Promise<number> | number;
 }
 
 export interface Side {
@@ -24,14 +29,17 @@ export interface Side {
   configs: readonly Config[];
 }
 
+/** During the search, a run may stop once it takes this many times the side's best time so far. */
+export const SEARCH_BUDGET = 3;
+
 export interface SideFigure {
   name: string;
   /** The kept configuration's label. */
   config: string;
   /** Every configuration tried, in order. */
   tried: string[];
-  /** Search time of each configuration tried (same order as `tried`). */
-  searchSeconds: number[];
+  /** Search time of each configuration tried (same order as `tried`); null = gave up past the budget. */
+  searchSeconds: (number | null)[];
   samples: number[];
   median: number;
 }
@@ -102,17 +110,21 @@ export async function compare(ours: Side, peer: Side, opts: ProtocolOptions = {}
   if (ours.configs.length === 0 || peer.configs.length === 0)
     throw new Error("each side needs at least one configuration");
   const before = loadAverage();
-  const timed = async (side: Side, c: Config): Promise<number> => {
-    const s = await c.run();
-    log(`${side.name}, ${c.label}: ${s.toFixed(3)} s`);
+  const timed = async (side: Side, c: Config, budget?: number): Promise<number> => {
+    const s = await c.run(budget);
+    log(
+      `${side.name}, ${c.label}: ${Number.isFinite(s) ? `${s.toFixed(3)} s` : `gave up past ${budget?.toFixed(1)} s`}`,
+    );
     return s;
   };
+  const budget = (xs: number[]): number | undefined =>
+    xs.length > 0 ? SEARCH_BUDGET * Math.min(...xs) : undefined;
   // search, interleaved: ours[0], peer[0], ours[1], peer[1], ...
   const search: [number[], number[]] = [[], []];
   const most = Math.max(ours.configs.length, peer.configs.length);
   for (let i = 0; i < most; i++) {
-    if (i < ours.configs.length) search[0].push(await timed(ours, ours.configs[i]!));
-    if (i < peer.configs.length) search[1].push(await timed(peer, peer.configs[i]!));
+    if (i < ours.configs.length) search[0].push(await timed(ours, ours.configs[i]!, budget(search[0])));
+    if (i < peer.configs.length) search[1].push(await timed(peer, peer.configs[i]!, budget(search[1])));
   }
   const bestOf = (xs: number[]): number => xs.indexOf(Math.min(...xs));
   const keep = [bestOf(search[0]), bestOf(search[1])] as const;
@@ -126,7 +138,7 @@ export async function compare(ours: Side, peer: Side, opts: ProtocolOptions = {}
     name: side.name,
     config: side.configs[k]!.label,
     tried: side.configs.map((c) => c.label),
-    searchSeconds: search[s],
+    searchSeconds: search[s].map((x) => (Number.isFinite(x) ? x : null)),
     samples: samples[s],
     median: median(samples[s]),
   });

@@ -6,7 +6,8 @@ Modes (one JSON spec file in, one JSON object out on stdout):
                          load_state_dict, run forward on the probe embeddings, print logits/scores + argmax.
   train-mlp <spec.json>  time training of the same MLP architecture (Adam, CE, mini-batches) on synthetic data.
   train-mf <spec.json>   time RouteLLM-style MF training on synthetic (winner, loser) pairs.
-                         Both take an optional "threads" (torch.set_num_threads) in the spec.
+                         Both take optional "threads" (torch.set_num_threads) and "max_seconds" (give up
+                         between epochs past it; "complete": false) in the spec.
 
 Tensors and probes are raw little-endian float32 files named in the spec; shapes are given in the spec.
 """
@@ -95,6 +96,15 @@ def set_threads(spec):
         torch.set_num_threads(int(spec["threads"]))
 
 
+def out_of_budget(spec, t0):
+    """The bench protocol's search may pass "max_seconds": stop (between epochs) once past it."""
+    return "max_seconds" in spec and time.perf_counter() - t0 > float(spec["max_seconds"])
+
+
+def given_up(t0):
+    return {"seconds": time.perf_counter() - t0, "final_loss": None, "threads": torch.get_num_threads(), "torch": torch.__version__, "complete": False}
+
+
 def train_mlp(spec):
     set_threads(spec)
     torch.manual_seed(spec["seed"])
@@ -108,6 +118,8 @@ def train_mlp(spec):
     bs = spec["batch_size"]
     t0 = time.perf_counter()
     for _ in range(spec["epochs"]):
+        if out_of_budget(spec, t0):
+            return given_up(t0)
         perm = torch.randperm(n)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
@@ -115,7 +127,7 @@ def train_mlp(spec):
             loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__, "complete": True}
 
 
 def train_mf(spec):
@@ -133,6 +145,8 @@ def train_mf(spec):
     bs = spec["batch_size"]
     t0 = time.perf_counter()
     for _ in range(spec["epochs"]):
+        if out_of_budget(spec, t0):
+            return given_up(t0)
         perm = torch.randperm(npairs)
         for i in range(0, npairs, bs):
             idx = perm[i : i + bs]
@@ -143,7 +157,7 @@ def train_mf(spec):
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__, "complete": True}
 
 
 def steps_mf(spec):

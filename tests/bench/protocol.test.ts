@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { Config, Side } from "../../bench/protocol";
 import {
+  SEARCH_BUDGET,
   compare,
   median,
   verdict,
@@ -86,6 +87,34 @@ describe("bench protocol", () => {
     assert.equal(r.ratio, 3);
     assert.equal(r.met, true);
     assert.equal(r.noisy, false);
+  });
+
+  it("offers each search run a budget of SEARCH_BUDGET x the side's best so far; a run that gives up is never kept", async () => {
+    const budgets: (number | undefined)[] = [];
+    const cfg = (label: string, seconds: number): Config => ({
+      label,
+      run: (budget) => {
+        budgets.push(budget);
+        return budget !== undefined && seconds > budget ? Infinity : seconds;
+      },
+    });
+    const c = await compare(
+      { name: "ours", configs: [cfg("o", 1)] },
+      { name: "peer", configs: [cfg("1 thread", 2), cfg("2 threads", 90), cfg("3 threads", 5)] },
+      { rounds: 2, loadAverage: quiet, log: silent },
+    );
+    // search: o (none), 1 thread (none), 2 threads (3 x 2), 3 threads (3 x 2); then rounds without a budget
+    assert.deepEqual(budgets, [
+      undefined,
+      undefined,
+      SEARCH_BUDGET * 2,
+      SEARCH_BUDGET * 2,
+      undefined,
+      undefined,
+    ]);
+    assert.deepEqual(c.peer.searchSeconds, [2, null, 5]);
+    assert.equal(c.peer.config, "1 thread");
+    assert.deepEqual(c.peer.samples, [2, 2]);
   });
 
   it("marks a figure taken above the core count noisy and never met", async () => {
