@@ -14,6 +14,7 @@ import { htmlTable, writeFiguresHtml } from "../plots/plotly";
 import { MainJobConfigSchema } from "../pipeline/config";
 import type { MainJobConfig } from "../pipeline/config";
 import { runMainJob, summaryTable } from "../pipeline/main-job";
+import { timingTable } from "../pipeline/timing";
 import { loadYamlConfig } from "../util/config";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
@@ -171,6 +172,7 @@ export function mainJobStep(config: MainJobConfig): RunStep {
     async run(ctx) {
       const result = await runMainJob({ ...config, outDir: config.outDir ?? path.join(ctx.outDir, "main") });
       ctx.log(summaryTable(result));
+      ctx.log(timingTable(result.steps, result.seconds));
     },
   };
 }
