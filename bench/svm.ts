@@ -35,9 +35,13 @@ export const svmBench: BenchArea = {
         });
         return sk.fit_seconds;
       });
-    // routerlab's SVM has no thread knob; scikit-learn's BLAS/OpenMP threads are tried 1..cores.
+    // scikit-learn's BLAS/OpenMP threads are tried 1..cores. routerlab's kernel products run on one onnxruntime
+    // session per process (native/gram.ts, threads from ROUTERLAB_KNN_THREADS, else onnxruntime's default), so its
+    // side has the one configuration this process has.
+    const knnThreads = process.env.ROUTERLAB_KNN_THREADS;
+    const oursLabel = knnThreads ? `ROUTERLAB_KNN_THREADS=${knnThreads}` : "onnxruntime default threads";
     const c = await compare(
-      { name: "routerlab SVM", configs: [{ label: "1 thread", run: ours }] },
+      { name: "routerlab SVM", configs: [{ label: oursLabel, run: ours }] },
       {
         name: "scikit-learn SVC(rbf, C=1, gamma=scale)",
         configs: threadCounts().map((n) => ({ label: threadLabel(n), run: peerRun(n) })),
