@@ -6,7 +6,7 @@
  * pairs of the same count): the figure is wall time. routerlab's products run on one onnxruntime thread.
  */
 import { MfRouter } from "../lib/routers/mf";
-import { torchTrain } from "../lib/routers/nn/torch-peer";
+import { torchTrain } from "../tests/peers/torch-peer";
 import { createRng } from "../lib/util/random";
 import { compare, threadCounts, threadLabel, timeResult, withThreadEnv } from "./protocol";
 import type { BenchArea, BenchResult } from "./types";
@@ -35,7 +35,7 @@ export const mfBench: BenchArea = {
     const ours = async (): Promise<number> => {
       const router = new MfRouter({ epochs: EPOCHS, validationFraction: 0, seed: 2 });
       const started = performance.now();
-      await router.fit({ data, rows: nq, dim: DIM }, { kind: "multi", models, labels, quality });
+      await router.fit({ X: { data, rows: nq, dim: DIM } }, { kind: "multi", models, labels, quality });
       engine = String(router.state().meta.backend);
       return (performance.now() - started) / 1000;
     };

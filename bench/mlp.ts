@@ -7,7 +7,7 @@
  * onnxruntime thread (native/gemm.ts has no thread knob), so its side has one configuration.
  */
 import { MlpRouter } from "../lib/routers/mlp";
-import { torchTrain } from "../lib/routers/nn/torch-peer";
+import { torchTrain } from "../tests/peers/torch-peer";
 import { createRng } from "../lib/util/random";
 import { compare, threadCounts, threadLabel, timeResult, withThreadEnv } from "./protocol";
 import type { BenchArea, BenchResult } from "./types";
@@ -38,7 +38,7 @@ export const mlpBench: BenchArea = {
         seed: 1,
       });
       const started = performance.now();
-      await router.fit({ data, rows: ROWS, dim: DIM }, { kind: "multi", models, labels });
+      await router.fit({ X: { data, rows: ROWS, dim: DIM } }, { kind: "multi", models, labels });
       engine = String(router.state().meta.backend);
       return (performance.now() - started) / 1000;
     };

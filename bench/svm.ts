@@ -1,6 +1,6 @@
 import { createRouter } from "../lib/routers/registry";
-import type { PeerResult } from "../lib/routers/sklearn-peer";
-import { runSklearnPeer } from "../lib/routers/sklearn-peer";
+import type { PeerResult } from "../tests/peers/sklearn-peer";
+import { runSklearnPeer } from "../tests/peers/sklearn-peer";
 import type { SvmRouter } from "../lib/routers/svm";
 import { syntheticEmbeddings } from "./knn";
 import { compare, threadCounts, threadLabel, timeResult, withThreadEnv } from "./protocol";
@@ -20,7 +20,7 @@ export const svmBench: BenchArea = {
     const ours = async (): Promise<number> => {
       r = createRouter("svm", { kernel: "rbf", C: 1, gamma: "scale" }) as SvmRouter;
       const t0 = process.hrtime.bigint();
-      await r.fit(train, { kind: "binary", models: ["weak", "strong"], labels: y });
+      await r.fit({ X: train }, { kind: "binary", models: ["weak", "strong"], labels: y });
       return Number(process.hrtime.bigint() - t0) / 1e9;
     };
     let sk: PeerResult | undefined;
