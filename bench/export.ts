@@ -43,7 +43,7 @@ def load(p):
 ours_load, ours = load(req["ours_pkl"])
 peer_load, _ = load(req["peer_pkl"])
 probe = X[:1]
-assert str((await ours.predict({ X: probe }))[0]) == str((await m.predict({ X: probe }))[0])
+assert str(ours.predict(probe)[0]) == str(m.predict(probe)[0])
 print(json.dumps({"fit_dump": fit_dump, "ours_load": ours_load, "peer_load": peer_load}))
 `;
 
