@@ -13,8 +13,10 @@ both sides, best kept, interleaved rounds, medians, load average recorded), prin
 them into bench/results.json and ends with a summary table (met / not met / noisy / informational).
 
   <prefix>   only the areas whose prefix matches, e.g. "mlp." or "embed."
-  --long     include the long runs: the 100,000-text embedding stream (embed.stream_100k_peak_rss_mb; hours on
-             2 shared cores). Same as ROUTERLAB_BENCH_EMBED_STREAM=100000.
+  --long     include the long runs: the cold main job (eval.main_job_cold_seconds, ~10 min on a quiet machine;
+             ROUTERLAB_BENCH_COLD=1) and the 100,000-text embedding stream (embed.stream_100k_peak_rss_mb; ~30 min
+             quiet, hours on 2 shared cores; ROUTERLAB_BENCH_EMBED_STREAM=100000). Without it the whole bench is
+             meant to take under 20 minutes on a quiet machine (docs/bench/protocol.md).
   --help     this text`;
 
 /**
@@ -27,7 +29,10 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
-  if (args.includes("--long")) process.env.ROUTERLAB_BENCH_EMBED_STREAM ??= "100000";
+  if (args.includes("--long")) {
+    process.env.ROUTERLAB_BENCH_COLD ??= "1";
+    process.env.ROUTERLAB_BENCH_EMBED_STREAM ??= "100000";
+  }
   const unknown = args.filter((a) => a.startsWith("-") && a !== "--long");
   if (unknown.length > 0) {
     console.error(`unknown option ${unknown.join(", ")}\n\n${HELP}`);
