@@ -241,9 +241,10 @@ function qualityFigures(s: MainSummary): BenchResult[] {
 }
 
 /**
- * The main job warm (caches filled: a first run fills them if needed and is not timed as warm) and,
- * unless ROUTERLAB_BENCH_SKIP_COLD=1, cold: an empty cache folder (embeddings and trained models), with
- * the provisioned embedding model linked in (provisioning is `npm start`'s one-time install step).
+ * The main job warm (caches filled: a first run fills them if needed and is not timed as warm) and, only with
+ * ROUTERLAB_BENCH_COLD=1 (`npm run bench -- --long`), cold: an empty cache folder (embeddings and trained models),
+ * with the provisioned embedding model linked in (provisioning is `npm start`'s one-time install step). The cold
+ * run alone takes ~9-10 minutes on a quiet machine, half the default bench's budget (docs/bench/protocol.md).
  */
 function mainJobFigures(): BenchResult[] {
   let warm = runMainJobProcess("prime");
@@ -263,9 +264,9 @@ function mainJobFigures(): BenchResult[] {
     },
     ...qualityFigures(warm.summary),
   ];
-  if (process.env.ROUTERLAB_BENCH_SKIP_COLD === "1") {
+  if (process.env.ROUTERLAB_BENCH_COLD !== "1") {
     console.error(
-      "[bench] eval.: ROUTERLAB_BENCH_SKIP_COLD=1, the cold main job is not run (previous figure kept)",
+      "[bench] eval.: the cold main job runs only with --long (ROUTERLAB_BENCH_COLD=1); previous figure kept",
     );
     return out;
   }

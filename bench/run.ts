@@ -1,15 +1,44 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { projectRoot } from "../lib/util/paths";
 import { AREAS } from "./areas";
+import { verdict } from "./protocol";
 import type { BenchResult } from "./types";
+
+const HELP = `usage: npm run bench [-- [--long] [<prefix> ...]]
+
+Runs each benchmark area (routerlab and its peer in the same run, bench/protocol.ts: every thread count tried on
+both sides, best kept, interleaved rounds, medians, load average recorded), prints each area's figures, merges
+them into bench/results.json and ends with a summary table (met / not met / noisy / informational).
+
+  <prefix>   only the areas whose prefix matches, e.g. "mlp." or "embed."
+  --long     include the long runs: the cold main job (eval.main_job_cold_seconds, ~10 min on a quiet machine;
+             ROUTERLAB_BENCH_COLD=1) and the 100,000-text embedding stream (embed.stream_100k_peak_rss_mb; ~30 min
+             quiet, hours on 2 shared cores; ROUTERLAB_BENCH_EMBED_STREAM=100000). Without it the whole bench is
+             meant to take under 20 minutes on a quiet machine (docs/bench/protocol.md).
+  --help     this text`;
 
 /**
  * `npm run bench [-- <prefix> ...]`: runs each area (routerlab and its Python peer in the same run),
- * prints a table with the ratios and merges the figures into bench/results.json.
+ * prints a table with the ratios, merges the figures into bench/results.json and prints a summary.
  */
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(HELP);
+    return;
+  }
+  if (args.includes("--long")) {
+    process.env.ROUTERLAB_BENCH_COLD ??= "1";
+    process.env.ROUTERLAB_BENCH_EMBED_STREAM ??= "100000";
+  }
+  const unknown = args.filter((a) => a.startsWith("-") && a !== "--long");
+  if (unknown.length > 0) {
+    console.error(`unknown option ${unknown.join(", ")}\n\n${HELP}`);
+    process.exit(2);
+  }
+  const wanted = args.filter((a) => !a.startsWith("-"));
   const areas = AREAS.filter(
     (a) => wanted.length === 0 || wanted.some((w) => a.prefix.startsWith(w) || w.startsWith(a.prefix)),
   );
@@ -24,6 +53,7 @@ async function main(): Promise<void> {
     ? (JSON.parse(readFileSync(file, "utf8")) as BenchResult[])
     : [];
   const fresh: BenchResult[] = [];
+  const started = performance.now();
   for (const area of areas) {
     console.error(`[bench] ${area.prefix} ...`);
     const results = await area.run();
@@ -37,6 +67,21 @@ async function main(): Promise<void> {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(merged, null, 2) + "\n");
   console.error(`[bench] wrote ${fresh.length} figures to ${path.relative(process.cwd(), file)}`);
+  printSummary(fresh, (performance.now() - started) / 1000);
+}
+
+function printSummary(results: BenchResult[], seconds: number): void {
+  console.log(
+    `\nsummary (${results.length} figures, ${seconds.toFixed(0)} s, load average now ${os.loadavg()[0]!.toFixed(2)}, ${os.availableParallelism()} cores)`,
+  );
+  for (const r of results) {
+    const load = r.load ? `load ${r.load.before.toFixed(1)} -> ${r.load.after.toFixed(1)}` : "";
+    const ratio = r.ratio === null ? "" : `${fmt(r.ratio)}x`;
+    console.log(`  ${verdict(r).padEnd(8)} ${r.name.padEnd(40)} ${ratio.padStart(8)}  ${load}`);
+  }
+  const counts = new Map<string, number>();
+  for (const r of results) counts.set(verdict(r), (counts.get(verdict(r)) ?? 0) + 1);
+  console.log(`  ${["met", "not met", "noisy", "info"].map((v) => `${counts.get(v) ?? 0} ${v}`).join(", ")}`);
 }
 
 function fmt(v: number | null): string {
@@ -47,9 +92,10 @@ function fmt(v: number | null): string {
 function printTable(results: BenchResult[]): void {
   for (const r of results) {
     const peer = r.peer ? `${r.peer} ${fmt(r.peerValue)}` : "";
-    const verdict = r.met === null ? "" : r.met ? "MET" : "NOT MET";
+    const v = verdict(r);
+    const shown = v === "info" ? "" : v.toUpperCase();
     console.log(
-      `${r.name.padEnd(40)} ${fmt(r.value).padStart(10)} ${r.unit.padEnd(10)} ${peer.padEnd(34)} ratio ${fmt(r.ratio).padStart(6)}  goal ${r.goal}  ${verdict}`,
+      `${r.name.padEnd(40)} ${fmt(r.value).padStart(10)} ${r.unit.padEnd(10)} ${peer.padEnd(34)} ratio ${fmt(r.ratio).padStart(6)}  goal ${r.goal}  ${shown}`,
     );
   }
 }

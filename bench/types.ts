@@ -1,4 +1,7 @@
-/** One figure in bench/results.json. `peer` is the Python tool measured in the same run. */
+/**
+ * One figure in bench/results.json. `peer` is the Python tool measured in the same run, with the configuration the
+ * protocol kept (bench/protocol.ts), e.g. "PyTorch 2.13 CPU, 1 thread (best of 1 thread / 2 threads)".
+ */
 export interface BenchResult {
   name: string;
   value: number;
@@ -10,6 +13,14 @@ export interface BenchResult {
   /** The goal, stated as text, e.g. ">= 1.5x peer" or "p99 <= 10 ms". */
   goal: string;
   met: boolean | null;
+  /** Taken while the load average exceeded the core count (bench/protocol.ts): never met. */
+  noisy?: boolean;
+  /** routerlab's kept configuration, when the protocol chose one. */
+  ours?: string;
+  /** 1-minute load average before and after the figure. */
+  load?: { before: number; after: number };
+  /** The interleaved rounds behind the medians (seconds). */
+  samples?: { ours: number[]; peer: number[] };
 }
 
 export interface BenchArea {

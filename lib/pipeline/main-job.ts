@@ -29,6 +29,8 @@ import { pickRows, sampleOf } from "./fit";
 import type { MultiComparison } from "./multi";
 import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
+import type { StepTime } from "./timing";
+import { StepTimer } from "./timing";
 
 export interface BinaryDatasetResult {
   dataset: string;
@@ -47,6 +49,8 @@ export interface MainJobResult {
   multi?: MultiComparison;
   trackingRunDirs: string[];
   seconds: number;
+  /** Wall time per step (timing.ts). */
+  steps: StepTime[];
 }
 
 type Log = (msg: string) => void;
@@ -61,6 +65,7 @@ export async function runMainJob(
   log: Log = (m) => process.stderr.write(`${m}\n`),
 ): Promise<MainJobResult> {
   const started = performance.now();
+  const timer = new StepTimer();
   const out = config.outDir ?? path.join(defaultOutDir(), "main");
   mkdirSync(out, { recursive: true });
 
@@ -85,10 +90,12 @@ export async function runMainJob(
     multiTest = sample(dropLeakedTestRows(multiTrain, bundledRouting("llmrouter-test").data));
   }
 
+  timer.mark("load data");
   log("[2/5] embedding queries (all-MiniLM-L6-v2, cached)");
   const all = [...binaryData, ...(multiTrain ? [multiTrain, multiTest!] : [])];
   const embedded = await embedAll(all, config.embedding.precision);
   const matrixOf = (d: RoutingData): EmbeddingMatrix => embedded.matrices.get(d)!;
+  timer.mark(`embedding (${embedded.texts} texts, ${embedded.misses} not cached)`);
 
   const runDirs: string[] = [];
   const published = loadPublishedMetrics();
@@ -100,6 +107,13 @@ export async function runMainJob(
     const r = await runBinaryDataset(config, data, matrixOf(data), embedded.spec, out, published, log);
     binary.push(r.result);
     runDirs.push(r.runDir);
+    timer.mark(
+      `${data.name}: routers, evaluation, calibration`,
+      Object.entries(r.result.fitSeconds).map(([name, seconds]) => ({
+        name: `${name} fit (sum over folds)`,
+        seconds,
+      })),
+    );
   }
 
   let multi: MultiComparison | undefined;
@@ -118,6 +132,7 @@ export async function runMainJob(
     );
     multi = r.multi;
     runDirs.push(r.runDir);
+    timer.mark(`${multiTest.name}: multi-model routing`);
   }
 
   log("[5/5] writing the summary");
@@ -134,6 +149,7 @@ export async function runMainJob(
     multi,
     trackingRunDirs: runDirs,
     seconds: (performance.now() - started) / 1000,
+    steps: timer.steps,
   };
   writeFileSync(path.join(out, "summary.json"), JSON.stringify(summaryJson(config, result), null, 2) + "\n");
   return result;

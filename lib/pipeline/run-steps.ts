@@ -12,6 +12,7 @@ import { loadSimpleQa } from "../data/simpleqa";
 import { htmlTable, writeFiguresHtml } from "../plots/plotly";
 import type { MainJobConfig } from "./config";
 import { runMainJob, summaryTable } from "./main-job";
+import { timingTable } from "./timing";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 
@@ -168,6 +169,7 @@ export function mainJobStep(config: MainJobConfig): RunStep {
     async run(ctx) {
       const result = await runMainJob({ ...config, outDir: config.outDir ?? path.join(ctx.outDir, "main") });
       ctx.log(summaryTable(result));
+      ctx.log(timingTable(result.steps, result.seconds));
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * MLP router: exactly the gateway's architecture (gateway-contract.md §6.2): Linear + activation per hidden layer, a
  * final Linear, argmax over classes. Trained with softmax cross-entropy, Adam, mini-batches, optional class weights and
- * early stopping on a seeded validation split, on TensorFlow.js (wasm backend). Inference (`score`/`predict`) is the
+ * early stopping on a seeded validation split, by default on a hand-written engine with the large products on
+ * onnxruntime (nn/mlp-engine.ts), or on TensorFlow.js (nn/mlp-tf.ts). Inference (`score`/`predict`) is the
  * gateway's own formula in plain TypeScript (nn/gateway.ts), on the very tensors `state()` exports.
  *
  * Binary setting: two classes with **strong at index 0** and weak at index 1; `P(strong) = σ(z_s − z_w)`; the
@@ -16,7 +17,11 @@ import type { EpochMetrics, TrainCallbacks } from "./nn/common";
 import { EpochMetricsSchema, gatherRows, initialTensor, splitRows, uniformInit } from "./nn/common";
 import type { Activation, LinearLayer, MlpWeights } from "./nn/gateway";
 import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax, sigmoid } from "./nn/gateway";
-import { tf, tfReady } from "./nn/tf";
+import type { MlpBatch, MlpEngine, MlpEngineInit } from "./nn/mlp-engine";
+import { JsMlpEngine } from "./nn/mlp-engine";
+import { TfMlpEngine } from "./nn/mlp-tf";
+import { tfReady } from "./nn/tf";
+import { ortGemm } from "./native/gemm";
 import type { RegisteredRouter } from "./define";
 import { checkQueries, checkTraining, requireFitted, resolveModels } from "./checks";
 import { parseStateMeta } from "./common";
@@ -43,6 +48,11 @@ export const MlpHyperparametersSchema = z.strictObject({
   /** Expected embedding width (384 for the gateway); unset = accept any. */
   inputDim: z.int().positive().optional(),
   seed: z.int().default(0),
+  /**
+   * Training engine: hand-written forward/backward/Adam in TypeScript with the large matrix products on
+   * onnxruntime (`ort`, default), the same all in TypeScript (`js`), or TensorFlow.js (`tfjs`).
+   */
+  engine: z.enum(["ort", "js", "tfjs"]).default("ort"),
 });
 export type MlpHyperparameters = z.infer<typeof MlpHyperparametersSchema>;
 
@@ -122,61 +132,46 @@ export class MlpRouter implements Router {
       });
     }
 
-    const backend = await tfReady();
-    const Ws = init.map((l) => tf.variable(tf.tensor2d(l.weight, [l.outDim, l.inDim])));
-    const bs = init.map((l) => tf.variable(tf.tensor1d(l.bias)));
-    const vars = [...Ws, ...bs];
-    const cw = tf.tensor1d(classWeights);
-    const act = (t: tf.Tensor2D): tf.Tensor2D => {
-      switch (hp.activation) {
-        case "relu":
-          return tf.relu(t);
-        case "tanh":
-          return tf.tanh(t);
-        case "logistic":
-          return tf.sigmoid(t);
-        case "identity":
-          return t;
-      }
+    const B = hp.batchSize;
+    const engineInit: MlpEngineInit = {
+      dims,
+      activation: hp.activation,
+      weights: init.map((l) => l.weight),
+      biases: init.map((l) => l.bias),
+      classWeights,
+      learningRate: hp.learningRate,
+      maxBatch: Math.max(B, val.length),
     };
-    const forward = (x: tf.Tensor2D): tf.Tensor2D => {
-      let h = x;
-      for (let i = 0; i < Ws.length; i++) {
-        h = tf.add(tf.matMul(h, Ws[i]!, false, true), bs[i]!);
-        if (i < Ws.length - 1) h = act(h);
-      }
-      return h;
+    const engine: MlpEngine =
+      hp.engine === "tfjs"
+        ? new TfMlpEngine(engineInit, await tfReady())
+        : new JsMlpEngine(engineInit, hp.engine === "ort" ? await ortGemm() : undefined);
+    const batch: MlpBatch = {
+      x: new Float32Array(engineInit.maxBatch * X.dim),
+      y: new Int32Array(engineInit.maxBatch),
+      nb: 0,
     };
-    /** Weighted mean softmax cross-entropy, torch CrossEntropyLoss(weight=...) semantics: Σ w_y ce / Σ w_y. */
-    const lossOf = (z: tf.Tensor2D, yb: tf.Tensor1D): tf.Scalar => {
-      const logp = tf.logSoftmax(z);
-      const oneHot = tf.oneHot(yb, C);
-      const ce = tf.neg(tf.sum(tf.mul(oneHot, logp), 1));
-      const w = tf.gather(cw, yb);
-      return tf.div(tf.sum(tf.mul(ce, w)), tf.maximum(tf.sum(w), 1e-12));
+    const z = new Float32Array(engineInit.maxBatch * C);
+    const fillBatch = (rows: readonly number[], from: number, to: number): void => {
+      gatherRows(X, rows, from, to, batch.x);
+      for (let i = from; i < to; i++) batch.y[i - from] = y[rows[i]!]!;
+      batch.nb = to - from;
     };
-    const optimizer = tf.train.adam(hp.learningRate, 0.9, 0.999, 1e-8);
-    const snapshot = (): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));
-
-    const evaluate = (rows: number[]): { loss: number; accuracy: number } => {
-      const xb = new Float32Array(rows.length * X.dim);
-      gatherRows(X, rows, 0, rows.length, xb);
-      const yArr = Int32Array.from(rows, (r) => y[r]!);
-      return tf.tidy(() => {
-        const z = forward(tf.tensor2d(xb, [rows.length, X.dim]));
-        const loss = lossOf(z, tf.tensor1d(yArr, "int32")).dataSync()[0]!;
-        const pred = tf.argMax(z, 1).dataSync();
-        let correct = 0;
-        for (let i = 0; i < rows.length; i++) if (pred[i] === yArr[i]) correct++;
-        return { loss, accuracy: correct / rows.length };
-      });
+    const countCorrect = (): number => {
+      let correct = 0;
+      for (let i = 0; i < batch.nb; i++) if (argmaxFirst(z, i * C, C) === batch.y[i]) correct++;
+      return correct;
+    };
+    /** The whole validation split as one batch: Σ w ce / Σ w over every row. */
+    const evaluate = async (): Promise<{ loss: number; accuracy: number }> => {
+      fillBatch(val, 0, val.length);
+      const loss = await engine.run(batch, z, false);
+      return { loss, accuracy: countCorrect() / val.length };
     };
 
     const history: EpochMetrics[] = [];
     let best: { loss: number; weights: Float32Array[] } | undefined;
     let sinceBest = 0;
-    const B = hp.batchSize;
-    const xBuf = new Float32Array(B * X.dim);
     try {
       for (let epoch = 1; epoch <= hp.epochs; epoch++) {
         const started = performance.now();
@@ -189,33 +184,16 @@ export class MlpRouter implements Router {
           order[j] = t;
         }
         let lossSum = 0;
-        let weightSum = 0;
         let correct = 0;
         for (let from = 0; from < order.length; from += B) {
-          const to = Math.min(order.length, from + B);
-          const nb = to - from;
-          gatherRows(X, order, from, to, xBuf);
-          const yb = Int32Array.from(order.slice(from, to), (r) => y[r]!);
-          const batchLoss = tf.tidy(() => {
-            const xt = tf.tensor2d(xBuf.subarray(0, nb * X.dim), [nb, X.dim]);
-            const yt = tf.tensor1d(yb, "int32");
-            let pred: Int32Array | Float32Array | Uint8Array = new Int32Array(0);
-            const { value, grads } = tf.variableGrads(() => {
-              const z = forward(xt);
-              pred = tf.argMax(z, 1).dataSync();
-              return lossOf(z, yt);
-            }, vars);
-            optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-            for (let i = 0; i < nb; i++) if (pred[i] === yb[i]) correct++;
-            return value.dataSync()[0]!;
-          });
-          lossSum += batchLoss * nb;
-          weightSum += nb;
+          fillBatch(order, from, Math.min(order.length, from + B));
+          lossSum += (await engine.run(batch, z, true)) * batch.nb;
+          correct += countCorrect();
         }
-        const v = val.length > 0 ? evaluate(val) : undefined;
+        const v = val.length > 0 ? await evaluate() : undefined;
         const m: EpochMetrics = {
           epoch,
-          loss: lossSum / weightSum,
+          loss: lossSum / order.length,
           accuracy: correct / order.length,
           val_loss: v ? v.loss : null,
           val_accuracy: v ? v.accuracy : null,
@@ -225,17 +203,18 @@ export class MlpRouter implements Router {
         callbacks.onEpoch?.(m);
         if (v) {
           if (!best || v.loss < best.loss) {
-            best = { loss: v.loss, weights: snapshot() };
+            best = { loss: v.loss, weights: await engine.snapshot() };
             sinceBest = 0;
           } else if (hp.patience > 0 && ++sinceBest >= hp.patience) break;
         }
       }
-      const finalWeights = best ? best.weights : snapshot();
+      const finalWeights = best ? best.weights : await engine.snapshot();
+      const L = init.length;
       const layers: LinearLayer[] = init.map((l, i) => ({
         inDim: l.inDim,
         outDim: l.outDim,
         weight: finalWeights[i]!,
-        bias: finalWeights[Ws.length + i]!,
+        bias: finalWeights[L + i]!,
       }));
       if (binary) {
         const last = layers[layers.length - 1]!;
@@ -247,12 +226,10 @@ export class MlpRouter implements Router {
         classes,
         weights: { layers, activation: hp.activation },
         history,
-        backend,
+        backend: engine.name,
       };
     } finally {
-      vars.forEach((v) => v.dispose());
-      cw.dispose();
-      optimizer.dispose();
+      engine.dispose();
     }
   }
 
@@ -393,7 +370,7 @@ export class MlpRouter implements Router {
 export const mlpEntry: RegisteredRouter = defineRouter({
   kind: "mlp",
   description:
-    "Gateway-architecture MLP (Linear+activation layers, softmax CE, Adam, early stopping), trained on tfjs",
+    "Gateway-architecture MLP (Linear+activation layers, softmax CE, Adam, early stopping), trained on onnxruntime products (or tfjs)",
   hyperparameters: MlpHyperparametersSchema,
   seeded: true,
   singleThreadTraining: true,

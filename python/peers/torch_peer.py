@@ -6,6 +6,8 @@ Modes (one JSON spec file in, one JSON object out on stdout):
                          load_state_dict, run forward on the probe embeddings, print logits/scores + argmax.
   train-mlp <spec.json>  time training of the same MLP architecture (Adam, CE, mini-batches) on synthetic data.
   train-mf <spec.json>   time RouteLLM-style MF training on synthetic (winner, loser) pairs.
+                         Both take optional "threads" (torch.set_num_threads) and "max_seconds" (give up
+                         between epochs past it; "complete": false) in the spec.
 
 Tensors and probes are raw little-endian float32 files named in the spec; shapes are given in the spec.
 """
@@ -88,7 +90,23 @@ def forward_many(spec):
     return {"items": [forward(item) for item in spec["items"]]}
 
 
+def set_threads(spec):
+    """The bench protocol tries every thread count (bench/protocol.ts); unset = torch's default."""
+    if "threads" in spec:
+        torch.set_num_threads(int(spec["threads"]))
+
+
+def out_of_budget(spec, t0):
+    """The bench protocol's search may pass "max_seconds": stop (between epochs) once past it."""
+    return "max_seconds" in spec and time.perf_counter() - t0 > float(spec["max_seconds"])
+
+
+def given_up(t0):
+    return {"seconds": time.perf_counter() - t0, "final_loss": None, "threads": torch.get_num_threads(), "torch": torch.__version__, "complete": False}
+
+
 def train_mlp(spec):
+    set_threads(spec)
     torch.manual_seed(spec["seed"])
     g = np.random.default_rng(spec["seed"])
     n, d, c = spec["rows"], spec["dim"], spec["num_classes"]
@@ -100,6 +118,8 @@ def train_mlp(spec):
     bs = spec["batch_size"]
     t0 = time.perf_counter()
     for _ in range(spec["epochs"]):
+        if out_of_budget(spec, t0):
+            return given_up(t0)
         perm = torch.randperm(n)
         for i in range(0, n, bs):
             idx = perm[i : i + bs]
@@ -107,10 +127,11 @@ def train_mlp(spec):
             loss = loss_fn(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__, "complete": True}
 
 
 def train_mf(spec):
+    set_threads(spec)
     torch.manual_seed(spec["seed"])
     g = np.random.default_rng(spec["seed"])
     nq, d, m, npairs = spec["queries"], spec["dim"], spec["num_models"], spec["pairs"]
@@ -124,6 +145,8 @@ def train_mf(spec):
     bs = spec["batch_size"]
     t0 = time.perf_counter()
     for _ in range(spec["epochs"]):
+        if out_of_budget(spec, t0):
+            return given_up(t0)
         perm = torch.randperm(npairs)
         for i in range(0, npairs, bs):
             idx = perm[i : i + bs]
@@ -134,7 +157,7 @@ def train_mf(spec):
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads()}
+    return {"seconds": time.perf_counter() - t0, "final_loss": float(loss.detach()), "threads": torch.get_num_threads(), "torch": torch.__version__, "complete": True}
 
 
 def steps_mf(spec):

@@ -19,7 +19,15 @@ const ForwardSchema = z.object({
 });
 export type TorchForward = z.infer<typeof ForwardSchema>;
 
-const TrainSchema = z.object({ seconds: z.number(), final_loss: z.number(), threads: z.int() });
+const TrainSchema = z.object({
+  seconds: z.number(),
+  /** null when the run gave up (`max_seconds`). */
+  final_loss: z.number().nullable(),
+  threads: z.int(),
+  torch: z.string(),
+  /** false: stopped between epochs past the spec's `max_seconds` (bench protocol search). */
+  complete: z.boolean(),
+});
 export type TorchTrain = z.infer<typeof TrainSchema>;
 
 function runPeer<S extends z.ZodType>(

@@ -7,6 +7,7 @@ import { loadRecord } from "../../lib/calibrate/record";
 import { loadScoresFile } from "../../lib/eval/scores-file";
 import { MainJobConfigSchema } from "../../lib/pipeline/config";
 import { runMainJob, summaryTable } from "../../lib/pipeline/main-job";
+import { timingTable } from "../../lib/pipeline/timing";
 
 // The main job end to end on a seeded sample of the bundled data: real embeddings, every router,
 // evaluation, calibration, journaled tracking and the report. Run twice: the warm run must compute
@@ -59,6 +60,19 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.ok(existsSync(path.join(dir, "run.json")), `journal ${dir}`);
     }
     assert.match(summaryTable(cold), /APGR/);
+    // where the time went: load, embedding, one step per binary dataset (with each router's fit), multi
+    const steps = cold.steps;
+    assert.equal(steps[0]!.step, "load data");
+    assert.match(steps[1]!.step, /^embedding \(\d+ texts, \d+ not cached\)$/);
+    assert.deepEqual(
+      steps.slice(2, 4).map((s) => s.step),
+      cold.binary.map((b) => `${b.dataset}: routers, evaluation, calibration`),
+    );
+    assert.ok(steps[2]!.parts!.some((p) => p.name === "mlp fit (sum over folds)"));
+    assert.match(steps[4]!.step, /multi-model routing$/);
+    const stepSum = steps.reduce((a, s) => a + s.seconds, 0);
+    assert.ok(steps.every((s) => s.seconds >= 0) && stepSum <= cold.seconds + 1e-6);
+    assert.match(timingTable(steps, cold.seconds), /where the time went[\s\S]*embedding/);
     const summary = JSON.parse(readFileSync(path.join(cold.outDir, "summary.json"), "utf8")) as {
       schema: string;
     };

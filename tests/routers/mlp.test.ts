@@ -11,6 +11,8 @@ import type { RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";
 import { accuracy, clusters, randomProbes, subset } from "./nn-helpers";
 
+const ENGINES = ["ort", "js", "tfjs"] as const;
+
 const MODELS = ["openai/gpt-4o", "openai/gpt-4o-mini", "mistral/mixtral-8x7b"];
 
 function multiTask(labels: Int32Array): RoutingTask {
@@ -91,68 +93,105 @@ describe("MLP router", () => {
     }
   });
 
-  it("training maths equal PyTorch: 3 full-batch Adam steps of class-weighted CE from the same weights", async () => {
-    const { X, labels } = clusters(40, 12, 3, 41);
-    const rng = createRng(5);
-    const rand = (n: number, scale: number): Float32Array =>
-      Float32Array.from({ length: n }, () => rng.normal() * scale);
-    const init: Record<string, Float32Array> = {
-      "layers.0.weight": rand(6 * 12, 0.3),
-      "layers.0.bias": rand(6, 0.1),
-      "layers.1.weight": rand(3 * 6, 0.4),
-      "layers.1.bias": rand(3, 0.1),
-    };
-    const classWeight = { "openai/gpt-4o": 2, "mistral/mixtral-8x7b": 0.5 };
-    const r = new MlpRouter({
-      hiddenLayerSizes: [6],
-      activation: "tanh",
-      learningRate: 0.01,
-      batchSize: 1000,
-      epochs: 3,
-      validationFraction: 0,
-      classWeight,
-    });
-    await r.fit({ X }, multiTask(labels), { initialTensors: init });
-    const initState = {
-      ...r.state(),
-      tensors: Object.fromEntries(
-        Object.entries(r.state().tensors).map(([k, t]) => [k, { shape: t.shape, data: init[k]! }]),
-      ),
-    };
-    const torch = torchMlpSteps(initState, X, labels, {
-      steps: 3,
-      learningRate: 0.01,
-      classWeight: [2, 1, 0.5],
-    });
-    for (const [key, t] of Object.entries(r.state().tensors)) {
-      let worst = 0;
-      let moved = 0;
-      torch[key]!.forEach((v, i) => {
-        worst = Math.max(worst, Math.abs(t.data[i]! - v));
-        moved = Math.max(moved, Math.abs(init[key]![i]! - v));
+  // 12 -> 6 runs every product in TypeScript; 384 -> 128 puts the first layer's products on onnxruntime (ort).
+  for (const engine of ENGINES)
+    for (const [dim, hidden, activation] of [
+      [12, 6, "tanh"],
+      [384, 128, "relu"],
+    ] as const)
+      it(`training maths equal PyTorch (${engine} engine, ${dim} -> ${hidden} ${activation}): 3 full-batch Adam steps of class-weighted CE from the same weights`, async () => {
+        const { X, labels } = clusters(80, dim, 3, 41);
+        const rng = createRng(5);
+        const rand = (n: number, scale: number): Float32Array =>
+          Float32Array.from({ length: n }, () => rng.normal() * scale);
+        const init: Record<string, Float32Array> = {
+          "layers.0.weight": rand(hidden * dim, 0.3 / Math.sqrt(dim / 12)),
+          "layers.0.bias": rand(hidden, 0.1),
+          "layers.1.weight": rand(3 * hidden, 0.4),
+          "layers.1.bias": rand(3, 0.1),
+        };
+        const classWeight = { "openai/gpt-4o": 2, "mistral/mixtral-8x7b": 0.5 };
+        const r = new MlpRouter({
+          hiddenLayerSizes: [hidden],
+          activation,
+          learningRate: 0.01,
+          batchSize: 1000,
+          epochs: 3,
+          engine,
+          validationFraction: 0,
+          classWeight,
+        });
+        await r.fit({ X }, multiTask(labels), { initialTensors: init });
+        const initState = {
+          ...r.state(),
+          tensors: Object.fromEntries(
+            Object.entries(r.state().tensors).map(([k, t]) => [k, { shape: t.shape, data: init[k]! }]),
+          ),
+        };
+        const torch = torchMlpSteps(initState, X, labels, {
+          steps: 3,
+          learningRate: 0.01,
+          classWeight: [2, 1, 0.5],
+        });
+        for (const [key, t] of Object.entries(r.state().tensors)) {
+          let worst = 0;
+          let moved = 0;
+          torch[key]!.forEach((v, i) => {
+            worst = Math.max(worst, Math.abs(t.data[i]! - v));
+            moved = Math.max(moved, Math.abs(init[key]![i]! - v));
+          });
+          assert.ok(moved > 1e-3, `${key} moved (${moved})`);
+          assert.ok(worst < 1e-5, `${key}: max |diff| vs torch ${worst}`);
+        }
       });
-      assert.ok(moved > 1e-3, `${key} moved (${moved})`);
-      assert.ok(worst < 1e-5, `${key}: max |diff| vs torch ${worst}`);
-    }
-  });
 
-  it("same config and seed give the same model bytes twice", async () => {
-    const { X, labels } = clusters(300, 32, 3, 2);
-    const dir = mkdtempSync(path.join(os.tmpdir(), "mlp-det-"));
-    const save = async (seed: number, name: string): Promise<Buffer> => {
-      const r = new MlpRouter({ hiddenLayerSizes: [16], epochs: 3, seed, classWeight: "balanced" });
+  for (const engine of ENGINES)
+    it(`same config and seed give the same model bytes twice (${engine} engine)`, async () => {
+      // 384 -> 128: the ort engine's first-layer products run on onnxruntime
+      const { X, labels } = clusters(300, 384, 3, 2);
+      const dir = mkdtempSync(path.join(os.tmpdir(), "mlp-det-"));
+      const save = async (seed: number, name: string): Promise<Buffer> => {
+        const r = new MlpRouter({
+          hiddenLayerSizes: [128],
+          epochs: 3,
+          seed,
+          classWeight: "balanced",
+          engine,
+        });
+        await r.fit({ X }, multiTask(labels));
+        return readFileSync(saveRouterState(r.state(), path.join(dir, name)).bin);
+      };
+      try {
+        const a = await save(42, "a");
+        const b = await save(42, "b");
+        const c = await save(43, "c");
+        assert.ok(a.length > 0 && a.equals(b), "same seed, same bytes");
+        assert.ok(!a.equals(c), "another seed, other bytes");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+  it("the ort and js engines train the same model (mini-batches, a partial last batch, validation split)", async () => {
+    // 384 -> 128 puts the first layer's products on onnxruntime in the ort engine.
+    const { X, labels } = clusters(330, 384, 3, 12);
+    const fit = async (engine: "ort" | "js"): Promise<MlpRouter> => {
+      const r = new MlpRouter({ hiddenLayerSizes: [128, 64], epochs: 4, batchSize: 64, seed: 4, engine });
       await r.fit({ X }, multiTask(labels));
-      return readFileSync(saveRouterState(r.state(), path.join(dir, name)).bin);
+      return r;
     };
-    try {
-      const a = await save(42, "a");
-      const b = await save(42, "b");
-      const c = await save(43, "c");
-      assert.ok(a.length > 0 && a.equals(b), "same seed, same bytes");
-      assert.ok(!a.equals(c), "another seed, other bytes");
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+    const ort = await fit("ort");
+    const js = await fit("js");
+    assert.equal(ort.state().meta.backend, "ort");
+    assert.equal(js.state().meta.backend, "js");
+    assert.equal(ort.history.length, 4);
+    for (const [key, t] of Object.entries(ort.state().tensors)) {
+      const other = js.state().tensors[key]!.data;
+      let worst = 0;
+      t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
+      assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
     }
+    ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
   });
 
   it("early stopping restores the best epoch when val loss stops improving", async () => {

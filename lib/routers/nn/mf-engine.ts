@@ -53,7 +53,7 @@ function bce(z: number, t: number): number {
   return Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)));
 }
 
-class Adam {
+export class Adam {
   private readonly m: Float64Array;
   private readonly v: Float64Array;
   constructor(

@@ -1,0 +1,294 @@
+/**
+ * MLP training engine in plain TypeScript, after mf-engine.ts: forward, hand-written backward and torch's Adam for
+ * the gateway MLP (Linear + activation per hidden layer, a final Linear), loss = torch
+ * `CrossEntropyLoss(weight=w)` (Σ w_y·ce / Σ w_y). The products of a step whose size is at least
+ * `ORT_MIN_MACS` (the first layer's forward and weight gradient, the 128x64 layer's) run on onnxruntime's sgemm
+ * (native/gemm.ts) when a `Gemm` is given (`ort`), everything else in TypeScript loops (`js`, every product).
+ * All buffers are allocated once; bias and activation are applied in one pass over each product.
+ * Parameters are float32 as in torch, Adam moments float64 (mf-engine's `Adam`); parity with torch to 1e-5 over a
+ * few Adam steps and byte-identical reruns are checked in tests/routers/mlp.test.ts.
+ */
+import type { Gemm } from "../native/gemm";
+import type { Activation } from "./gateway";
+import { Adam } from "./mf-engine";
+
+export interface MlpBatch {
+  /** nb x D rows, row-major. */
+  x: Float32Array;
+  /** Class index per row. */
+  y: Int32Array;
+  nb: number;
+}
+
+export interface MlpEngine {
+  readonly name: string;
+  /**
+   * Logits of the batch into `z` (nb x C) and the weighted mean cross-entropy (computed before any update); with
+   * `train`, one Adam step on that loss.
+   */
+  run(b: MlpBatch, z: Float32Array, train: boolean): number | Promise<number>;
+  /** Current tensors as float32: every layer's weight, then every layer's bias. */
+  snapshot(): Float32Array[] | Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+export interface MlpEngineInit {
+  /** [input, ...hidden, classes]. */
+  dims: readonly number[];
+  activation: Activation;
+  /** Per layer, `[out, in]` row-major. */
+  weights: readonly Float32Array[];
+  biases: readonly Float32Array[];
+  classWeights: Float32Array;
+  learningRate: number;
+  /** Largest batch `run` will see (training batch or the whole validation split). */
+  maxBatch: number;
+}
+
+/**
+ * Below this many multiply-adds a product runs in TypeScript even with a Gemm: one onnxruntime call costs tens of
+ * microseconds (an async round trip), more than a 64 x 64 x 5 product takes in a JS loop.
+ */
+export const ORT_MIN_MACS = 1 << 17;
+
+/** Y[m, n] = A[m, k] · B[n, k]^T (+ bias[n]), row-major, four accumulators. */
+function ntInto(
+  a: Float32Array,
+  m: number,
+  k: number,
+  b: Float32Array,
+  n: number,
+  out: Float32Array,
+  bias?: Float32Array,
+): void {
+  const k4 = k - (k % 4);
+  for (let i = 0; i < m; i++) {
+    const ao = i * k;
+    for (let j = 0; j < n; j++) {
+      const bo = j * k;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let d = 0;
+      for (; d < k4; d += 4) {
+        s0 += a[ao + d]! * b[bo + d]!;
+        s1 += a[ao + d + 1]! * b[bo + d + 1]!;
+        s2 += a[ao + d + 2]! * b[bo + d + 2]!;
+        s3 += a[ao + d + 3]! * b[bo + d + 3]!;
+      }
+      for (; d < k; d++) s0 += a[ao + d]! * b[bo + d]!;
+      out[i * n + j] = s0 + s1 + s2 + s3 + (bias ? bias[j]! : 0);
+    }
+  }
+}
+
+/** Y[m, n] = A[k, m]^T · B[k, n]: Y[r, :] = Σ_i A[i, r] · B[i, :]. */
+function tnInto(a: Float32Array, k: number, m: number, b: Float32Array, n: number, out: Float32Array): void {
+  out.fill(0, 0, m * n);
+  for (let i = 0; i < k; i++) {
+    const bo = i * n;
+    for (let r = 0; r < m; r++) {
+      const g = a[i * m + r]!;
+      if (g === 0) continue;
+      const oo = r * n;
+      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
+    }
+  }
+}
+
+/** Y[m, n] = A[m, k] · B[k, n]. */
+function nnInto(a: Float32Array, m: number, k: number, b: Float32Array, n: number, out: Float32Array): void {
+  out.fill(0, 0, m * n);
+  for (let i = 0; i < m; i++) {
+    const oo = i * n;
+    for (let j = 0; j < k; j++) {
+      const g = a[i * k + j]!;
+      if (g === 0) continue;
+      const bo = j * n;
+      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
+    }
+  }
+}
+
+/** out[i, j] = act(pre[i, j] + bias[j]) over `rows` rows (bias and activation fused in one pass). */
+function biasActivate(
+  pre: Float32Array,
+  rows: number,
+  n: number,
+  bias: Float32Array,
+  act: Activation | null,
+  out: Float32Array,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const o = i * n;
+    for (let j = 0; j < n; j++) {
+      const v = pre[o + j]! + bias[j]!;
+      out[o + j] =
+        act === null || act === "identity"
+          ? v
+          : act === "relu"
+            ? v > 0
+              ? v
+              : 0
+            : act === "tanh"
+              ? Math.tanh(v)
+              : 1 / (1 + Math.exp(-v));
+    }
+  }
+}
+
+/** g[i] *= act'(h[i]) given the activation's output h (torch's backward formulas in terms of the output). */
+function activationGrad(act: Activation, h: Float32Array, g: Float32Array, len: number): void {
+  switch (act) {
+    case "relu":
+      for (let i = 0; i < len; i++) if (!(h[i]! > 0)) g[i] = 0;
+      return;
+    case "tanh":
+      for (let i = 0; i < len; i++) g[i] = g[i]! * (1 - h[i]! * h[i]!);
+      return;
+    case "logistic":
+      for (let i = 0; i < len; i++) g[i] = g[i]! * (h[i]! * (1 - h[i]!));
+      return;
+    case "identity":
+      return;
+  }
+}
+
+export class JsMlpEngine implements MlpEngine {
+  readonly name: string;
+  private readonly dims: readonly number[];
+  private readonly L: number;
+  private readonly act: Activation;
+  private readonly W: Float32Array[];
+  private readonly b: Float32Array[];
+  private readonly cw: Float32Array;
+  private readonly optW: Adam[];
+  private readonly optB: Adam[];
+  private t = 0;
+  // scratch, sized for maxBatch
+  /** acts[l]: input of layer l (acts[0] unused: the batch's x). */
+  private readonly acts: Float32Array[];
+  private readonly pre: Float32Array[];
+  /** gA[l]: gradient w.r.t. layer l's output (pre-activation), nb x dims[l+1]. */
+  private readonly gA: Float32Array[];
+  private readonly gAT: Float32Array;
+  private readonly gH: Float32Array;
+  private readonly gW: Float32Array[];
+  private readonly gb: Float32Array[];
+
+  constructor(
+    init: MlpEngineInit,
+    private readonly gemm?: Gemm,
+  ) {
+    this.name = gemm ? "ort" : "js";
+    const { dims, maxBatch: B } = init;
+    this.dims = dims;
+    this.L = dims.length - 1;
+    this.act = init.activation;
+    this.W = init.weights.map((w) => Float32Array.from(w));
+    this.b = init.biases.map((b) => Float32Array.from(b));
+    this.cw = Float32Array.from(init.classWeights);
+    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
+    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
+    const maxWidth = Math.max(...dims);
+    this.acts = dims.map((d, l) => new Float32Array(l === 0 ? 0 : B * d));
+    this.pre = dims.map((d) => new Float32Array(B * d));
+    this.gA = dims.slice(1).map((d) => new Float32Array(B * d));
+    this.gAT = new Float32Array(B * maxWidth);
+    this.gH = new Float32Array(B * maxWidth);
+    this.gW = this.W.map((w) => new Float32Array(w.length));
+    this.gb = this.b.map((b) => new Float32Array(b.length));
+  }
+
+  private useOrt(m: number, k: number, n: number): boolean {
+    return this.gemm !== undefined && m * k * n >= ORT_MIN_MACS;
+  }
+
+  async run(batch: MlpBatch, z: Float32Array, train: boolean): Promise<number> {
+    const { dims, L, W, b } = this;
+    const { x, y, nb } = batch;
+    // forward
+    let input = x;
+    for (let l = 0; l < L; l++) {
+      const k = dims[l]!;
+      const n = dims[l + 1]!;
+      const out = l === L - 1 ? z : this.acts[l + 1]!;
+      const act = l === L - 1 ? null : this.act;
+      if (this.useOrt(nb, k, n)) {
+        const p = await this.gemm!.nt(input, nb, k, W[l]!, n);
+        biasActivate(p, nb, n, b[l]!, act, out);
+      } else if (act === null || act === "identity") {
+        ntInto(input, nb, k, W[l]!, n, out, b[l]);
+      } else {
+        const p = this.pre[l + 1]!;
+        ntInto(input, nb, k, W[l]!, n, p);
+        biasActivate(p, nb, n, b[l]!, act, out);
+      }
+      input = out;
+    }
+    // weighted softmax cross-entropy and its gradient w.r.t. the logits
+    const C = dims[L]!;
+    const gz = this.gA[L - 1]!;
+    let wSum = 0;
+    for (let i = 0; i < nb; i++) wSum += this.cw[y[i]!]!;
+    const denom = Math.max(wSum, 1e-12);
+    let loss = 0;
+    for (let i = 0; i < nb; i++) {
+      const o = i * C;
+      let mx = z[o]!;
+      for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(z[o + c]! - mx);
+      const lse = mx + Math.log(s);
+      const yi = y[i]!;
+      const w = this.cw[yi]!;
+      loss += w * (lse - z[o + yi]!);
+      for (let c = 0; c < C; c++) gz[o + c] = (w * (Math.exp(z[o + c]! - lse) - (c === yi ? 1 : 0))) / denom;
+    }
+    loss /= denom;
+    if (!train) return loss;
+
+    // backward
+    for (let l = L - 1; l >= 0; l--) {
+      const k = dims[l]!;
+      const n = dims[l + 1]!;
+      const g = this.gA[l]!;
+      const h = l === 0 ? x : this.acts[l]!;
+      // weight gradient [n, k] = g^T · h
+      let gW = this.gW[l]!;
+      if (this.useOrt(n, nb, k)) gW = await this.gemm!.tn(g, nb, n, h, k);
+      else tnInto(g, nb, n, h, k, gW);
+      this.gW[l] = gW;
+      const gb = this.gb[l]!;
+      gb.fill(0);
+      for (let i = 0; i < nb; i++) for (let j = 0; j < n; j++) gb[j] = gb[j]! + g[i * n + j]!;
+      if (l === 0) continue;
+      // input gradient [nb, k] = g · W, then through the previous activation
+      const prev = this.gA[l - 1]!;
+      if (this.useOrt(nb, n, k)) {
+        const gT = this.gAT;
+        for (let i = 0; i < nb; i++) for (let j = 0; j < n; j++) gT[j * nb + i] = g[i * n + j]!;
+        prev.set(await this.gemm!.tn(gT, n, nb, W[l]!, k));
+      } else {
+        nnInto(g, nb, n, W[l]!, k, this.gH);
+        prev.set(this.gH.subarray(0, nb * k));
+      }
+      activationGrad(this.act, h, prev, nb * k);
+    }
+    this.t++;
+    for (let l = 0; l < L; l++) {
+      this.optW[l]!.step(this.gW[l]!, this.t);
+      this.optB[l]!.step(this.gb[l]!, this.t);
+    }
+    return loss;
+  }
+
+  snapshot(): Float32Array[] {
+    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
+  }
+
+  dispose(): void {
+    // nothing held outside the JS heap
+  }
+}
