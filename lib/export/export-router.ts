@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { rowOf } from "../embed/types";
+import { logregAsMlp } from "../routers/logreg";
 import { routerFromState } from "../routers/registry";
 import { embeddingSpecOf, trainingDataOf } from "../routers/model-file";
 import type { RouterState } from "../routers/types";
@@ -13,6 +14,14 @@ import { writeBundleDir } from "./bundle";
 import { assertSameDecisions } from "./gateway-check";
 import type { LinearLayer, MfWeights, MlpWeights } from "./gateway-scoring";
 import { eloDecide, mfDecide, mlpDecide } from "./gateway-scoring";
+import type { CalibrationInput, OperatingPoint } from "./operating-point";
+import {
+  bakeOperatingPoint,
+  carriesOperatingPoint,
+  operatingPointJson,
+  refuseOperatingPoint,
+  scoreShiftOf,
+} from "./operating-point";
 import type { GatewayModels } from "./safety";
 import { checkEmbeddingSpec, checkLabels } from "./safety";
 import type { SklearnVersions } from "./sklearn-step";
@@ -56,6 +65,8 @@ export interface ExportOptions {
   /** SVM only: training rows, when the model file keeps none (`routerlab train` stores them for SVMs). */
   train?: { X: EmbeddingMatrix; labels: readonly string[] };
   sklearnVersions?: SklearnVersions;
+  /** Bake this calibration record's threshold into the artifact (MLP / logreg only; other kinds are refused). */
+  calibration?: CalibrationInput;
   log?: (msg: string) => void;
 }
 
@@ -67,6 +78,7 @@ export interface ExportResult {
   manifest: Manifest;
   warnings: string[];
   agreement: { queries: number; equal: number };
+  operatingPoint?: OperatingPoint;
 }
 
 function tensor(state: RouterState, name: string): Float32Array {
@@ -135,17 +147,28 @@ function decisionsOf(n: number, f: (i: number) => string): string[] {
 export function exportRouterState(state: RouterState, o: ExportOptions): ExportResult {
   const where = o.routerFile ?? `${state.kind} router`;
   checkEmbeddingSpec(o.embeddingSpec ?? embeddingSpecOf(state, where), where);
+  if (o.calibration && !carriesOperatingPoint(state.kind)) refuseOperatingPoint(state.kind, where);
   const router = routerFromState(state);
-  const expected = router.predict(o.evalX);
+  let expected = router.predict(o.evalX);
+  let operatingPoint: OperatingPoint | undefined;
   const stem = o.stem ?? "router";
   const meta: Record<string, JsonValue> = { router_kind: state.kind, ...(o.metadata ?? {}) };
   let kind: ExportKind;
   let files: BundleFile[];
   let labels: string[];
   let actual: string[];
-  if (state.kind === "mlp") {
+  if (state.kind === "mlp" || state.kind === "logreg") {
     kind = "mlp";
-    const m = mlpFromState(state);
+    let m = state.kind === "logreg" ? logregAsMlp(state) : mlpFromState(state);
+    if (o.calibration) {
+      const strongP = (X: EmbeddingMatrix) => router.score(X).strongProbability ?? new Float64Array(0);
+      const op = bakeOperatingPoint(m, o.calibration, strongP, scoreShiftOf(state));
+      m = { ...m, layers: op.weights.layers };
+      operatingPoint = op.metadata;
+      meta.operating_point = operatingPointJson(op.metadata);
+      expected = op.decide(strongP(o.evalX));
+      op.warnings.forEach((w) => o.log?.(`warning: ${w}`));
+    }
     labels = [...m.labels];
     files = mlpBundle(m, stem, meta);
     actual = decisionsOf(o.evalX.rows, (i) => mlpDecide(m, rowOf(o.evalX, i)));
@@ -221,7 +244,10 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     kind,
     key: o.key,
     description: `routerlab ${kind} router`,
-    metadata: { router_kind: state.kind },
+    metadata: {
+      router_kind: state.kind,
+      ...(operatingPoint ? { operating_point: operatingPointJson(operatingPoint) } : {}),
+    },
   });
   return {
     kind,
@@ -231,5 +257,6 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     manifest,
     warnings,
     agreement: { queries: expected.length, equal: expected.length },
+    ...(operatingPoint ? { operatingPoint } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
 import { knnEntry } from "./knn";
 import { mfEntry } from "./mf";
+import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
 import { svmEntry } from "./svm";
@@ -12,7 +13,7 @@ export type { RegisteredRouter, RouterEntry } from "./define";
 export { defineRouter } from "./define";
 
 /** Every router kind, one line each (MLP and MF add theirs here). */
-const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, mlpEntry, mfEntry, ...baselineEntries];
+const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, mlpEntry, mfEntry, logregEntry, ...baselineEntries];
 
 export function routerKinds(): string[] {
   return ENTRIES.map((e) => e.kind);
