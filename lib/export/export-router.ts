@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { rowOf } from "../embed/types";
+import { EloRouter } from "../routers/elo";
 import { logregAsMlp } from "../routers/logreg";
 import { routerFromState } from "../routers/registry";
 import { embeddingSpecOf, trainingDataOf } from "../routers/model-file";
@@ -180,7 +181,10 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     actual = decisionsOf(o.evalX.rows, (i) => mfDecide(m, rowOf(o.evalX, i)));
   } else if (state.kind === "elo") {
     kind = "elo";
-    const ratings = Object.entries(state.meta.ratings as Record<string, number>);
+    const ratings =
+      router instanceof EloRouter
+        ? router.ratings()
+        : Object.entries(state.meta.ratings as Record<string, number>);
     labels = ratings.map(([l]) => l);
     files = eloBundle(ratings, `${stem}.json`);
     actual = decisionsOf(o.evalX.rows, () => eloDecide(ratings));

@@ -2,6 +2,7 @@ import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
 import { knnEntry } from "./knn";
 import { mfEntry } from "./mf";
+import { eloEntry } from "./elo";
 import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
@@ -13,7 +14,15 @@ export type { RegisteredRouter, RouterEntry } from "./define";
 export { defineRouter } from "./define";
 
 /** Every router kind, one line each (MLP and MF add theirs here). */
-const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, mlpEntry, mfEntry, logregEntry, ...baselineEntries];
+const ENTRIES: RegisteredRouter[] = [
+  knnEntry,
+  svmEntry,
+  mlpEntry,
+  mfEntry,
+  logregEntry,
+  eloEntry,
+  ...baselineEntries,
+];
 
 export function routerKinds(): string[] {
   return ENTRIES.map((e) => e.kind);

@@ -63,7 +63,14 @@ before(async () => {
     spec: embedded.spec,
     train: {
       X: pickRows(X, trainRows),
-      task: { kind: "binary", models: [data.models[0]!, data.models[1]!], labels },
+      task: {
+        kind: "binary",
+        models: [data.models[0]!, data.models[1]!],
+        labels,
+        quality: Float64Array.from(
+          trainRows.flatMap((r) => [data.quality[r * M]!, data.quality[r * M + 1]!]),
+        ),
+      },
     },
     cal: {
       X: pickRows(X, calRows),
@@ -229,21 +236,17 @@ test("KNN, MF and ELO with a calibration record: refused naming why and what to 
     X: pickRows(S.train.X, [...Array(300).keys()]),
     labels: S.train.task.labels.subarray(0, 300),
   };
-  const task: RoutingTask = { ...S.train.task, labels: small.labels };
+  const task: RoutingTask = {
+    ...S.train.task,
+    labels: small.labels,
+    quality: S.train.task.quality!.subarray(0, 300 * 2),
+  };
   const knn = createRouter("knn", { k: 5 });
   await knn.fit(small.X, task);
   const mf = createRouter("mf", { latentDim: 8, epochs: 1, validationFraction: 0 });
-  const M = S.data.models.length;
-  await mf.fit(small.X, {
-    ...task,
-    quality: Float64Array.from({ length: 300 * M }, (_, i) => S.data.quality[i]!),
-  });
-  const elo = {
-    kind: "elo",
-    hyperparameters: {},
-    meta: { ratings: { [S.data.models[1]!]: 1100, [S.data.models[0]!]: 1000 } },
-    tensors: {},
-  };
+  await mf.fit(small.X, task);
+  const elo = createRouter("elo", { resamples: 0 });
+  await elo.fit(small.X, task);
   const lr = createRouter("logreg", { maxIterations: 30 });
   await lr.fit(S.train.X, S.train.task);
   const rec = record(lr, "logreg", 0.5);
@@ -255,7 +258,7 @@ test("KNN, MF and ELO with a calibration record: refused naming why and what to 
   for (const [kind, state] of [
     ["knn", knn.state()],
     ["mf", mf.state()],
-    ["elo", elo],
+    ["elo", elo.state()],
   ] as const) {
     const out = path.join(tmp, `refused-${kind}`);
     assert.throws(
