@@ -55,7 +55,7 @@ function kindOfDir(dir: string): ExportKind {
     artifacts?: { tags?: string[] }[];
   };
   const tag = m.artifacts?.[0]?.tags?.[0];
-  return (["mlp", "mf", "elo", "knn", "svm"].includes(tag ?? "") ? tag : "mlp") as ExportKind;
+  return (["mlp", "mf", "elo", "knn", "svm", "centroid"].includes(tag ?? "") ? tag : "mlp") as ExportKind;
 }
 
 function printEnv(kind: ExportKind, served: string, signed: boolean, modelDir = "/app/models"): void {

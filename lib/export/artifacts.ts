@@ -203,7 +203,7 @@ export function eloJson(ratings: ReadonlyArray<readonly [string, number]>): Buff
 
 // ---------------- bundles ----------------
 
-export type ExportKind = "mlp" | "mf" | "elo" | "knn" | "svm";
+export type ExportKind = "mlp" | "mf" | "elo" | "knn" | "svm" | "centroid";
 
 export interface BundleFile {
   /** Bare file name inside the bundle. */

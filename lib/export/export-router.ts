@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { rowOf } from "../embed/types";
+import { CentroidRouter } from "../routers/centroid";
 import { EloRouter } from "../routers/elo";
 import { logregAsMlp } from "../routers/logreg";
 import { routerFromState } from "../routers/registry";
@@ -15,6 +16,7 @@ import { writeBundleDir } from "./bundle";
 import { assertSameDecisions } from "./gateway-check";
 import type { LinearLayer, MfWeights, MlpWeights } from "./gateway-scoring";
 import { eloDecide, mfDecide, mlpDecide } from "./gateway-scoring";
+import { centroidBundle, centroidFilesDecide, centroidGatewayEnv } from "./formats/centroid-npy";
 import type { CalibrationInput, OperatingPoint } from "./operating-point";
 import {
   bakeOperatingPoint,
@@ -35,6 +37,7 @@ export function gatewayEnv(
   manifestPath: string,
   signed: boolean,
 ): string[] {
+  if (kind === "centroid") return centroidGatewayEnv();
   const env = [
     `ROUTEIQ_ROUTING_STRATEGY=llmrouter-${kind}`,
     `LLMROUTER_MODEL_PATH=${servedPath}`,
@@ -188,6 +191,12 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     labels = ratings.map(([l]) => l);
     files = eloBundle(ratings, `${stem}.json`);
     actual = decisionsOf(o.evalX.rows, () => eloDecide(ratings));
+  } else if (router instanceof CentroidRouter) {
+    kind = "centroid";
+    const [weak, strong] = router.state().meta.models as [string, string];
+    labels = [weak, strong];
+    files = centroidBundle(router.centroids());
+    actual = centroidFilesDecide(files, o.evalX).map((c) => (c ? strong : weak));
   } else if (state.kind === "knn" || state.kind === "svm") {
     kind = state.kind;
     const models = (state.meta.models as string[] | undefined) ?? [];

@@ -2,6 +2,7 @@ import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
 import { knnEntry } from "./knn";
 import { mfEntry } from "./mf";
+import { centroidEntry } from "./centroid";
 import { eloEntry } from "./elo";
 import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
@@ -21,6 +22,7 @@ const ENTRIES: RegisteredRouter[] = [
   mfEntry,
   logregEntry,
   eloEntry,
+  centroidEntry,
   ...baselineEntries,
 ];
 
