@@ -16,6 +16,7 @@ import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
 import { EmbeddingSpecSchema, loadRouterState } from "../routers/model-file";
 import { loadRecord } from "../calibrate/record";
 import { gatewayDecisions } from "../export/gateway-check";
+import { centroidFilesDecide } from "../export/formats/centroid-npy";
 import { checkOperatingPoint, readOperatingPoint } from "../export/operating-point";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
@@ -240,7 +241,13 @@ export function registerExportCommands(program: Command): void {
       }
       const X = readF32(o.calibrationSet);
       const served = path.join(dir, r.checked[0]!);
-      const c = checkOperatingPoint(op, X, gatewayDecisions(kindOfDir(dir), served, X));
+      const kind = kindOfDir(dir);
+      // Centroids are read and decided in TypeScript (the gateway rule, contract §6.6); the rest by Python loaders.
+      const decisions =
+        kind === "centroid"
+          ? centroidFilesDecide(readBundle(dir).files, X).map((c) => (c ? op.models.strong : op.models.weak))
+          : gatewayDecisions(kind, served, X);
+      const c = checkOperatingPoint(op, X, decisions);
       if (!c.ok)
         throw new RouterlabError(`operating point check failed:\n  ${c.problems.join("\n  ")}`, {
           file: path.join(dir, "manifest.json"),

@@ -18,7 +18,9 @@ import type { LinearLayer, MfWeights, MlpWeights } from "./gateway-scoring";
 import { eloDecide, mfDecide, mlpDecide } from "./gateway-scoring";
 import { centroidBundle, centroidFilesDecide, centroidGatewayEnv } from "./formats/centroid-npy";
 import type { CalibrationInput, OperatingPoint } from "./operating-point";
+import { probeCheck } from "./rescore";
 import {
+  bakeCentroidOperatingPoint,
   bakeOperatingPoint,
   carriesOperatingPoint,
   operatingPointJson,
@@ -167,7 +169,7 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     if (o.calibration) {
       const strongP = (X: EmbeddingMatrix) => router.score(X).strongProbability ?? new Float64Array(0);
       const op = bakeOperatingPoint(m, o.calibration, strongP, scoreShiftOf(state));
-      m = { ...m, layers: op.weights.layers };
+      m = { ...m, layers: op.value.layers };
       operatingPoint = op.metadata;
       meta.operating_point = operatingPointJson(op.metadata);
       expected = op.decide(strongP(o.evalX));
@@ -195,7 +197,15 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     kind = "centroid";
     const [weak, strong] = router.state().meta.models as [string, string];
     labels = [weak, strong];
-    files = centroidBundle(router.centroids());
+    let served = router;
+    if (o.calibration) {
+      const op = bakeCentroidOperatingPoint(router, o.calibration, { strong, weak });
+      served = op.value;
+      operatingPoint = op.metadata;
+      expected = op.decide(router.score(o.evalX).strongProbability!);
+      op.warnings.forEach((w) => o.log?.(`warning: ${w}`));
+    }
+    files = centroidBundle(served.centroids());
     actual = centroidFilesDecide(files, o.evalX).map((c) => (c ? strong : weak));
   } else if (state.kind === "knn" || state.kind === "svm") {
     kind = state.kind;
@@ -259,6 +269,7 @@ export function exportRouterState(state: RouterState, o: ExportOptions): ExportR
     description: `routerlab ${kind} router`,
     metadata: {
       router_kind: state.kind,
+      probe_check: probeCheck(kind, files),
       ...(operatingPoint ? { operating_point: operatingPointJson(operatingPoint) } : {}),
     },
   });

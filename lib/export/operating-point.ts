@@ -23,6 +23,7 @@ import { z } from "zod";
 import { dataFingerprint } from "../calibrate/calibrate";
 import type { CalibrationRecord } from "../calibrate/record";
 import type { EmbeddingMatrix } from "../embed/types";
+import type { CentroidRouter } from "../routers/centroid";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { JsonValue } from "./artifacts";
@@ -62,7 +63,7 @@ const INSTEAD =
 
 /** Router kinds whose gateway format can carry a calibrated threshold exactly. */
 export function carriesOperatingPoint(kind: string): boolean {
-  return kind === "mlp" || kind === "logreg";
+  return kind === "mlp" || kind === "logreg" || kind === "centroid";
 }
 
 /** Refuses an export with a calibration record for a kind whose format has no exact threshold knob. */
@@ -104,8 +105,8 @@ export const OperatingPointSchema = z.object({
     resamples: z.int(),
     created_at: z.string(),
   }),
-  /** Half the logit gap the served cut sits in, on the calibration rows (its float32 safety margin). */
-  boundary_half_gap_logit: z.number(),
+  /** Half the gap (logit, or lambda for centroids) the served cut sits in on the calibration rows: its float margin. */
+  boundary_half_gap: z.number(),
 });
 export type OperatingPoint = z.infer<typeof OperatingPointSchema>;
 
@@ -124,33 +125,42 @@ function margins(m: MlpWeights, X: EmbeddingMatrix): Float64Array {
   return Float64Array.from({ length: X.rows }, (_, r) => z[r * 2]! - z[r * 2 + 1]!);
 }
 
-export interface BakedOperatingPoint {
-  readonly weights: MlpWeights;
+export interface BakedOperatingPoint<T> {
+  /** What gets exported: the MLP weights with the shifted bias, or the centroid router at the chosen lambda. */
+  readonly value: T;
   readonly metadata: OperatingPoint;
   /** routerlab's thresholded score at the served threshold: the decisions the exported files must make. */
   decide(scores: ArrayLike<number>): string[];
   readonly warnings: string[];
 }
 
+interface Served<T> {
+  readonly value: T;
+  /** The cut on the margin actually served (after any rounding). */
+  readonly servedCut: number;
+  /** The threshold on routerlab's score equivalent to the served cut. */
+  readonly servedThreshold: number;
+  /** The exported artifact's decision on each calibration row, computed with the gateway's formula (true = strong). */
+  readonly strongOnCalibration: readonly boolean[];
+}
+
 /**
- * Bakes the record's threshold into a binary gateway MLP (labels [strong, weak]). `scores` computes routerlab's
- * P(strong) per row; `scoreShift` is c in P(strong) = σ(z_s − z_w + c) for these weights.
+ * The common part: checks the record against the router and the calibration rows, puts the cut on `margin` (a
+ * quantity the score is increasing in, computed the gateway's way) in the middle of the calibration gap containing
+ * the record's threshold, lets `serve` build the artifact for that cut, and checks that the artifact decides every
+ * calibration row like `score >= t`.
  */
-export function bakeOperatingPoint(
-  m: MlpWeights,
+function bakeCut<T>(
   cal: CalibrationInput,
-  scores: (X: EmbeddingMatrix) => ArrayLike<number>,
-  scoreShift: number,
-): BakedOperatingPoint {
+  models: { strong: string; weak: string },
+  p: ArrayLike<number>,
+  margin: ArrayLike<number>,
+  serve: (cut: number) => Served<T>,
+  unit: string,
+): BakedOperatingPoint<T> {
   const rec = cal.record;
   const where = cal.recordFile ?? "calibration record";
-  const last = m.layers[m.layers.length - 1]!;
-  if (m.labels.length !== 2 || last.outDim !== 2)
-    throw new RouterlabError(
-      `a calibrated threshold needs a binary router (2 outputs: strong, weak); this one has ${m.labels.length}`,
-      { file: where, field: "models" },
-    );
-  const [strong, weak] = m.labels as [string, string];
+  const { strong, weak } = models;
   if (rec.models && (rec.models[0] !== weak || rec.models[1] !== strong))
     throw new RouterlabError(
       `the record calibrates [weak, strong] = [${rec.models.join(", ")}] but the router routes between weak ${weak} and strong ${strong}`,
@@ -165,14 +175,12 @@ export function bakeOperatingPoint(
   const t = rec.threshold;
   if (!(t > 0 && t < 1))
     throw new RouterlabError(
-      `threshold ${t} is not strictly between 0 and 1: it sends every query to one model, no bias encodes it`,
+      `threshold ${t} is not strictly between 0 and 1: it sends every query to one model, no artifact encodes it`,
       { file: where, path: "$.threshold" },
     );
   const shareIv = rec.intervals.share;
   if (shareIv.lo === null || shareIv.hi === null)
     throw new RouterlabError("the record has no share interval", { file: where, path: "$.intervals.share" });
-
-  const p = scores(cal.X);
   let fingerprintChecked = false;
   if (cal.queryIds) {
     if (dataFingerprint(cal.queryIds, p) !== rec.fingerprint)
@@ -183,38 +191,28 @@ export function bakeOperatingPoint(
       );
     fingerprintChecked = true;
   }
-  const d = margins(m, cal.X);
   let lo = -Infinity;
   let hi = Infinity;
   let nStrong = 0;
   for (let i = 0; i < cal.X.rows; i++) {
     if (p[i]! >= t) {
       nStrong++;
-      hi = Math.min(hi, d[i]!);
-    } else lo = Math.max(lo, d[i]!);
+      hi = Math.min(hi, margin[i]!);
+    } else lo = Math.max(lo, margin[i]!);
   }
   if (!(lo < hi))
     throw new RouterlabError(
-      "the router's score is not monotone in the gateway's margin z_strong − z_weak on the calibration rows",
+      "the router's score is not monotone in the gateway's margin on the calibration rows",
       { file: where },
     );
-  const cut = lo === -Infinity ? hi - 1 : hi === Infinity ? lo + 1 : (lo + hi) / 2;
-  const b = last.bias;
-  const newStrongBias = Math.fround(b[0]! - cut);
-  const bias = new Float32Array([newStrongBias, b[1]!]);
-  const baked: MlpWeights = {
-    ...m,
-    layers: [...m.layers.slice(0, -1), { ...last, bias }],
-  };
-  // The cut actually served, after float32 rounding of the bias.
-  const servedCut = b[0]! - newStrongBias;
-  const servedThreshold = sigmoid(servedCut + scoreShift);
-  const dBaked = margins(baked, cal.X);
+  const gap = lo === -Infinity || hi === Infinity ? 0.1 : hi - lo;
+  const cut = lo === -Infinity ? hi - gap / 2 : hi === Infinity ? lo + gap / 2 : (lo + hi) / 2;
+  const served = serve(cut);
   let disagree = 0;
-  for (let i = 0; i < cal.X.rows; i++) if (dBaked[i]! >= 0 !== p[i]! >= t) disagree++;
+  for (let i = 0; i < cal.X.rows; i++) if (served.strongOnCalibration[i] !== p[i]! >= t) disagree++;
   if (disagree > 0)
     throw new RouterlabError(
-      `after rounding the shifted bias to float32 the gateway's argmax differs from \`score >= ${t}\` on ${disagree} ` +
+      `the exported artifact, decided with the gateway's formula, differs from \`score >= ${t}\` on ${disagree} ` +
         `calibration rows; refusing to export a router that is not the calibrated one`,
       { file: where, path: "$.threshold" },
     );
@@ -227,11 +225,11 @@ export function bakeOperatingPoint(
       { file: where, path: "$.intervals.share" },
       "calibrate this very model's scores on the calibration split (routerlab calibrate), then export",
     );
-  const halfGap = Math.min(servedCut - lo, hi - servedCut);
+  const halfGap = Math.min(served.servedCut - lo, hi - served.servedCut);
   const warnings: string[] = [];
   if (halfGap < 1e-5)
     warnings.push(
-      `the served cut is only ${halfGap.toExponential(2)} (logit) from a calibration row: torch's float32 sums may decide that row differently`,
+      `the served cut is only ${halfGap.toExponential(2)} (${unit}) from a calibration row: the gateway's float32 arithmetic may decide that row differently`,
     );
   const costIv = rec.intervals.cost;
   const expected: OperatingPoint["expected"] = {
@@ -249,7 +247,7 @@ export function bakeOperatingPoint(
     models: { weak, strong },
     target: rec.target,
     threshold: t,
-    served_threshold: servedThreshold,
+    served_threshold: served.servedThreshold,
     expected,
     measured: { calibration_share: share, rows: cal.X.rows },
     calibration: {
@@ -262,14 +260,86 @@ export function bakeOperatingPoint(
       resamples: rec.resamples,
       created_at: rec.createdAt,
     },
-    boundary_half_gap_logit: Number.isFinite(halfGap) ? halfGap : 1,
+    boundary_half_gap: Number.isFinite(halfGap) ? halfGap : 1,
   };
+  const st = served.servedThreshold;
   return {
-    weights: baked,
+    value: served.value,
     metadata: OperatingPointSchema.parse(metadata),
-    decide: (s) => Array.from(s, (v) => (v >= servedThreshold ? strong : weak)),
+    decide: (sc) => Array.from(sc, (v) => (v >= st ? strong : weak)),
     warnings,
   };
+}
+
+/**
+ * Bakes the record's threshold into a binary gateway MLP (labels [strong, weak]). `scores` computes routerlab's
+ * P(strong) per row; `scoreShift` is c in P(strong) = σ(z_s − z_w + c) for these weights.
+ */
+export function bakeOperatingPoint(
+  m: MlpWeights,
+  cal: CalibrationInput,
+  scores: (X: EmbeddingMatrix) => ArrayLike<number>,
+  scoreShift: number,
+): BakedOperatingPoint<MlpWeights> {
+  const last = m.layers[m.layers.length - 1]!;
+  if (m.labels.length !== 2 || last.outDim !== 2)
+    throw new RouterlabError(
+      `a calibrated threshold needs a binary router (2 outputs: strong, weak); this one has ${m.labels.length}`,
+      { file: cal.recordFile ?? "calibration record", field: "models" },
+    );
+  const [strong, weak] = m.labels as [string, string];
+  const b = last.bias;
+  return bakeCut(
+    cal,
+    { strong, weak },
+    scores(cal.X),
+    margins(m, cal.X),
+    (cut) => {
+      const newStrongBias = Math.fround(b[0]! - cut);
+      const baked: MlpWeights = {
+        ...m,
+        layers: [...m.layers.slice(0, -1), { ...last, bias: new Float32Array([newStrongBias, b[1]!]) }],
+      };
+      // The cut actually served, after float32 rounding of the bias.
+      const servedCut = b[0]! - newStrongBias;
+      return {
+        value: baked,
+        servedCut,
+        servedThreshold: sigmoid(servedCut + scoreShift),
+        strongOnCalibration: Array.from(margins(baked, cal.X), (v) => v >= 0),
+      };
+    },
+    "logit",
+  );
+}
+
+/**
+ * Moves a centroid router along its family (lib/routers/centroid.ts) to the record's threshold: its score is
+ * σ(λ_e − λ0), so `score >= t` is `λ_e >= λ0 + logit(t)`, and the served λ is the middle of that gap on the
+ * calibration rows. The gateway then sends a row to complex iff λ_e > λ.
+ */
+export function bakeCentroidOperatingPoint(
+  router: CentroidRouter,
+  cal: CalibrationInput,
+  models: { strong: string; weak: string },
+): BakedOperatingPoint<CentroidRouter> {
+  const lambda0 = router.hp.lambda;
+  return bakeCut(
+    cal,
+    models,
+    router.score(cal.X).strongProbability!,
+    router.switchLambda(cal.X),
+    (cut) => {
+      const moved = router.withLambda(cut);
+      return {
+        value: moved,
+        servedCut: cut,
+        servedThreshold: sigmoid(cut - lambda0),
+        strongOnCalibration: moved.predict(cal.X).map((d) => d === models.strong),
+      };
+    },
+    "lambda",
+  );
 }
 
 /** The shift c of a router state's P(strong) = σ(z_s − z_w + c): an MLP trained with a baked threshold t0 has ln(t0/(1−t0)). */

@@ -4,7 +4,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
-import { calibrate, SortedSet } from "../../lib/calibrate/calibrate";
+import { calibrate, dataFingerprint, SortedSet } from "../../lib/calibrate/calibrate";
+import { makeRecord } from "../../lib/calibrate/record";
+import { checkOperatingPoint, readOperatingPoint } from "../../lib/export/operating-point";
+import { centroidFilesDecide } from "../../lib/export/formats/centroid-npy";
+import { readBundle } from "../../lib/export/s3-store";
 import { bundledRouting } from "../../lib/data/bundled";
 import type { RoutingData } from "../../lib/data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../../lib/embed/types";
@@ -204,5 +208,58 @@ test("the family: λ = 0 is exactly the class means; the complex share falls as 
       (p, i) => (p === strong) !== lam[i]! > l && Math.abs(lam[i]! - l) > 1e-9,
     ).length;
     assert.equal(mismatch, 0, `λ=${l}`);
+  }
+});
+
+test("export --calibration moves the centroids along the family: MMLU at 20/50/80% complex, the Python gateway rule routes the held-out share inside the interval and equals score >= the served threshold on every held-out query", async () => {
+  const s = sets.get("routellm-mmlu")!;
+  const router = createRouter("centroid") as CentroidRouter;
+  await router.fit(s.train.X, s.train.task);
+  // The training half doubles as the calibration set here (the centroids are two averages).
+  const ids = Array.from({ length: s.train.X.rows }, (_, i) => `q${i}`);
+  const calScores = router.score(s.train.X).strongProbability!;
+  const strong = s.data.models[1]!;
+  for (const share of [0.2, 0.5, 0.8]) {
+    const result = calibrate(
+      new SortedSet({ scores: calScores, yWeak: s.train.yW, yStrong: s.train.yS }),
+      { kind: "share", value: share },
+      { resamples: 500, seed: 4, newTrafficSize: s.test.X.rows },
+    );
+    const rec = makeRecord({
+      router: "centroid",
+      dataset: "mmlu",
+      models: [s.data.models[0]!, strong],
+      result,
+      nCalibration: s.train.X.rows,
+      fingerprint: dataFingerprint(ids, calScores),
+    });
+    const out = path.join(tmp, `calibrated-${share}`);
+    const res = exportRouterState(router.state(), {
+      outDir: out,
+      evalX: s.test.X,
+      gatewayModels: {
+        model_list: s.data.models.map((m) => ({ model_name: "auto", litellm_params: { model: m } })),
+      },
+      embeddingSpec: s.spec,
+      calibration: { record: rec, X: s.train.X, queryIds: ids },
+    });
+    const op = res.operatingPoint!;
+    assert.equal(op.measured.calibration_share, rec.calibration.share);
+    const py = gatewayPython(out, s.test.X);
+    const p = router.score(s.test.X).strongProbability!;
+    const differ = py.complex.filter((c, i) => c !== p[i]! >= op.served_threshold).length;
+    assert.equal(differ, 0, `${share}: ${differ} held-out queries differ from score >= served threshold`);
+    const held = py.complex.filter(Boolean).length / py.complex.length;
+    const iv = op.expected.share_interval;
+    console.log(
+      `# centroid target ${share}: held-out complex share ${(held * 100).toFixed(2)}% [${(iv.lo * 100).toFixed(2)}, ${(iv.hi * 100).toFixed(2)}]`,
+    );
+    assert.ok(held >= iv.lo && held <= iv.hi, `held-out share ${held} outside [${iv.lo}, ${iv.hi}]`);
+    // verify's re-measurement on the calibration set
+    const decisions = centroidFilesDecide(readBundle(out).files, s.train.X).map((c) =>
+      c ? strong : s.data.models[0]!,
+    );
+    const c = checkOperatingPoint(readOperatingPoint(out)!, s.train.X, decisions);
+    assert.ok(c.ok, c.problems.join("; "));
   }
 });
