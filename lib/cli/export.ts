@@ -6,6 +6,7 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { readBundle } from "../export/s3-store";
 import { verifyBundleDir } from "../export/bundle";
 import { exportRouterState, gatewayEnv } from "../export/export-router";
+import { formatForGatewayKind } from "../export/formats";
 import type { ExportKind } from "../export/artifacts";
 import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
@@ -13,10 +14,10 @@ import { MlflowRegistry } from "../export/registry";
 import { promote, rollback, storeFromEnv, syncLoop, syncOnce } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
 import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
-import { EmbeddingSpecSchema, loadRouterState } from "../routers/model-file";
+import { EmbeddingSpecSchema } from "../embed/types";
+import { loadRouterState } from "../routers/model-file";
 import { loadRecord } from "../calibrate/record";
 import { gatewayDecisions } from "../export/gateway-check";
-import { centroidFilesDecide } from "../export/formats/centroid-npy";
 import { checkOperatingPoint, readOperatingPoint } from "../export/operating-point";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
@@ -56,7 +57,7 @@ function kindOfDir(dir: string): ExportKind {
     artifacts?: { tags?: string[] }[];
   };
   const tag = m.artifacts?.[0]?.tags?.[0];
-  return (["mlp", "mf", "elo", "knn", "svm", "centroid"].includes(tag ?? "") ? tag : "mlp") as ExportKind;
+  return tag !== undefined && formatForGatewayKind(tag) ? tag : "mlp";
 }
 
 function printEnv(kind: ExportKind, served: string, signed: boolean, modelDir = "/app/models"): void {
@@ -109,7 +110,7 @@ export function registerExportCommands(program: Command): void {
     )
     .option(
       "--calibration <record>",
-      "calibration record (routerlab calibrate): bake its threshold into the artifact (MLP/logreg; refused for KNN, SVM, MF, ELO)",
+      "calibration record (routerlab calibrate): bake its threshold into the artifact (MLP/logreg/centroid; refused for KNN, SVM, MF, ELO)",
     )
     .option(
       "--calibration-set <file>",
@@ -130,7 +131,7 @@ export function registerExportCommands(program: Command): void {
       GATEWAY_SKLEARN_VERSIONS.numpy,
     )
     .action(
-      (
+      async (
         routerFile: string,
         o: {
           out: string;
@@ -170,7 +171,7 @@ export function registerExportCommands(program: Command): void {
             "--train and --train-labels go together (SVM training rows and their labels)",
           );
         const key = signingKeyFromEnv();
-        const res = exportRouterState(state, {
+        const res = await exportRouterState(state, {
           outDir: o.out,
           evalX: readF32(o.eval),
           gatewayModels: loadGatewayModels(o.gatewayModels),
@@ -241,12 +242,7 @@ export function registerExportCommands(program: Command): void {
       }
       const X = readF32(o.calibrationSet);
       const served = path.join(dir, r.checked[0]!);
-      const kind = kindOfDir(dir);
-      // Centroids are read and decided in TypeScript (the gateway rule, contract §6.6); the rest by Python loaders.
-      const decisions =
-        kind === "centroid"
-          ? centroidFilesDecide(readBundle(dir).files, X).map((c) => (c ? op.models.strong : op.models.weak))
-          : gatewayDecisions(kind, served, X);
+      const decisions = gatewayDecisions(kindOfDir(dir), served, X);
       const c = checkOperatingPoint(op, X, decisions);
       if (!c.ok)
         throw new RouterlabError(`operating point check failed:\n  ${c.problems.join("\n  ")}`, {

@@ -1,58 +1,38 @@
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
-import { rowOf } from "../embed/types";
-import { CentroidRouter } from "../routers/centroid";
-import { EloRouter } from "../routers/elo";
-import { logregAsMlp } from "../routers/logreg";
-import { routerFromState } from "../routers/registry";
-import { embeddingSpecOf, trainingDataOf } from "../routers/model-file";
+import { routerEntry, routerFromState } from "../routers/registry";
+import { embeddingSpecOf } from "../routers/model-file";
 import type { RouterState } from "../routers/types";
 import { RouterlabError } from "../util/errors";
-import type { BundleFile, ExportKind, JsonValue } from "./artifacts";
-import { activationOf, eloBundle, mfBundle, mlpBundle } from "./artifacts";
+import type { ExportKind, JsonValue } from "./artifacts";
 import type { Manifest, SigningKey } from "./manifest";
 import { writeBundleDir } from "./bundle";
+import type { ExportFormat } from "./formats";
+import { exportFormat, formatForGatewayKind } from "./formats";
 import { assertSameDecisions } from "./gateway-check";
-import type { LinearLayer, MfWeights, MlpWeights } from "./gateway-scoring";
-import { eloDecide, mfDecide, mlpDecide } from "./gateway-scoring";
-import { centroidBundle, centroidFilesDecide, centroidGatewayEnv } from "./formats/centroid-npy";
 import type { CalibrationInput, OperatingPoint } from "./operating-point";
+import { operatingPointJson, refuseOperatingPoint } from "./operating-point";
 import { probeCheck } from "./rescore";
-import {
-  bakeCentroidOperatingPoint,
-  bakeOperatingPoint,
-  carriesOperatingPoint,
-  operatingPointJson,
-  refuseOperatingPoint,
-  scoreShiftOf,
-} from "./operating-point";
 import type { GatewayModels } from "./safety";
 import { checkEmbeddingSpec, checkLabels } from "./safety";
 import type { SklearnVersions } from "./sklearn-step";
-import { runSklearnExport } from "./sklearn-step";
 
-/** Gateway environment per router type (§3, §9), printed on export and promotion. */
+/** Gateway environment for a gateway strategy (§3, §9), printed on export and promotion. */
 export function gatewayEnv(
   kind: ExportKind,
   servedPath: string,
   manifestPath: string,
   signed: boolean,
 ): string[] {
-  if (kind === "centroid") return centroidGatewayEnv();
-  const env = [
+  const format = formatForGatewayKind(kind);
+  if (!format) throw new RouterlabError(`no export format serves the gateway strategy llmrouter-${kind}`);
+  if (format.gatewayEnv) return format.gatewayEnv(servedPath, manifestPath, signed);
+  return [
     `ROUTEIQ_ROUTING_STRATEGY=llmrouter-${kind}`,
     `LLMROUTER_MODEL_PATH=${servedPath}`,
     `LLMROUTER_MODEL_MANIFEST_PATH=${manifestPath}`,
+    ...format.env(signed),
+    ...(format.needsMlImage ? ["# image: prod-ml (torch / scikit-learn / sentence-transformers)"] : []),
   ];
-  if (kind === "knn" || kind === "svm") {
-    env.push("LLMROUTER_ALLOW_PICKLE_MODELS=true", "LLMROUTER_ENFORCE_SIGNED_MODELS=true");
-    if (signed) env.push("LLMROUTER_STRICT_PICKLE_MODE=true");
-  } else {
-    env.push("LLMROUTER_ENFORCE_SIGNED_MODELS=true");
-  }
-  if (kind !== "elo") env.push("# image: prod-ml (torch / scikit-learn / sentence-transformers)");
-  return env;
 }
 
 export interface ExportOptions {
@@ -71,7 +51,7 @@ export interface ExportOptions {
   /** SVM only: training rows, when the model file keeps none (`routerlab train` stores them for SVMs). */
   train?: { X: EmbeddingMatrix; labels: readonly string[] };
   sklearnVersions?: SklearnVersions;
-  /** Bake this calibration record's threshold into the artifact (MLP / logreg only; other kinds are refused). */
+  /** Bake this calibration record's threshold into the artifact (formats that carry one; others are refused). */
   calibration?: CalibrationInput;
   log?: (msg: string) => void;
 }
@@ -87,197 +67,84 @@ export interface ExportResult {
   operatingPoint?: OperatingPoint;
 }
 
-function tensor(state: RouterState, name: string): Float32Array {
-  const t = state.tensors[name];
-  if (!t)
-    throw new RouterlabError(`router state has no tensor '${name}'`, { file: "model file", field: name });
-  return t.data;
-}
-
-function labelsOf(meta: Record<string, unknown>, n: number): string[] {
-  const m = meta.idx_to_model as Record<string, string> | undefined;
-  if (!m)
-    throw new RouterlabError("router state has no idx_to_model", {
-      file: "model file",
-      field: "idx_to_model",
+/** The export format a router kind declares, or a clear error naming why the kind is not servable. */
+export function formatOfKind(kind: string, where = `${kind} router`): ExportFormat {
+  const entry = routerEntry(kind);
+  if (entry.gatewayFormat === null)
+    throw new RouterlabError(`router kind '${kind}' has no gateway export: ${entry.notServableReason}`, {
+      file: where,
     });
-  return Array.from({ length: n }, (_, i) => {
-    const l = m[String(i)];
-    if (typeof l !== "string")
-      throw new RouterlabError(`idx_to_model has no label for index ${i}`, { file: "model file" });
-    return l;
-  });
-}
-
-export function mlpFromState(state: RouterState): MlpWeights {
-  const meta = state.meta;
-  const hidden = (meta.hidden_layer_sizes as number[] | undefined) ?? [];
-  const inputDim = Number(meta.input_dim);
-  const labels = labelsOf(meta, Number(meta.num_classes));
-  const widths = [inputDim, ...hidden, labels.length];
-  const layers: LinearLayer[] = widths.slice(0, -1).map((inDim, i) => ({
-    inDim,
-    outDim: widths[i + 1]!,
-    weight: tensor(state, `layers.${i}.weight`),
-    bias: tensor(state, `layers.${i}.bias`),
-  }));
-  return {
-    inputDim,
-    hiddenLayerSizes: hidden,
-    activation: activationOf(String(meta.activation)),
-    layers,
-    labels,
-  };
-}
-
-export function mfFromState(state: RouterState): MfWeights {
-  const meta = state.meta;
-  return {
-    textDim: Number(meta.text_dim),
-    latentDim: Number(meta.latent_dim),
-    P: tensor(state, "P.weight"),
-    textProj: tensor(state, "text_proj.weight"),
-    classifier: tensor(state, "classifier.weight"),
-    labels: labelsOf(meta, Number(meta.num_models)),
-  };
-}
-
-function decisionsOf(n: number, f: (i: number) => string): string[] {
-  return Array.from({ length: n }, (_, i) => f(i));
+  return exportFormat(entry.gatewayFormat);
 }
 
 /**
- * Exports a trained router (its RouterState) to gateway files in `outDir`, after the safety checks, and only if the
- * exported files make routerlab's decisions on every evaluation query.
+ * Exports a trained router (its RouterState) to gateway files in `outDir`, in the format its kind declares, after
+ * the safety checks, and only if the exported files make routerlab's decisions on every evaluation query.
  */
-export function exportRouterState(state: RouterState, o: ExportOptions): ExportResult {
+export async function exportRouterState(state: RouterState, o: ExportOptions): Promise<ExportResult> {
   const where = o.routerFile ?? `${state.kind} router`;
+  const format = formatOfKind(state.kind, where);
   checkEmbeddingSpec(o.embeddingSpec ?? embeddingSpecOf(state, where), where);
-  if (o.calibration && !carriesOperatingPoint(state.kind)) refuseOperatingPoint(state.kind, where);
+  const op = format.operatingPoint;
+  if (o.calibration && op.refusal !== undefined) refuseOperatingPoint(state.kind, op.refusal, where);
   const router = routerFromState(state);
-  let expected = router.predict(o.evalX);
-  let operatingPoint: OperatingPoint | undefined;
+  let expected = await router.predict({ X: o.evalX });
   const stem = o.stem ?? "router";
-  const meta: Record<string, JsonValue> = { router_kind: state.kind, ...(o.metadata ?? {}) };
-  let kind: ExportKind;
-  let files: BundleFile[];
-  let labels: string[];
-  let actual: string[];
-  if (state.kind === "mlp" || state.kind === "logreg") {
-    kind = "mlp";
-    let m = state.kind === "logreg" ? logregAsMlp(state) : mlpFromState(state);
-    if (o.calibration) {
-      const strongP = (X: EmbeddingMatrix) => router.score(X).strongProbability ?? new Float64Array(0);
-      const op = bakeOperatingPoint(m, o.calibration, strongP, scoreShiftOf(state));
-      m = { ...m, layers: op.value.layers };
-      operatingPoint = op.metadata;
-      meta.operating_point = operatingPointJson(op.metadata);
-      expected = op.decide(strongP(o.evalX));
-      op.warnings.forEach((w) => o.log?.(`warning: ${w}`));
-    }
-    labels = [...m.labels];
-    files = mlpBundle(m, stem, meta);
-    actual = decisionsOf(o.evalX.rows, (i) => mlpDecide(m, rowOf(o.evalX, i)));
-  } else if (state.kind === "mf") {
-    kind = "mf";
-    const m = mfFromState(state);
-    labels = [...m.labels];
-    files = mfBundle(m, stem, meta);
-    actual = decisionsOf(o.evalX.rows, (i) => mfDecide(m, rowOf(o.evalX, i)));
-  } else if (state.kind === "elo") {
-    kind = "elo";
-    const ratings =
-      router instanceof EloRouter
-        ? router.ratings()
-        : Object.entries(state.meta.ratings as Record<string, number>);
-    labels = ratings.map(([l]) => l);
-    files = eloBundle(ratings, `${stem}.json`);
-    actual = decisionsOf(o.evalX.rows, () => eloDecide(ratings));
-  } else if (router instanceof CentroidRouter) {
-    kind = "centroid";
-    const [weak, strong] = router.state().meta.models as [string, string];
-    labels = [weak, strong];
-    let served = router;
-    if (o.calibration) {
-      const op = bakeCentroidOperatingPoint(router, o.calibration, { strong, weak });
-      served = op.value;
-      operatingPoint = op.metadata;
-      expected = op.decide(router.score(o.evalX).strongProbability!);
-      op.warnings.forEach((w) => o.log?.(`warning: ${w}`));
-    }
-    files = centroidBundle(served.centroids());
-    actual = centroidFilesDecide(files, o.evalX).map((c) => (c ? strong : weak));
-  } else if (state.kind === "knn" || state.kind === "svm") {
-    kind = state.kind;
-    const models = (state.meta.models as string[] | undefined) ?? [];
-    let train: { X: EmbeddingMatrix; labels: readonly string[] };
-    let hp: Record<string, unknown>;
-    if (state.kind === "knn") {
-      const X = state.tensors.X;
-      const y = state.tensors.y;
-      if (!X || !y) throw new RouterlabError("knn state has no stored points", { file: where });
-      train = {
-        X: { data: X.data, rows: X.shape[0]!, dim: X.shape[1]! },
-        labels: Array.from(y.data, (v) => models[v]!),
-      };
-      const h = state.hyperparameters as { k?: number; weights?: "uniform" | "distance" };
-      hp = { n_neighbors: h.k ?? 10, weights: h.weights ?? "uniform", metric: "cosine", algorithm: "brute" };
-    } else {
-      const t = o.train ?? trainingDataOf(state);
-      if (!t)
-        throw new RouterlabError(
-          "an SVM export needs the training rows (scikit-learn refits the SVC), and this model file keeps none",
-          { file: where, field: "training.X" },
-          "retrain with `routerlab train` (it stores them for SVMs), or pass --train <embeddings.f32> --train-labels <labels.json>",
-        );
-      if (t.X.rows !== t.labels.length)
-        throw new RouterlabError(`${t.X.rows} training embeddings but ${t.labels.length} labels`, {
+  const ctx = {
+    outDir: o.outDir,
+    stem,
+    where,
+    evalX: o.evalX,
+    expected,
+    metadata: { router_kind: state.kind, ...(o.metadata ?? {}) },
+    train: o.train,
+    sklearnVersions: o.sklearnVersions,
+    log: o.log,
+  };
+  let built;
+  let operatingPoint: OperatingPoint | undefined;
+  if (o.calibration && op.bake) {
+    const strongP = async (X: EmbeddingMatrix): Promise<Float64Array> => {
+      const p = (await router.score({ X })).strongProbability;
+      if (!p)
+        throw new RouterlabError("a calibrated threshold needs a binary router (P(strong) per query)", {
           file: where,
+          field: "--calibration",
         });
-      train = t;
-      const h = state.hyperparameters as { C?: number; kernel?: string };
-      hp = { C: h.C ?? 1, kernel: h.kernel ?? "rbf", gamma: Number(state.meta.gamma) || "scale" };
-    }
-    labels = [...new Set(train.labels)];
-    checkLabels(labels, o.gatewayModels, { group: o.group, file: o.gatewayModelsFile });
-    const out = path.join(o.outDir, `${stem}.pkl`);
-    runSklearnExport({
-      kind,
-      train: train.X,
-      labels: train.labels,
-      hyperparameters: hp,
-      probes: o.evalX,
-      expected,
-      classOrder: models,
-      out,
-      versions: o.sklearnVersions,
-      log: o.log,
+      return p;
+    };
+    const baked = op.bake(state, ctx, {
+      calibration: o.calibration,
+      strongOnCalibration: await strongP(o.calibration.X),
+      strongOnEval: await strongP(o.evalX),
     });
-    files = [];
-    actual = expected; // checked inside the step, against the reloaded pickle
-    files.push({ name: `${stem}.pkl`, bytes: readFileSync(out), served: true });
-  } else {
-    throw new RouterlabError(`router kind '${state.kind}' has no gateway export (mlp, mf, elo, knn, svm)`, {
-      file: where,
-    });
-  }
-  const { warnings } = checkLabels(labels, o.gatewayModels, { group: o.group, file: o.gatewayModelsFile });
-  assertSameDecisions(expected, actual, `${kind} export`);
-  const manifest = writeBundleDir(o.outDir, files, {
+    built = baked.output;
+    expected = [...baked.expected];
+    operatingPoint = baked.operatingPoint;
+    baked.warnings.forEach((w) => o.log?.(`warning: ${w}`));
+  } else built = format.build(state, ctx);
+  const { warnings } = checkLabels(built.labels, o.gatewayModels, {
+    group: o.group,
+    file: o.gatewayModelsFile,
+  });
+  const kind = format.gatewayKind;
+  assertSameDecisions(expected, built.decisions, `${kind} export`);
+  const manifest = writeBundleDir(o.outDir, built.files, {
     kind,
     key: o.key,
     description: `routerlab ${kind} router`,
     metadata: {
       router_kind: state.kind,
-      probe_check: probeCheck(kind, files),
+      probe_check: probeCheck(kind, built.files),
+      ...(built.metadata ?? {}),
       ...(operatingPoint ? { operating_point: operatingPointJson(operatingPoint) } : {}),
     },
   });
   return {
     kind,
     dir: o.outDir,
-    files: files.map((f) => f.name),
-    served: files.find((f) => f.served)!.name,
+    files: built.files.map((f) => f.name),
+    served: built.files.find((f) => f.served)!.name,
     manifest,
     warnings,
     agreement: { queries: expected.length, equal: expected.length },

@@ -40,36 +40,13 @@ export interface CalibrationInput {
   readonly queryIds?: readonly string[];
 }
 
-const REFUSALS: Record<string, string> = {
-  knn:
-    "a KNN router's score is a share of neighbour votes, and the gateway's pickle only calls predict (the " +
-    "distance-weighted majority): no parameter of the fitted KNeighborsClassifier moves that cut",
-  mf:
-    "the gateway's MF has no bias anywhere (contract §6.3): it always routes at win rate 0.5, so a calibrated " +
-    "threshold cannot be stored in the file",
-  elo:
-    "an ELO router ignores the query and always serves the highest-rated model: no threshold gives a share " +
-    "strictly between 0% and 100%",
-  svm:
-    "the SVC pickle is refitted by scikit-learn and the gateway calls predict, whose intercept lives in libsvm's " +
-    "private state; routerlab does not show that a moved intercept reproduces `score >= t` on every probe, so it " +
-    "does not bake one",
-};
-
 const INSTEAD =
   "export a servable thresholdable scorer instead (router kind mlp or logreg on the same data, calibrated the same " +
   "way), or retrain this router with labels derived from the rule you want (contract §6.5), or export without " +
   "--calibration (the router then routes at its own argmax, not at the calibrated share)";
 
-/** Router kinds whose gateway format can carry a calibrated threshold exactly. */
-export function carriesOperatingPoint(kind: string): boolean {
-  return kind === "mlp" || kind === "logreg" || kind === "centroid";
-}
-
-/** Refuses an export with a calibration record for a kind whose format has no exact threshold knob. */
-export function refuseOperatingPoint(kind: string, where: string): never {
-  const why =
-    REFUSALS[kind] ?? `routerlab has no exact way to store a threshold in a '${kind}' router's gateway files`;
+/** Refuses an export with a calibration record for a router whose format has no exact threshold knob (`why`). */
+export function refuseOperatingPoint(kind: string, why: string, where: string): never {
   throw new RouterlabError(
     `cannot export the calibrated operating point into a ${kind} router: ${why}; nothing was written`,
     { file: where, field: "--calibration" },
@@ -278,7 +255,7 @@ function bakeCut<T>(
 export function bakeOperatingPoint(
   m: MlpWeights,
   cal: CalibrationInput,
-  scores: (X: EmbeddingMatrix) => ArrayLike<number>,
+  calibrationScores: ArrayLike<number>,
   scoreShift: number,
 ): BakedOperatingPoint<MlpWeights> {
   const last = m.layers[m.layers.length - 1]!;
@@ -292,7 +269,7 @@ export function bakeOperatingPoint(
   return bakeCut(
     cal,
     { strong, weak },
-    scores(cal.X),
+    calibrationScores,
     margins(m, cal.X),
     (cut) => {
       const newStrongBias = Math.fround(b[0]! - cut);
@@ -327,28 +304,27 @@ export function bakeCentroidOperatingPoint(
   return bakeCut(
     cal,
     models,
-    router.score(cal.X).strongProbability!,
-    router.switchLambda(cal.X),
+    router.score({ X: cal.X }).strongProbability!,
+    router.switchLambda({ X: cal.X }),
     (cut) => {
       const moved = router.withLambda(cut);
       return {
         value: moved,
         servedCut: cut,
         servedThreshold: sigmoid(cut - lambda0),
-        strongOnCalibration: moved.predict(cal.X).map((d) => d === models.strong),
+        strongOnCalibration: moved.predict({ X: cal.X }).map((d) => d === models.strong),
       };
     },
     "lambda",
   );
 }
 
-/** The shift c of a router state's P(strong) = σ(z_s − z_w + c): an MLP trained with a baked threshold t0 has ln(t0/(1−t0)). */
-export function scoreShiftOf(state: { kind: string; meta: Record<string, unknown> }): number {
-  if (state.kind === "mlp") {
-    const t0 = Number(state.meta.threshold ?? 0.5);
-    return logit(t0);
-  }
-  return 0;
+/**
+ * The shift c of a router state's P(strong) = σ(z_s − z_w + c): a state trained with a baked threshold t0
+ * (`meta.threshold`, an MLP's) has ln(t0/(1−t0)); without one, 0.
+ */
+export function scoreShiftOf(state: { meta: Record<string, unknown> }): number {
+  return logit(Number(state.meta.threshold ?? 0.5));
 }
 
 export function operatingPointJson(op: OperatingPoint): Record<string, JsonValue> {

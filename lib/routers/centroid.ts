@@ -17,14 +17,14 @@
  * |w| must stay <= 2 for unit centroids to exist.
  */
 import { z } from "zod";
-import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { checkQueries, fittedMeta, parseFittedMeta, requireFitted, requireTensor, tensor } from "./common";
+import { fittedMeta, parseFittedMeta, requireTensor, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter } from "./define";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
-import { validateTask } from "./validate";
+import { defineRouter, parseHyperparameters } from "./define";
+import { requireBinary } from "./feature-score";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /** The gateway's fixed `confidence_threshold` (contract §6.6). */
 export const CENTROID_MARGIN = 0.06;
@@ -110,21 +110,18 @@ export class CentroidRouter implements Router {
   readonly hp: CentroidHyperparameters;
   private fitted: Fitted | undefined;
 
-  constructor(hp: Partial<CentroidHyperparameters> = {}) {
-    this.hp = CentroidHyperparametersSchema.parse(hp);
+  constructor(hp: z.input<typeof CentroidHyperparametersSchema> = {}) {
+    this.hp = parseHyperparameters(this.kind, CentroidHyperparametersSchema, hp);
   }
 
   get hyperparameters(): Record<string, unknown> {
     return { ...this.hp };
   }
 
-  fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
-    if (task.kind !== "binary")
-      throw new RouterlabError("the centroid router is binary (simple = weak, complex = strong)", {
-        file: "training data",
-        field: "routing.setting",
-      });
-    validateTask(X, task);
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    checkTraining(queries, task);
+    requireBinary(task, this.kind);
+    const X = queries.X;
     const d = X.dim;
     const sum = [new Float64Array(d), new Float64Array(d)];
     const all = new Float64Array(d);
@@ -147,7 +144,7 @@ export class CentroidRouter implements Router {
       simple: f32(sum[0]!),
       corpus: f32(all),
     });
-    return Promise.resolve();
+    await Promise.resolve();
   }
 
   private need(): Fitted {
@@ -165,9 +162,10 @@ export class CentroidRouter implements Router {
   }
 
   /** Per query, the family parameter at which it switches to simple: complex iff lambda < λ_e. */
-  switchLambda(X: EmbeddingMatrix): Float64Array {
+  switchLambda(queries: Queries): Float64Array {
     const f = this.need();
-    checkQueries(X, f.meta);
+    checkQueries(queries, f.meta.dim);
+    const X = queries.X;
     const diff = f.u.map((x, j) => x - f.v[j]!);
     const out = new Float64Array(X.rows);
     for (let r = 0; r < X.rows; r++) {
@@ -179,9 +177,10 @@ export class CentroidRouter implements Router {
     return out;
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  predict(queries: Queries): string[] {
     const f = this.need();
-    checkQueries(X, f.meta);
+    checkQueries(queries, f.meta.dim);
+    const X = queries.X;
     const { complex, simple } = this.centroids();
     const [weak, strong] = f.meta.models as [string, string];
     return Array.from({ length: X.rows }, (_, r) =>
@@ -189,9 +188,10 @@ export class CentroidRouter implements Router {
     );
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
     const f = this.need();
-    const lam = this.switchLambda(X);
+    const lam = this.switchLambda(queries);
+    const X = queries.X;
     const perModel = new Float64Array(X.rows * 2);
     const strongProbability = new Float64Array(X.rows);
     for (let r = 0; r < X.rows; r++) {
@@ -225,7 +225,9 @@ export class CentroidRouter implements Router {
   }
 
   static fromState(state: RouterState): CentroidRouter {
-    const r = new CentroidRouter(CentroidHyperparametersSchema.parse(state.hyperparameters));
+    const r = new CentroidRouter(
+      parseHyperparameters("centroid", CentroidHyperparametersSchema, state.hyperparameters),
+    );
     const meta = parseFittedMeta(state);
     const get = (name: string): Float32Array => {
       const t = requireTensor(state, name);
@@ -251,5 +253,7 @@ export const centroidEntry: RegisteredRouter = defineRouter({
     "The gateway's centroid routing (simple/complex unit centroids, fixed 0.06 margin biased to complex) with centroids learned from binary labels; the share moves along a one-parameter family in the plane of the class means",
   hyperparameters: CentroidHyperparametersSchema,
   create: (hp) => new CentroidRouter(hp),
+  settings: ["binary"],
+  gatewayFormat: "centroid-npy",
   fromState: (state) => CentroidRouter.fromState(state),
 });

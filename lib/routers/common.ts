@@ -1,7 +1,6 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { checkEmbeddings } from "./labels";
 import type { RouterScores, RouterState, RoutingTask } from "./types";
 
 /** What every fitted router remembers about its task, stored in the model file's `meta`. */
@@ -16,25 +15,21 @@ export function fittedMeta(X: EmbeddingMatrix, task: RoutingTask): FittedMeta {
   return { setting: task.kind, models: task.models.slice(), dim: X.dim };
 }
 
-export function parseFittedMeta(state: RouterState): FittedMeta {
-  const r = FittedMetaSchema.safeParse(state.meta);
+/** Parses a state's `meta` with a kind's schema; a bad field is a RouterlabError naming its JSON path. */
+export function parseStateMeta<T>(state: RouterState, schema: z.ZodType<T>, file = "model file"): T {
+  const r = schema.safeParse(state.meta);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     throw new RouterlabError(`invalid ${state.kind} router state: ${issue.message}`, {
-      file: "model file",
+      file,
       path: "$.meta." + issue.path.map(String).join("."),
     });
   }
   return r.data;
 }
 
-export function requireFitted<T>(value: T | undefined, kind: string): T {
-  if (value === undefined) throw new RouterlabError(`the ${kind} router is not fitted: call fit() first`);
-  return value;
-}
-
-export function checkQueries(X: EmbeddingMatrix, meta: FittedMeta): void {
-  checkEmbeddings(X, "query embeddings", meta.dim > 0 ? meta.dim : undefined);
+export function parseFittedMeta(state: RouterState): FittedMeta {
+  return parseStateMeta(state, FittedMetaSchema);
 }
 
 /** Scores from per-class probabilities (N x M); binary adds P(strong) = column 1. */

@@ -7,13 +7,13 @@
  */
 import { z } from "zod";
 import { battlesFromOutcomes, BradleyTerryError, fitElo } from "../calibrate/bradley-terry";
-import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { fittedMeta, parseFittedMeta, requireFitted } from "./common";
+import { fittedMeta, parseFittedMeta, parseStateMeta } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter } from "./define";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
+import { defineRouter, parseHyperparameters } from "./define";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const EloHyperparametersSchema = z.strictObject({
   /** Bootstrap resamples of the battles for the rating intervals (0 = none). */
@@ -49,15 +49,17 @@ export class EloRouter implements Router {
   readonly hp: EloHyperparameters;
   private fitted: Fitted | undefined;
 
-  constructor(hp: Partial<EloHyperparameters> = {}) {
-    this.hp = EloHyperparametersSchema.parse(hp);
+  constructor(hp: z.input<typeof EloHyperparametersSchema> = {}) {
+    this.hp = parseHyperparameters(this.kind, EloHyperparametersSchema, hp);
   }
 
   get hyperparameters(): Record<string, unknown> {
     return { ...this.hp };
   }
 
-  fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    checkTraining(queries, task, { readsQuality: true });
+    const X = queries.X;
     if (!task.quality)
       throw new RouterlabError("the ELO router needs per-model outcomes (quality) to turn into battles", {
         file: "training data",
@@ -97,7 +99,7 @@ export class EloRouter implements Router {
           : {}),
       },
     };
-    return Promise.resolve();
+    await Promise.resolve();
   }
 
   /** Ratings in the task's model order. */
@@ -114,13 +116,16 @@ export class EloRouter implements Router {
     return r[best]![0];
   }
 
-  predict(X: EmbeddingMatrix): string[] {
-    return new Array<string>(X.rows).fill(this.best());
+  predict(queries: Queries): string[] {
+    checkQueries(queries, requireFitted(this.fitted, this.kind).meta.dim);
+    return new Array<string>(queries.X.rows).fill(this.best());
   }
 
   /** Per model: the expected win rate against the other models (query-independent). */
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
     const f = requireFitted(this.fitted, this.kind);
+    checkQueries(queries, f.meta.dim);
+    const X = queries.X;
     const r = this.ratings().map(([, v]) => v);
     const M = r.length;
     const win = r.map((ri, i) => {
@@ -149,23 +154,16 @@ export class EloRouter implements Router {
   }
 
   static fromState(state: RouterState): EloRouter {
-    const r = new EloRouter(EloHyperparametersSchema.parse(state.hyperparameters));
+    const r = new EloRouter(parseHyperparameters("elo", EloHyperparametersSchema, state.hyperparameters));
     const meta = parseFittedMeta(state);
-    const p = EloMetaSchema.safeParse(state.meta);
-    if (!p.success) {
-      const issue = p.error.issues[0]!;
-      throw new RouterlabError(`invalid elo router state: ${issue.message}`, {
-        file: "model file",
-        path: "$.meta." + issue.path.map(String).join("."),
-      });
-    }
+    const elo = parseStateMeta(state, EloMetaSchema);
     for (const m of meta.models)
-      if (!Number.isFinite(p.data.ratings[m]))
+      if (!Number.isFinite(elo.ratings[m]))
         throw new RouterlabError(`no finite rating for '${m}'`, {
           file: "model file",
           path: "$.meta.ratings",
         });
-    r.fitted = { meta, elo: p.data };
+    r.fitted = { meta, elo };
     return r;
   }
 }
@@ -176,5 +174,7 @@ export const eloEntry: RegisteredRouter = defineRouter({
     "ELO baseline: Bradley-Terry maximum-likelihood ratings from pairwise battles (LMSYS arena method, bootstrap intervals); routes every query to the top-rated model",
   hyperparameters: EloHyperparametersSchema,
   create: (hp) => new EloRouter(hp),
+  seeded: true,
+  gatewayFormat: "elo-json",
   fromState: (state) => EloRouter.fromState(state),
 });

@@ -4,19 +4,19 @@
  *
  * The gateway serves it as an MLP with no hidden layer (`hidden_layer_sizes: []`, contract §6.2/§6.5): two outputs,
  * strong at index 0 with logit `w·e + b`, weak at index 1 with logit 0, so the gateway's argmax (ties to index 0) is
- * `P(strong) >= 0.5`. Scores are computed from the float32 weights the export writes.
+ * `P(strong) >= 0.5`. The state is kept in that very layout (`layers.0.weight` / `layers.0.bias`, companion fields
+ * in meta), so the torch-mlp export format serves it as it serves an MLP; scores use the float32 weights it writes.
  */
 import { z } from "zod";
-import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { minimizeLbfgs } from "../util/lbfgs";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { checkQueries, fittedMeta, parseFittedMeta, requireFitted, requireTensor, tensor } from "./common";
+import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter } from "./define";
-import type { MlpWeights } from "./nn/gateway";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
-import { validateTask } from "./validate";
+import { defineRouter, parseHyperparameters } from "./define";
+import { requireBinary } from "./feature-score";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const LogregHyperparametersSchema = z.strictObject({
   /** L2 strength on the weights (the objective is the mean log-loss + l2/2 · ‖w‖²). */
@@ -44,21 +44,18 @@ export class LogregRouter implements Router {
   readonly hp: LogregHyperparameters;
   private fitted: Fitted | undefined;
 
-  constructor(hp: Partial<LogregHyperparameters> = {}) {
-    this.hp = LogregHyperparametersSchema.parse(hp);
+  constructor(hp: z.input<typeof LogregHyperparametersSchema> = {}) {
+    this.hp = parseHyperparameters(this.kind, LogregHyperparametersSchema, hp);
   }
 
   get hyperparameters(): Record<string, unknown> {
     return { ...this.hp };
   }
 
-  fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
-    if (task.kind !== "binary")
-      throw new RouterlabError(
-        "the logreg router is binary only (strong/weak); use mlp for a multi-model task",
-        { file: "training data", field: "routing.setting" },
-      );
-    validateTask(X, task);
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    checkTraining(queries, task);
+    requireBinary(task, this.kind);
+    const X = queries.X;
     const n = X.rows;
     const d = X.dim;
     const l2 = this.hp.l2;
@@ -96,7 +93,7 @@ export class LogregRouter implements Router {
       iterations: res.iterations,
       converged: res.converged,
     };
-    return Promise.resolve();
+    await Promise.resolve();
   }
 
   private need(): Fitted {
@@ -104,9 +101,10 @@ export class LogregRouter implements Router {
   }
 
   /** The logit w·e + b per query, in float64 over the float32 weights (the gateway's sum). */
-  logits(X: EmbeddingMatrix): Float64Array {
+  logits(queries: Queries): Float64Array {
     const f = this.need();
-    checkQueries(X, f.meta);
+    checkQueries(queries, f.meta.dim);
+    const X = queries.X;
     const out = new Float64Array(X.rows);
     for (let r = 0; r < X.rows; r++) {
       let z = f.intercept;
@@ -116,14 +114,15 @@ export class LogregRouter implements Router {
     return out;
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  predict(queries: Queries): string[] {
     const [weak, strong] = this.need().meta.models;
-    return Array.from(this.logits(X), (z) => (z >= 0 ? strong! : weak!));
+    return Array.from(this.logits(queries), (z) => (z >= 0 ? strong! : weak!));
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
     const f = this.need();
-    const z = this.logits(X);
+    const z = this.logits(queries);
+    const X = queries.X;
     const perModel = new Float64Array(X.rows * 2);
     const strongProbability = new Float64Array(X.rows);
     for (let r = 0; r < X.rows; r++) {
@@ -135,69 +134,82 @@ export class LogregRouter implements Router {
     return { models: f.meta.models, perModel, strongProbability };
   }
 
+  /** The gateway MLP layout (see the file comment): strong row = [w, b], weak row = [0, 0]; labels [strong, weak]. */
   state(): RouterState {
     const f = this.need();
+    const [weak, strong] = f.meta.models as [string, string];
+    const d = f.coef.length;
+    const weight = new Float32Array(2 * d);
+    weight.set(f.coef, 0);
     return {
       kind: this.kind,
       hyperparameters: this.hyperparameters,
-      meta: { ...f.meta, iterations: f.iterations, converged: f.converged },
+      meta: {
+        ...f.meta,
+        input_dim: d,
+        hidden_layer_sizes: [],
+        num_classes: 2,
+        activation: "identity",
+        idx_to_model: { "0": strong, "1": weak },
+        iterations: f.iterations,
+        converged: f.converged,
+      },
       tensors: {
-        coef: tensor(f.coef, [f.coef.length]),
-        intercept: tensor(new Float32Array([f.intercept]), [1]),
+        "layers.0.weight": tensor(weight, [2, d]),
+        "layers.0.bias": tensor(new Float32Array([f.intercept, 0]), [2]),
       },
     };
   }
 
   static fromState(state: RouterState): LogregRouter {
-    const r = new LogregRouter(LogregHyperparametersSchema.parse(state.hyperparameters));
+    const r = new LogregRouter(
+      parseHyperparameters("logreg", LogregHyperparametersSchema, state.hyperparameters),
+    );
     const meta = parseFittedMeta(state);
+    const extra = parseStateMeta(state, LogregMetaSchema);
     if (meta.setting !== "binary" || meta.models.length !== 2)
       throw new RouterlabError("a logreg router state must be binary with [weak, strong] models", {
         file: "model file",
         path: "$.meta.setting",
       });
-    const coef = requireTensor(state, "coef");
-    const intercept = requireTensor(state, "intercept");
-    if (coef.data.length !== meta.dim || intercept.data.length !== 1)
-      throw new RouterlabError(`logreg state: coef must be [${meta.dim}] and intercept [1]`, {
+    if (extra.idx_to_model["0"] !== meta.models[1] || extra.idx_to_model["1"] !== meta.models[0])
+      throw new RouterlabError("a logreg router state maps index 0 to strong and 1 to weak", {
         file: "model file",
-        field: "coef",
+        path: "$.meta.idx_to_model",
+      });
+    const d = meta.dim;
+    const weight = requireTensor(state, "layers.0.weight").data;
+    const bias = requireTensor(state, "layers.0.bias").data;
+    if (weight.length !== 2 * d || bias.length !== 2 || extra.input_dim !== d)
+      throw new RouterlabError(`logreg state: layers.0.weight must be [2, ${d}] and layers.0.bias [2]`, {
+        file: "model file",
+        field: "layers.0.weight",
+      });
+    if (bias[1] !== 0 || weight.subarray(d).some((v) => v !== 0))
+      throw new RouterlabError("logreg state: the weak row of layers.0 must be zero (logit 0)", {
+        file: "model file",
+        field: "layers.0.weight",
       });
     r.fitted = {
       meta,
-      coef: coef.data,
-      intercept: intercept.data[0]!,
-      iterations: Number(state.meta.iterations ?? 0),
-      converged: Boolean(state.meta.converged),
+      coef: weight.slice(0, d),
+      intercept: bias[0]!,
+      iterations: extra.iterations,
+      converged: extra.converged,
     };
     return r;
   }
 }
 
-/**
- * The gateway MLP that computes this logistic regression (no hidden layer): strong at index 0 with logit w·e + b,
- * weak at index 1 with logit 0. Labels are [strong, weak].
- */
-export function logregAsMlp(state: RouterState): MlpWeights & {
-  inputDim: number;
-  hiddenLayerSizes: number[];
-  labels: string[];
-} {
-  LogregRouter.fromState(state); // validates the state
-  const meta = parseFittedMeta(state);
-  const coef = requireTensor(state, "coef").data;
-  const d = coef.length;
-  const weight = new Float32Array(2 * d);
-  weight.set(coef, 0);
-  const bias = new Float32Array([requireTensor(state, "intercept").data[0]!, 0]);
-  return {
-    inputDim: d,
-    hiddenLayerSizes: [],
-    activation: "identity",
-    layers: [{ inDim: d, outDim: 2, weight, bias }],
-    labels: [meta.models[1]!, meta.models[0]!],
-  };
-}
+const LogregMetaSchema = z.object({
+  input_dim: z.int().positive(),
+  hidden_layer_sizes: z.array(z.int()).length(0),
+  num_classes: z.literal(2),
+  activation: z.literal("identity"),
+  idx_to_model: z.record(z.string(), z.string()),
+  iterations: z.int().nonnegative(),
+  converged: z.boolean(),
+});
 
 export const logregEntry: RegisteredRouter = defineRouter({
   kind: "logreg",
@@ -205,5 +217,7 @@ export const logregEntry: RegisteredRouter = defineRouter({
     "Logistic regression on the embedding alone (binary, L-BFGS, L2); served by the gateway as an MLP with no hidden layer",
   hyperparameters: LogregHyperparametersSchema,
   create: (hp) => new LogregRouter(hp),
+  settings: ["binary"],
+  gatewayFormat: "torch-mlp",
   fromState: (state) => LogregRouter.fromState(state),
 });

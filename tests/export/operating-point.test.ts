@@ -85,9 +85,9 @@ before(async () => {
   };
 });
 
-function record(router: Router, name: string, share: number): CalibrationRecord {
-  const scores = router.score(S.cal.X).strongProbability!;
-  const heldScores = router.score(S.held.X).strongProbability!;
+async function record(router: Router, name: string, share: number): Promise<CalibrationRecord> {
+  const scores = (await router.score({ X: S.cal.X })).strongProbability!;
+  const heldScores = (await router.score({ X: S.held.X })).strongProbability!;
   const result = calibrate(
     new SortedSet({ scores, yWeak: S.cal.yW, yStrong: S.cal.yS }),
     { kind: "share", value: share },
@@ -107,12 +107,12 @@ function record(router: Router, name: string, share: number): CalibrationRecord 
 
 async function checkKind(kind: "mlp" | "logreg", hp: Record<string, unknown>): Promise<void> {
   const router = createRouter(kind, hp);
-  await router.fit(S.train.X, S.train.task);
+  await router.fit({ X: S.train.X }, S.train.task);
   const strong = S.data.models[1]!;
   for (const share of [0.2, 0.5, 0.8]) {
-    const rec = record(router, kind, share);
+    const rec = await record(router, kind, share);
     const out = path.join(tmp, `${kind}-${share}`);
-    const res = exportRouterState(router.state(), {
+    const res = await exportRouterState(router.state(), {
       outDir: out,
       evalX: S.held.X,
       gatewayModels: S.gateway,
@@ -135,7 +135,7 @@ async function checkKind(kind: "mlp" | "logreg", hp: Record<string, unknown>): P
     const served = path.join(out, res.served);
     const gw = gatewayDecisions("mlp", served, S.held.X);
     assert.ok(gw.length >= 1000);
-    const p = router.score(S.held.X).strongProbability!;
+    const p = (await router.score({ X: S.held.X })).strongProbability!;
     const ours = Array.from(p, (v) => (v >= op.served_threshold ? strong : S.data.models[0]!));
     const differ = gw.filter((d, i) => d !== ours[i]).length;
     assert.equal(differ, 0, `${kind} @${share}: ${differ} probes differ from score >= served threshold`);
@@ -182,10 +182,10 @@ test("logreg (MLP with hidden_layer_sizes []): the same checks", async () => {
 
 test("verify's re-measurement fails on a different set and on a share outside the interval", async () => {
   const router = createRouter("logreg", { maxIterations: 50 });
-  await router.fit(S.train.X, S.train.task);
-  const rec = record(router, "logreg", 0.5);
+  await router.fit({ X: S.train.X }, S.train.task);
+  const rec = await record(router, "logreg", 0.5);
   const out = path.join(tmp, "verify-fail");
-  exportRouterState(router.state(), {
+  await exportRouterState(router.state(), {
     outDir: out,
     evalX: S.held.X,
     gatewayModels: S.gateway,
@@ -208,15 +208,15 @@ test("verify's re-measurement fails on a different set and on a share outside th
 
 test("a record calibrated on other scores is refused (fingerprint, and a share outside the interval); nothing written", async () => {
   const a = createRouter("logreg", { maxIterations: 50 });
-  await a.fit(S.train.X, S.train.task);
-  const rec = record(a, "logreg", 0.5);
+  await a.fit({ X: S.train.X }, S.train.task);
+  const rec = await record(a, "logreg", 0.5);
   // A different model: its scores shifted so that the record's threshold lands far from 50%.
   const b = createRouter("logreg", { l2: 10 });
-  await b.fit(S.train.X, S.train.task);
+  await b.fit({ X: S.train.X }, S.train.task);
   for (const queryIds of [S.cal.ids, undefined]) {
     const out = path.join(tmp, `other-${queryIds ? "ids" : "noids"}`);
-    assert.throws(
-      () =>
+    await assert.rejects(
+      async () =>
         exportRouterState(b.state(), {
           outDir: out,
           evalX: S.held.X,
@@ -242,14 +242,14 @@ test("KNN, MF and ELO with a calibration record: refused naming why and what to 
     quality: S.train.task.quality!.subarray(0, 300 * 2),
   };
   const knn = createRouter("knn", { k: 5 });
-  await knn.fit(small.X, task);
+  await knn.fit({ X: small.X }, task);
   const mf = createRouter("mf", { latentDim: 8, epochs: 1, validationFraction: 0 });
-  await mf.fit(small.X, task);
+  await mf.fit({ X: small.X }, task);
   const elo = createRouter("elo", { resamples: 0 });
-  await elo.fit(small.X, task);
+  await elo.fit({ X: small.X }, task);
   const lr = createRouter("logreg", { maxIterations: 30 });
-  await lr.fit(S.train.X, S.train.task);
-  const rec = record(lr, "logreg", 0.5);
+  await lr.fit({ X: S.train.X }, S.train.task);
+  const rec = await record(lr, "logreg", 0.5);
   const reasons: Record<string, RegExp> = {
     knn: /neighbour votes/,
     mf: /no bias anywhere/,
@@ -261,8 +261,8 @@ test("KNN, MF and ELO with a calibration record: refused naming why and what to 
     ["elo", elo.state()],
   ] as const) {
     const out = path.join(tmp, `refused-${kind}`);
-    assert.throws(
-      () =>
+    await assert.rejects(
+      async () =>
         exportRouterState(state, {
           outDir: out,
           evalX: S.held.X,
@@ -293,12 +293,15 @@ test("CLI: export --calibration bakes the operating point and verify --calibrati
   const dir = path.join(tmp, "cli");
   mkdirSync(dir);
   const lr = createRouter("logreg", { maxIterations: 100 });
-  await lr.fit(S.train.X, S.train.task);
+  await lr.fit({ X: S.train.X }, S.train.task);
   const knn = createRouter("knn", { k: 5 });
-  await knn.fit(pickRows(S.train.X, [...Array(300).keys()]), {
-    ...S.train.task,
-    labels: S.train.task.labels.subarray(0, 300),
-  });
+  await knn.fit(
+    { X: pickRows(S.train.X, [...Array(300).keys()]) },
+    {
+      ...S.train.task,
+      labels: S.train.task.labels.subarray(0, 300),
+    },
+  );
   const files = {
     logreg: saveRouterState(lr.state(), path.join(dir, "lr")).json,
     knn: saveRouterState(knn.state(), path.join(dir, "knn")).json,
@@ -309,7 +312,7 @@ test("CLI: export --calibration bakes the operating point and verify --calibrati
     spec: path.join(dir, "spec.json"),
     gateway: path.join(dir, "gateway.yaml"),
   };
-  saveRecord(files.record, record(lr, "logreg", 0.3));
+  saveRecord(files.record, await record(lr, "logreg", 0.3));
   writeProbes(files.cal, S.cal.X);
   writeProbes(files.held, S.held.X);
   writeFileSync(files.ids, JSON.stringify(S.cal.ids));

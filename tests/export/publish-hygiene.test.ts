@@ -77,9 +77,9 @@ before(async () => {
   ];
   for (const [name, kind, hp] of specs) {
     const r = createRouter(kind, hp);
-    await r.fit(train.X, train.task);
+    await r.fit({ X: train.X }, train.task);
     const dir = path.join(tmp, `bundle-${name}`);
-    exportRouterState(r.state(), {
+    await exportRouterState(r.state(), {
       outDir: dir,
       evalX: evalSet.X,
       gatewayModels: GATEWAY,
@@ -89,9 +89,9 @@ before(async () => {
   }
   // The same task with every label flipped: an MLP that decides the opposite way.
   const flipped = createRouter("mlp", { hiddenLayerSizes: [8], epochs: 3, validationFraction: 0 });
-  await flipped.fit(train.X, { ...train.task, labels: train.task.labels.map((l) => 1 - l) });
+  await flipped.fit({ X: train.X }, { ...train.task, labels: train.task.labels.map((l) => 1 - l) });
   bundles.flipped = path.join(tmp, "bundle-flipped");
-  exportRouterState(flipped.state(), {
+  await exportRouterState(flipped.state(), {
     outDir: bundles.flipped,
     evalX: evalSet.X,
     gatewayModels: GATEWAY,

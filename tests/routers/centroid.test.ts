@@ -82,11 +82,15 @@ before(async () => {
 function gatewayPython(dir: string, X: EmbeddingMatrix) {
   const probes = path.join(dir, "probes.f32");
   writeProbes(probes, X);
-  const r = spawnSync(venvPython(), [path.join(projectRoot(), "python", "centroid_gateway_check.py")], {
-    input: JSON.stringify({ dir, probes, dim: X.dim }),
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
+  const r = spawnSync(
+    venvPython(),
+    [path.join(projectRoot(), "python", "peers", "centroid_gateway_check.py")],
+    {
+      input: JSON.stringify({ dir, probes, dim: X.dim }),
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as {
     complex: boolean[];
@@ -112,12 +116,12 @@ for (const name of ["routellm-mmlu", "routellm-gsm8k"]) {
   test(`${name}: learned centroids beat the random router's APGR; exported .npy load without pickle and the Python gateway rule agrees on every query of the dataset`, async () => {
     const s = sets.get(name)!;
     const router = createRouter("centroid") as CentroidRouter;
-    await router.fit(s.train.X, s.train.task);
+    await router.fit({ X: s.train.X }, s.train.task);
     // λ = 0 is the pair of class means; every query has a positive cosine with the corpus mean.
-    const eg = router.switchLambda(s.test.X);
+    const eg = router.switchLambda({ X: s.test.X });
     assert.ok(eg.every(Number.isFinite));
 
-    const scores = router.score(s.test.X).strongProbability!;
+    const scores = router.score({ X: s.test.X }).strongProbability!;
     const ev = evaluateRouter(
       { router: "centroid", scores, yWeak: s.test.yW, yStrong: s.test.yS },
       { resamples: 200, seed: 1 },
@@ -144,7 +148,7 @@ for (const name of ["routellm-mmlu", "routellm-gsm8k"]) {
 
     // Calibrate the family to 50% complex, then export the centroids at that λ.
     const cal = calibrate(
-      new SortedSet({ scores: router.switchLambda(s.train.X) }),
+      new SortedSet({ scores: router.switchLambda({ X: s.train.X }) }),
       { kind: "share", value: 0.5 },
       { resamples: 200, seed: 2 },
     );
@@ -153,7 +157,7 @@ for (const name of ["routellm-mmlu", "routellm-gsm8k"]) {
       ["calibrated 50%", router.withLambda(cal.threshold)],
     ] as const) {
       const out = path.join(tmp, `${name}-${label.replace(/\W+/g, "-")}`);
-      const res = exportRouterState(r.state(), {
+      const res = await exportRouterState(r.state(), {
         outDir: out,
         evalX: s.all,
         gatewayModels: {
@@ -170,12 +174,12 @@ for (const name of ["routellm-mmlu", "routellm-gsm8k"]) {
         assert.deepEqual(py.shape[c], [384]);
         assert.ok(Math.abs(py.norm[c]! - 1) < 1e-6, `${c} norm ${py.norm[c]}`);
       }
-      const ours = r.predict(s.all);
+      const ours = r.predict({ X: s.all });
       const strong = s.data.models[1]!;
       assert.ok(py.complex.length >= 1000);
       const differ = py.complex.filter((c, i) => c !== (ours[i] === strong)).length;
       assert.equal(differ, 0, `${label}: ${differ} of ${py.complex.length} queries differ`);
-      const held = r.predict(s.test.X);
+      const held = r.predict({ X: s.test.X });
       const share = held.filter((d) => d === s.data.models[1]).length / held.length;
       console.log(`# ${name} ${label}: complex share on held-out ${(share * 100).toFixed(2)}%`);
       if (label === "calibrated 50%") assert.ok(Math.abs(share - 0.5) < 0.03, `share ${share}`);
@@ -186,7 +190,7 @@ for (const name of ["routellm-mmlu", "routellm-gsm8k"]) {
 test("the family: λ = 0 is exactly the class means; the complex share falls as λ grows; the decision is λ < λ_e", async () => {
   const s = sets.get("routellm-mmlu")!;
   const router = createRouter("centroid") as CentroidRouter;
-  await router.fit(s.train.X, s.train.task);
+  await router.fit({ X: s.train.X }, s.train.task);
   const st = router.state();
   const unit = (x: Float32Array) => {
     const n = Math.sqrt(x.reduce((a, v) => a + v * v, 0));
@@ -195,10 +199,10 @@ test("the family: λ = 0 is exactly the class means; the complex share falls as 
   const c0 = router.centroids(0);
   unit(st.tensors.complex_mean!.data).forEach((v, j) => assert.ok(Math.abs(v - c0.complex[j]!) < 1e-12));
   unit(st.tensors.simple_mean!.data).forEach((v, j) => assert.ok(Math.abs(v - c0.simple[j]!) < 1e-12));
-  const lam = router.switchLambda(s.test.X);
+  const lam = router.switchLambda({ X: s.test.X });
   let prev = 1.01;
   for (const l of [-0.4, -0.2, 0, 0.1, 0.2, 0.4]) {
-    const pred = router.withLambda(l).predict(s.test.X);
+    const pred = router.withLambda(l).predict({ X: s.test.X });
     const strong = s.data.models[1]!;
     const share = pred.filter((p) => p === strong).length / pred.length;
     assert.ok(share <= prev, `share ${share} at λ=${l} above ${prev}`);
@@ -214,10 +218,10 @@ test("the family: λ = 0 is exactly the class means; the complex share falls as 
 test("export --calibration moves the centroids along the family: MMLU at 20/50/80% complex, the Python gateway rule routes the held-out share inside the interval and equals score >= the served threshold on every held-out query", async () => {
   const s = sets.get("routellm-mmlu")!;
   const router = createRouter("centroid") as CentroidRouter;
-  await router.fit(s.train.X, s.train.task);
+  await router.fit({ X: s.train.X }, s.train.task);
   // The training half doubles as the calibration set here (the centroids are two averages).
   const ids = Array.from({ length: s.train.X.rows }, (_, i) => `q${i}`);
-  const calScores = router.score(s.train.X).strongProbability!;
+  const calScores = router.score({ X: s.train.X }).strongProbability!;
   const strong = s.data.models[1]!;
   for (const share of [0.2, 0.5, 0.8]) {
     const result = calibrate(
@@ -234,7 +238,7 @@ test("export --calibration moves the centroids along the family: MMLU at 20/50/8
       fingerprint: dataFingerprint(ids, calScores),
     });
     const out = path.join(tmp, `calibrated-${share}`);
-    const res = exportRouterState(router.state(), {
+    const res = await exportRouterState(router.state(), {
       outDir: out,
       evalX: s.test.X,
       gatewayModels: {
@@ -246,7 +250,7 @@ test("export --calibration moves the centroids along the family: MMLU at 20/50/8
     const op = res.operatingPoint!;
     assert.equal(op.measured.calibration_share, rec.calibration.share);
     const py = gatewayPython(out, s.test.X);
-    const p = router.score(s.test.X).strongProbability!;
+    const p = router.score({ X: s.test.X }).strongProbability!;
     const differ = py.complex.filter((c, i) => c !== p[i]! >= op.served_threshold).length;
     assert.equal(differ, 0, `${share}: ${differ} held-out queries differ from score >= served threshold`);
     const held = py.complex.filter(Boolean).length / py.complex.length;

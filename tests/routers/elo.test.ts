@@ -21,16 +21,20 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-elo-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function pythonRatings(bt: Battles): number[] {
-  const r = spawnSync(venvPython(), [path.join(projectRoot(), "python", "bradley_terry_reference.py")], {
-    input: JSON.stringify({
-      models: bt.models,
-      a: Array.from(bt.a),
-      b: Array.from(bt.b),
-      outcome: Array.from(bt.outcome),
-    }),
-    encoding: "utf8",
-    maxBuffer: 1 << 26,
-  });
+  const r = spawnSync(
+    venvPython(),
+    [path.join(projectRoot(), "python", "peers", "bradley_terry_reference.py")],
+    {
+      input: JSON.stringify({
+        models: bt.models,
+        a: Array.from(bt.a),
+        b: Array.from(bt.b),
+        outcome: Array.from(bt.outcome),
+      }),
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   return (JSON.parse(r.stdout) as { ratings: number[] }).ratings;
 }
@@ -127,10 +131,10 @@ test("ELO router on llmrouter outcomes: export writes the gateway's JSON; Python
     dim,
   };
   const router = createRouter("elo", { resamples: 50, seed: 3 });
-  await router.fit(X, task);
+  await router.fit({ X: X }, task);
   const out = path.join(tmp, "elo");
   const probes = { data: X.data.subarray(0, 1000 * dim), rows: 1000, dim };
-  const res = exportRouterState(router.state(), {
+  const res = await exportRouterState(router.state(), {
     outDir: out,
     evalX: probes,
     gatewayModels: {
@@ -157,7 +161,7 @@ test("ELO router on llmrouter outcomes: export writes the gateway's JSON; Python
   const file = JSON.parse(readFileSync(served, "utf8")) as Record<string, number>;
   assert.deepEqual(Object.keys(file), data.models, "file order = the task's model order (the tie order)");
   Object.values(file).forEach((v) => assert.ok(Number.isFinite(v)));
-  assert.deepEqual(gatewayDecisions("elo", served, probes), router.predict(probes));
+  assert.deepEqual(gatewayDecisions("elo", served, probes), router.predict({ X: probes }));
   const iv = state.meta.intervals as { lo: Record<string, number>; hi: Record<string, number> };
   for (const m of data.models) assert.ok(iv.lo[m]! <= ratings[m]! && ratings[m]! <= iv.hi[m]!);
 });

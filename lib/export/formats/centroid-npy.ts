@@ -3,11 +3,15 @@
  * of shape (384,), unit norm, NumPy format 1.0 without pickle. They go into the directory the gateway's
  * `CentroidClassifier` reads (default `<gateway root>/models/centroids/`; no environment variable sets it).
  */
+import type { EmbeddingMatrix } from "../../embed/types";
+import { CentroidRouter, centroidIsComplex } from "../../routers/centroid";
 import { RouterlabError } from "../../util/errors";
-import { centroidIsComplex } from "../../routers/centroid";
+import { sha256Hex } from "../../util/hash";
 import type { BundleFile } from "../artifacts";
 import { GATEWAY_DIM } from "../artifacts";
 import { npyBytes, readNpy } from "../npy";
+import { bakeCentroidOperatingPoint } from "../operating-point";
+import type { ExportFormat, FormatContext, FormatOutput } from "./types";
 
 export const SIMPLE_CENTROID = "simple_centroid.npy";
 export const COMPLEX_CENTROID = "complex_centroid.npy";
@@ -47,6 +51,12 @@ export function centroidFilesDecide(
   return Array.from({ length: X.rows }, (_, r) => centroidIsComplex(X.data, complex, simple, r * X.dim));
 }
 
+/** Re-scoring for the publish-time probe check: complex/simple per row, then the digest of both files. */
+export function decideCentroidFiles(files: readonly BundleFile[], X: EmbeddingMatrix): string[] {
+  const digest = sha256Hex(files.map((f) => `${f.name} ${sha256Hex(f.bytes)}`).join("\n"));
+  return centroidFilesDecide(files, X).map((c) => `${c ? "complex" : "simple"} ${digest}`);
+}
+
 /** What to set on the gateway: the strategy only; the files are copied, not named by a variable. */
 export function centroidGatewayEnv(): string[] {
   return [
@@ -54,3 +64,44 @@ export function centroidGatewayEnv(): string[] {
     `# copy ${SIMPLE_CENTROID} and ${COMPLEX_CENTROID} into <gateway root>/models/centroids/ (no variable sets the directory)`,
   ];
 }
+
+/**
+ * The gateway answers complex or simple; routerlab's router names its [weak, strong] models. The manifest records
+ * which model each tier stands for (`centroid_tiers`), so a check on the installed files can name the decisions.
+ */
+function centroidOutput(router: CentroidRouter, ctx: FormatContext): FormatOutput {
+  const [weak, strong] = router.state().meta.models as [string, string];
+  const files = centroidBundle(router.centroids());
+  return {
+    files,
+    labels: [weak, strong],
+    decisions: centroidFilesDecide(files, ctx.evalX).map((c) => (c ? strong : weak)),
+    metadata: { centroid_tiers: { complex: strong, simple: weak } },
+  };
+}
+
+/** The centroid router's files (contract §6.6); a calibrated threshold moves the router along its family. */
+export const centroidNpyFormat: ExportFormat = {
+  id: "centroid-npy",
+  gatewayKind: "centroid",
+  description: "simple/complex centroid .npy files (llmrouter-nadirclaw-centroid)",
+  writes: () => [COMPLEX_CENTROID, SIMPLE_CENTROID],
+  env: () => [],
+  needsMlImage: false,
+  build: (state, ctx) => centroidOutput(CentroidRouter.fromState(state), ctx),
+  operatingPoint: {
+    bake(state, ctx, scores) {
+      const router = CentroidRouter.fromState(state);
+      const [weak, strong] = router.state().meta.models as [string, string];
+      const op = bakeCentroidOperatingPoint(router, scores.calibration, { strong, weak });
+      return {
+        output: centroidOutput(op.value, ctx),
+        expected: op.decide(scores.strongOnEval),
+        operatingPoint: op.metadata,
+        warnings: op.warnings,
+      };
+    },
+  },
+  rescore: decideCentroidFiles,
+  gatewayEnv: () => centroidGatewayEnv(),
+};
