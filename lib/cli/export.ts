@@ -16,6 +16,9 @@ import { loadGatewayModels } from "../export/safety";
 import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
 import { EmbeddingSpecSchema } from "../embed/types";
 import { loadRouterState } from "../routers/model-file";
+import { loadRecord } from "../calibrate/record";
+import { gatewayDecisions } from "../export/gateway-check";
+import { checkOperatingPoint, readOperatingPoint } from "../export/operating-point";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
 
@@ -106,6 +109,18 @@ export function registerExportCommands(program: Command): void {
       "SVM only: JSON array of the training labels (model strings), with --train",
     )
     .option(
+      "--calibration <record>",
+      "calibration record (routerlab calibrate): bake its threshold into the artifact (MLP/logreg/centroid; refused for KNN, SVM, MF, ELO)",
+    )
+    .option(
+      "--calibration-set <file>",
+      "with --calibration: embeddings (raw float32) of the record's calibration split, in its order",
+    )
+    .option(
+      "--calibration-ids <file>",
+      "with --calibration: JSON array of those rows' query ids, to check the record's data fingerprint",
+    )
+    .option(
       "--sklearn-version <v>",
       "KNN/SVM: scikit-learn of the target gateway build",
       GATEWAY_SKLEARN_VERSIONS.sklearn,
@@ -129,9 +144,25 @@ export function registerExportCommands(program: Command): void {
           trainLabels?: string;
           sklearnVersion: string;
           numpyVersion: string;
+          calibration?: string;
+          calibrationSet?: string;
+          calibrationIds?: string;
         },
       ) => {
         const state = loadRouterState(routerFile);
+        if (Boolean(o.calibration) !== Boolean(o.calibrationSet))
+          throw new RouterlabError(
+            "--calibration and --calibration-set go together (the record and its calibration rows' embeddings)",
+          );
+        const calibration =
+          o.calibration && o.calibrationSet
+            ? {
+                record: loadRecord(o.calibration),
+                recordFile: o.calibration,
+                X: readF32(o.calibrationSet),
+                ...(o.calibrationIds ? { queryIds: readJson(o.calibrationIds, z.array(z.string())) } : {}),
+              }
+            : undefined;
         const spec: EmbeddingSpec | undefined = o.embeddingSpec
           ? readJson(o.embeddingSpec, EmbeddingSpecSchema)
           : undefined;
@@ -155,6 +186,7 @@ export function registerExportCommands(program: Command): void {
               ? { X: readF32(o.train), labels: readJson(o.trainLabels, z.array(z.string())) }
               : undefined,
           sklearnVersions: { ...GATEWAY_SKLEARN_VERSIONS, sklearn: o.sklearnVersion, numpy: o.numpyVersion },
+          calibration,
           log: (m) => process.stderr.write(m + "\n"),
         });
         for (const w of res.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -162,6 +194,13 @@ export function registerExportCommands(program: Command): void {
           `exported ${res.kind} router to ${res.dir}: ${res.files.join(", ")}, manifest.json (${key ? key.type + " signed" : "unsigned"})\n` +
             `decisions: ${res.agreement.equal}/${res.agreement.queries} evaluation queries equal routerlab's\n`,
         );
+        const op = res.operatingPoint;
+        if (op)
+          process.stdout.write(
+            `operating point: ${op.target.kind} ${op.target.value}, threshold ${op.threshold} (served ${op.served_threshold}); ` +
+              `strong share on the calibration set ${(op.measured.calibration_share * 100).toFixed(2)}% ` +
+              `(expected ${(op.expected.share_interval.lo * 100).toFixed(1)}-${(op.expected.share_interval.hi * 100).toFixed(1)}%)\n`,
+          );
         printEnv(res.kind, res.served, Boolean(key));
       },
     );
@@ -173,7 +212,12 @@ export function registerExportCommands(program: Command): void {
     )
     .argument("<dir>", "bundle or gateway model directory holding manifest.json")
     .option("--require-signature", "fail when the manifest is unsigned")
-    .action((dir: string, o: { requireSignature?: boolean }) => {
+    .option(
+      "--calibration-set <file>",
+      "for a bundle with an operating point: the calibration rows' embeddings (raw float32); the exported artifact, " +
+        "loaded the gateway's way (Python), must route a share of them inside the recorded interval",
+    )
+    .action((dir: string, o: { requireSignature?: boolean; calibrationSet?: string }) => {
       const r = verifyBundleDir(dir, { requireSignature: Boolean(o.requireSignature) });
       if (!r.ok) {
         throw new RouterlabError(`verification failed:\n  ${r.problems.join("\n  ")}`, {
@@ -181,6 +225,34 @@ export function registerExportCommands(program: Command): void {
         });
       }
       process.stdout.write(`ok: ${r.checked.join(", ")} (signature: ${r.signature})\n`);
+      const op = readOperatingPoint(dir);
+      if (!op) {
+        if (o.calibrationSet)
+          throw new RouterlabError("--calibration-set given but the bundle records no operating point", {
+            file: path.join(dir, "manifest.json"),
+            path: "$.metadata.operating_point",
+          });
+        return;
+      }
+      if (!o.calibrationSet) {
+        process.stdout.write(
+          `operating point recorded (${op.target.kind} ${op.target.value}); pass --calibration-set to re-measure its share\n`,
+        );
+        return;
+      }
+      const X = readF32(o.calibrationSet);
+      const served = path.join(dir, r.checked[0]!);
+      const decisions = gatewayDecisions(kindOfDir(dir), served, X);
+      const c = checkOperatingPoint(op, X, decisions);
+      if (!c.ok)
+        throw new RouterlabError(`operating point check failed:\n  ${c.problems.join("\n  ")}`, {
+          file: path.join(dir, "manifest.json"),
+          path: "$.metadata.operating_point",
+        });
+      process.stdout.write(
+        `operating point ok: ${(c.share * 100).toFixed(2)}% strong on ${X.rows} calibration rows ` +
+          `(recorded ${(c.expectedShare * 100).toFixed(2)}%, interval ${(c.interval.lo * 100).toFixed(2)}-${(c.interval.hi * 100).toFixed(2)}%)\n`,
+      );
     });
 
   program

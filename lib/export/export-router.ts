@@ -9,6 +9,9 @@ import { writeBundleDir } from "./bundle";
 import type { ExportFormat } from "./formats";
 import { exportFormat, formatForGatewayKind } from "./formats";
 import { assertSameDecisions } from "./gateway-check";
+import type { CalibrationInput, OperatingPoint } from "./operating-point";
+import { operatingPointJson, refuseOperatingPoint } from "./operating-point";
+import { probeCheck } from "./rescore";
 import type { GatewayModels } from "./safety";
 import { checkEmbeddingSpec, checkLabels } from "./safety";
 import type { SklearnVersions } from "./sklearn-step";
@@ -22,6 +25,7 @@ export function gatewayEnv(
 ): string[] {
   const format = formatForGatewayKind(kind);
   if (!format) throw new RouterlabError(`no export format serves the gateway strategy llmrouter-${kind}`);
+  if (format.gatewayEnv) return format.gatewayEnv(servedPath, manifestPath, signed);
   return [
     `ROUTEIQ_ROUTING_STRATEGY=llmrouter-${kind}`,
     `LLMROUTER_MODEL_PATH=${servedPath}`,
@@ -47,6 +51,8 @@ export interface ExportOptions {
   /** SVM only: training rows, when the model file keeps none (`routerlab train` stores them for SVMs). */
   train?: { X: EmbeddingMatrix; labels: readonly string[] };
   sklearnVersions?: SklearnVersions;
+  /** Bake this calibration record's threshold into the artifact (formats that carry one; others are refused). */
+  calibration?: CalibrationInput;
   log?: (msg: string) => void;
 }
 
@@ -58,6 +64,7 @@ export interface ExportResult {
   manifest: Manifest;
   warnings: string[];
   agreement: { queries: number; equal: number };
+  operatingPoint?: OperatingPoint;
 }
 
 /** The export format a router kind declares, or a clear error naming why the kind is not servable. */
@@ -78,9 +85,12 @@ export async function exportRouterState(state: RouterState, o: ExportOptions): P
   const where = o.routerFile ?? `${state.kind} router`;
   const format = formatOfKind(state.kind, where);
   checkEmbeddingSpec(o.embeddingSpec ?? embeddingSpecOf(state, where), where);
-  const expected = await routerFromState(state).predict({ X: o.evalX });
+  const op = format.operatingPoint;
+  if (o.calibration && op.refusal !== undefined) refuseOperatingPoint(state.kind, op.refusal, where);
+  const router = routerFromState(state);
+  let expected = await router.predict({ X: o.evalX });
   const stem = o.stem ?? "router";
-  const built = format.build(state, {
+  const ctx = {
     outDir: o.outDir,
     stem,
     where,
@@ -90,7 +100,29 @@ export async function exportRouterState(state: RouterState, o: ExportOptions): P
     train: o.train,
     sklearnVersions: o.sklearnVersions,
     log: o.log,
-  });
+  };
+  let built;
+  let operatingPoint: OperatingPoint | undefined;
+  if (o.calibration && op.bake) {
+    const strongP = async (X: EmbeddingMatrix): Promise<Float64Array> => {
+      const p = (await router.score({ X })).strongProbability;
+      if (!p)
+        throw new RouterlabError("a calibrated threshold needs a binary router (P(strong) per query)", {
+          file: where,
+          field: "--calibration",
+        });
+      return p;
+    };
+    const baked = op.bake(state, ctx, {
+      calibration: o.calibration,
+      strongOnCalibration: await strongP(o.calibration.X),
+      strongOnEval: await strongP(o.evalX),
+    });
+    built = baked.output;
+    expected = [...baked.expected];
+    operatingPoint = baked.operatingPoint;
+    baked.warnings.forEach((w) => o.log?.(`warning: ${w}`));
+  } else built = format.build(state, ctx);
   const { warnings } = checkLabels(built.labels, o.gatewayModels, {
     group: o.group,
     file: o.gatewayModelsFile,
@@ -101,7 +133,12 @@ export async function exportRouterState(state: RouterState, o: ExportOptions): P
     kind,
     key: o.key,
     description: `routerlab ${kind} router`,
-    metadata: { router_kind: state.kind },
+    metadata: {
+      router_kind: state.kind,
+      probe_check: probeCheck(kind, built.files),
+      ...(built.metadata ?? {}),
+      ...(operatingPoint ? { operating_point: operatingPointJson(operatingPoint) } : {}),
+    },
   });
   return {
     kind,
@@ -111,5 +148,6 @@ export async function exportRouterState(state: RouterState, o: ExportOptions): P
     manifest,
     warnings,
     agreement: { queries: expected.length, equal: expected.length },
+    ...(operatingPoint ? { operatingPoint } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import {
   closeSync,
   existsSync,
+  readFileSync,
   fsyncSync,
   openSync,
   renameSync,
@@ -14,6 +15,19 @@ import path from "node:path";
 import { RouterlabError } from "../util/errors";
 import type { BundleFile } from "./artifacts";
 import { MANIFEST_NAME } from "./bundle";
+import { parseManifest } from "./manifest";
+import { assertRescores } from "./rescore";
+
+/** Files the bundle currently published in `dir` lists (its manifest), or none. */
+function previousBundleFiles(dir: string): string[] {
+  const file = path.join(dir, MANIFEST_NAME);
+  if (!existsSync(file)) return [];
+  try {
+    return parseManifest(readFileSync(file, "utf8"), file).artifacts.map((a) => path.basename(a.path));
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Atomic publish onto the directory the gateway reads (gateway-contract.md §10): manifest, then companion JSON, each by
@@ -64,6 +78,9 @@ export function publishToDir(dir: string, files: readonly BundleFile[], manifest
   const served = files.filter((f) => f.served);
   if (served.length !== 1)
     throw new RouterlabError(`a bundle must have exactly one served file, not ${served.length}`);
+  // Loaded and re-scored before anything is written: a matching hash alone does not make a file loadable.
+  if (manifest) assertRescores(files, manifest, dir);
+  const previous = previousBundleFiles(dir);
   const target = path.join(dir, served[0]!.name);
   const previousMtimeMs = existsSync(target) ? statSync(target).mtimeMs : null;
   const order: string[] = [];
@@ -77,6 +94,11 @@ export function publishToDir(dir: string, files: readonly BundleFile[], manifest
   }
   atomicWrite(dir, served[0]!.name, served[0]!.bytes);
   order.push(served[0]!.name);
+  // Exactly one bundle in the folder: the previous bundle's files that this one does not have are removed (only
+  // files its manifest listed; nothing else in the folder is touched).
+  const now = new Set([MANIFEST_NAME, ...files.map((f) => f.name)]);
+  for (const name of previous)
+    if (!now.has(name) && name === path.basename(name)) rmSync(path.join(dir, name), { force: true });
   fsyncDir(dir);
   let mtimeMs = statSync(target).mtimeMs;
   if (previousMtimeMs !== null && !(mtimeMs > previousMtimeMs)) {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import os from "node:os";
 import path from "node:path";
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -18,6 +19,7 @@ import type { VerifyKey } from "./manifest";
 import { parseManifest } from "./manifest";
 import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
+import { assertRescores } from "./rescore";
 
 /**
  * Promotion through S3/MinIO (gateway-contract.md §11). Layout per router name, under an optional prefix:
@@ -181,6 +183,12 @@ async function copyToCurrent(
   await put(st, key(st, router, "current", MANIFEST_NAME), manifest);
   for (const f of files.filter((x) => !x.served)) await put(st, key(st, router, "current", f.name), f.bytes);
   for (const f of files.filter((x) => x.served)) await put(st, key(st, router, "current", f.name), f.bytes);
+  // current/ holds exactly this bundle: files of the bundle it replaces (another type, another stem) are removed,
+  // or a startup download of the prefix would copy them next to the new ones.
+  const keep = new Set([MANIFEST_NAME, ...files.map((f) => f.name)]);
+  for (const name of await listVersionFiles(st, router, "current"))
+    if (!keep.has(name))
+      await st.s3.send(new DeleteObjectCommand({ Bucket: st.bucket, Key: key(st, router, "current", name) }));
   void version;
 }
 
@@ -275,6 +283,7 @@ export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResu
   if (!report.ok)
     throw new RouterlabError(`bundle ${o.bundleDir} does not verify: ${report.problems.join("; ")}`);
   const { files, manifest } = readBundle(o.bundleDir);
+  assertRescores(files, manifest, o.bundleDir);
   const served = files.find((f) => f.served)!;
   const servedSha = sha256Hex(served.bytes);
   const version =
@@ -404,6 +413,7 @@ export async function rollback(st: Store, o: RollbackOptions): Promise<PromoteRe
       throw new RouterlabError(`version ${target}: ${a.path} is missing or does not match its manifest hash`);
     files.push({ name: path.basename(a.path), bytes: got.bytes, served: i === servedIdx });
   }
+  assertRescores(files, mBytes, `version ${target} of '${o.router}'`);
   const served = files.find((f) => f.served)!;
   let targetMlflow: string | null = null;
   if (o.registry)

@@ -4,6 +4,9 @@ import { featureScoreEntry } from "./feature-score";
 import { knnEntry } from "./knn";
 import { logregEmbFeaturesEntry } from "./logreg-emb-features";
 import { mfEntry } from "./mf";
+import { centroidEntry } from "./centroid";
+import { eloEntry } from "./elo";
+import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
 import { svmEntry } from "./svm";
@@ -19,6 +22,9 @@ const ENTRIES: RegisteredRouter[] = [
   svmEntry,
   mlpEntry,
   mfEntry,
+  logregEntry,
+  eloEntry,
+  centroidEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
   ...baselineEntries,

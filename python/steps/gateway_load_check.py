@@ -2,8 +2,11 @@
 
 Input: one JSON object on stdin (schema-checked below). Output: one JSON object on stdout.
 
-  {"mode": "decide", "kind": "mlp"|"mf"|"elo"|"knn"|"svm", "artifact": path, "probes": path-to-float32-file, "dim": 384}
+  {"mode": "decide", "kind": "mlp"|"mf"|"elo"|"knn"|"svm"|"centroid", "artifact": path, "probes": path-to-float32-file,
+   "dim": 384}
       -> {"decisions": [label, ...], "load": {...}}
+  (centroid: `artifact` is either centroid file; both are read from its folder, as the gateway's CentroidClassifier
+  reads them, and the tiers are named by the models in manifest.json's metadata.centroid_tiers)
   {"mode": "manifest", "manifest": path, "served": path, "public_key_b64": str|null, "hmac_secret": str|null}
       -> {"ok": bool, "error": str|null}
 
@@ -101,6 +104,33 @@ def decide_torch(kind, artifact, probes):
     return out, {"keys": list(state.keys()), "shapes": [list(v.shape) for v in state.values()]}
 
 
+CENTROID_MARGIN = 0.06
+
+
+def decide_centroid(artifact, probes):
+    folder = os.path.dirname(artifact)
+    cents = {}
+    for name in ("simple", "complex"):
+        arr = np.load(os.path.join(folder, f"{name}_centroid.npy"), allow_pickle=False)
+        if arr.shape != (384,):
+            fail(f"{name} centroid has shape {arr.shape}, the gateway requires (384,)")
+        norm = float(np.linalg.norm(arr))
+        cents[name] = arr / norm if abs(norm - 1.0) > 0.01 else arr
+    try:
+        with open(os.path.join(folder, "manifest.json"), "r", encoding="utf-8") as f:
+            tiers = json.load(f)["metadata"]["centroid_tiers"]
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        fail(f"manifest.json beside the centroids names no metadata.centroid_tiers: {e}")
+    out = []
+    for emb in probes:
+        emb = emb / np.linalg.norm(emb)
+        sim_simple = float(np.dot(emb, cents["simple"]))
+        sim_complex = float(np.dot(emb, cents["complex"]))
+        is_complex = abs(sim_complex - sim_simple) < CENTROID_MARGIN or sim_complex > sim_simple
+        out.append(tiers["complex"] if is_complex else tiers["simple"])
+    return out, {"tiers": tiers}
+
+
 def decide(req):
     kind = require(req, "kind", str)
     artifact = require(req, "artifact", str)
@@ -115,6 +145,8 @@ def decide(req):
             fail("ELO file is not a non-empty object")
         best = max(ratings, key=lambda k: ratings[k])  # first maximal key in file order
         decisions, info = [best for _ in range(len(probes))], {"keys": list(ratings.keys())}
+    elif kind == "centroid":
+        decisions, info = decide_centroid(artifact, probes)
     elif kind in ("knn", "svm"):
         with open(artifact, "rb") as f:
             model = pickle.load(f)

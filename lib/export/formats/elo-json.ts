@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RouterlabError } from "../../util/errors";
 import { eloBundle } from "../artifacts";
+import { decideEloFiles } from "../bundle-decode";
 import { eloDecide } from "../gateway-scoring";
 import type { ExportFormat } from "./types";
 
@@ -14,6 +15,12 @@ export const eloJsonFormat: ExportFormat = {
   writes: (stem) => [`${stem}.json`],
   env: () => ["LLMROUTER_ENFORCE_SIGNED_MODELS=true"],
   needsMlImage: false,
+  operatingPoint: {
+    refusal:
+      "an ELO router ignores the query and always serves the highest-rated model: no threshold gives a share " +
+      "strictly between 0% and 100%",
+  },
+  rescore: decideEloFiles,
   build(state, ctx) {
     const meta = EloMeta.safeParse(state.meta);
     if (!meta.success)

@@ -1,10 +1,11 @@
 import { RouterlabError } from "../../util/errors";
+import { centroidNpyFormat } from "./centroid-npy";
 import { eloJsonFormat } from "./elo-json";
 import { sklearnKnnFormat, sklearnSvmFormat } from "./sklearn-pickle";
 import { torchMfFormat, torchMlpFormat } from "./torch-pt";
 import type { ExportFormat } from "./types";
 
-export type { ExportFormat, FormatContext, FormatOutput } from "./types";
+export type { ExportFormat, FormatContext, FormatOutput, OperatingPointSupport } from "./types";
 
 /** Every gateway export format, one line each. A router entry names one by id (`gatewayFormat`). */
 const FORMATS: readonly ExportFormat[] = [
@@ -13,6 +14,7 @@ const FORMATS: readonly ExportFormat[] = [
   sklearnKnnFormat,
   sklearnSvmFormat,
   eloJsonFormat,
+  centroidNpyFormat,
 ];
 
 export function exportFormats(): readonly ExportFormat[] {

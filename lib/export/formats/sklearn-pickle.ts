@@ -5,6 +5,7 @@ import type { EmbeddingMatrix } from "../../embed/types";
 import { trainingDataOf } from "../../routers/model-file";
 import type { RouterState } from "../../routers/types";
 import { RouterlabError } from "../../util/errors";
+import { decidePickle } from "../bundle-decode";
 import { runSklearnExport } from "../sklearn-step";
 import type { ExportFormat, FormatContext } from "./types";
 
@@ -19,6 +20,8 @@ interface SklearnFlavour {
   readonly description: string;
   trainingRows(state: RouterState, ctx: FormatContext): { X: EmbeddingMatrix; labels: readonly string[] };
   hyperparameters(state: RouterState): Record<string, unknown>;
+  /** Why a calibrated threshold cannot be stored in this pickle. */
+  readonly operatingPointRefusal: string;
 }
 
 const Models = z.object({ models: z.array(z.string()) });
@@ -35,6 +38,8 @@ function sklearnFormat(f: SklearnFlavour): ExportFormat {
       ...(signed ? ["LLMROUTER_STRICT_PICKLE_MODE=true"] : []),
     ],
     needsMlImage: true,
+    operatingPoint: { refusal: f.operatingPointRefusal },
+    rescore: (files, X) => decidePickle(f.estimator, files, X),
     build(state, ctx) {
       const models = Models.safeParse(state.meta);
       if (!models.success)
@@ -79,6 +84,9 @@ export const sklearnKnnFormat = sklearnFormat({
   estimator: "knn",
   id: "sklearn-knn",
   description: "scikit-learn KNeighborsClassifier pickle (llmrouter-knn)",
+  operatingPointRefusal:
+    "a KNN router's score is a share of neighbour votes, and the gateway's pickle only calls predict (the " +
+    "distance-weighted majority): no parameter of the fitted KNeighborsClassifier moves that cut",
   trainingRows(state, ctx) {
     const X = state.tensors.X;
     const y = state.tensors.y;
@@ -99,6 +107,10 @@ export const sklearnSvmFormat = sklearnFormat({
   estimator: "svm",
   id: "sklearn-svm",
   description: "scikit-learn SVC pickle, refitted from the training rows (llmrouter-svm)",
+  operatingPointRefusal:
+    "the SVC pickle is refitted by scikit-learn and the gateway calls predict, whose intercept lives in libsvm's " +
+    "private state; routerlab does not show that a moved intercept reproduces `score >= t` on every probe, so it " +
+    "does not bake one",
   trainingRows(state, ctx) {
     const t = ctx.train ?? trainingDataOf(state);
     if (!t)

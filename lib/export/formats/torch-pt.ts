@@ -3,9 +3,11 @@ import type { RouterState } from "../../routers/types";
 import type { BundleFile, JsonValue } from "../artifacts";
 import { mfBundle, mlpBundle } from "../artifacts";
 import type { MfWeights, MlpWeights } from "../gateway-scoring";
+import { decideTorch } from "../bundle-decode";
 import { mfDecide, mlpDecide } from "../gateway-scoring";
+import { bakeOperatingPoint, operatingPointJson, scoreShiftOf } from "../operating-point";
 import { mfWeightsOf, mlpWeightsOf } from "./state";
-import type { ExportFormat } from "./types";
+import type { ExportFormat, FormatContext, FormatOutput, OperatingPointSupport } from "./types";
 
 /**
  * The gateway's torch routers: `<stem>.pt` (a torch state dict the gateway loads with weights_only=True and a strict
@@ -13,12 +15,27 @@ import type { ExportFormat } from "./types";
  */
 interface TorchFlavour<W extends { labels: readonly string[] }> {
   readonly id: string;
-  readonly gatewayKind: string;
+  readonly gatewayKind: "mlp" | "mf";
   readonly description: string;
   weightsOf(state: RouterState, where: string): W;
   bundle(w: W, stem: string, metadata: Record<string, JsonValue>): BundleFile[];
   /** The gateway's decision for one embedding row. */
   decide(w: W, row: Float32Array): string;
+  readonly operatingPoint: OperatingPointSupport;
+}
+
+function torchOutput<W extends { labels: readonly string[] }>(
+  f: Pick<TorchFlavour<W>, "bundle" | "decide">,
+  w: W,
+  ctx: FormatContext,
+  metadata: Record<string, JsonValue>,
+): FormatOutput {
+  const X = ctx.evalX;
+  return {
+    files: f.bundle(w, ctx.stem, metadata),
+    labels: [...w.labels],
+    decisions: Array.from({ length: X.rows }, (_, i) => f.decide(w, rowOf(X, i))),
+  };
 }
 
 function torchFormat<W extends { labels: readonly string[] }>(f: TorchFlavour<W>): ExportFormat {
@@ -29,25 +46,39 @@ function torchFormat<W extends { labels: readonly string[] }>(f: TorchFlavour<W>
     writes: (stem) => [`${stem}.pt`, `${stem}.json`],
     env: () => ["LLMROUTER_ENFORCE_SIGNED_MODELS=true"],
     needsMlImage: true,
-    build(state, ctx) {
-      const w = f.weightsOf(state, ctx.where);
-      const X = ctx.evalX;
-      return {
-        files: f.bundle(w, ctx.stem, ctx.metadata),
-        labels: [...w.labels],
-        decisions: Array.from({ length: X.rows }, (_, i) => f.decide(w, rowOf(X, i))),
-      };
-    },
+    operatingPoint: f.operatingPoint,
+    rescore: (files, X) => decideTorch(f.gatewayKind, files, X),
+    build: (state, ctx) => torchOutput(f, f.weightsOf(state, ctx.where), ctx, ctx.metadata),
   };
 }
+
+const torchMlpFlavour = { bundle: mlpBundle, decide: mlpDecide };
+
+/**
+ * A binary MLP (labels [strong, weak]) carries a threshold exactly: the strong output's bias moves by the cut on the
+ * logit margin (lib/export/operating-point.ts), recorded in the companion JSON as `operating_point`.
+ */
+const mlpOperatingPoint: OperatingPointSupport = {
+  bake(state, ctx, scores) {
+    const m = mlpWeightsOf(state, ctx.where);
+    const op = bakeOperatingPoint(m, scores.calibration, scores.strongOnCalibration, scoreShiftOf(state));
+    const metadata = { ...ctx.metadata, operating_point: operatingPointJson(op.metadata) };
+    return {
+      output: torchOutput(torchMlpFlavour, { ...m, layers: op.value.layers }, ctx, metadata),
+      expected: op.decide(scores.strongOnEval),
+      operatingPoint: op.metadata,
+      warnings: op.warnings,
+    };
+  },
+};
 
 export const torchMlpFormat = torchFormat<MlpWeights>({
   id: "torch-mlp",
   gatewayKind: "mlp",
   description: "torch .pt state dict + companion JSON (llmrouter-mlp)",
   weightsOf: mlpWeightsOf,
-  bundle: mlpBundle,
-  decide: mlpDecide,
+  ...torchMlpFlavour,
+  operatingPoint: mlpOperatingPoint,
 });
 
 export const torchMfFormat = torchFormat<MfWeights>({
@@ -57,4 +88,9 @@ export const torchMfFormat = torchFormat<MfWeights>({
   weightsOf: mfWeightsOf,
   bundle: mfBundle,
   decide: mfDecide,
+  operatingPoint: {
+    refusal:
+      "the gateway's MF has no bias anywhere (contract §6.3): it always routes at win rate 0.5, so a calibrated " +
+      "threshold cannot be stored in the file",
+  },
 });

@@ -1,0 +1,180 @@
+/**
+ * ELO router: Bradley-Terry maximum-likelihood ratings (lib/calibrate/bradley-terry.ts, the LMSYS arena method) fitted
+ * from battles between the task's models on the training queries (every pair of models with observed quality on a
+ * query is one battle; higher quality wins, equal ties). It ignores the query: every request goes to the top-rated
+ * model, ties to the first model in the task's order, exactly as the gateway reads the exported JSON (contract §6.4:
+ * the highest value, ties to the first key in file order). A baseline, not a query router.
+ */
+import { z } from "zod";
+import { battlesFromOutcomes, BradleyTerryError, fitElo } from "../calibrate/bradley-terry";
+import { RouterlabError } from "../util/errors";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
+import type { FittedMeta } from "./common";
+import { fittedMeta, parseFittedMeta, parseStateMeta } from "./common";
+import type { RegisteredRouter } from "./define";
+import { defineRouter, parseHyperparameters } from "./define";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
+
+export const EloHyperparametersSchema = z.strictObject({
+  /** Bootstrap resamples of the battles for the rating intervals (0 = none). */
+  resamples: z.int().nonnegative().default(200),
+  level: z.number().gt(0).lt(1).default(0.95),
+  seed: z.int().default(0),
+});
+export type EloHyperparameters = z.infer<typeof EloHyperparametersSchema>;
+
+const EloMetaSchema = z.object({
+  /** Label -> rating, in the task's model order (the gateway's tie order). */
+  ratings: z.record(z.string(), z.number()),
+  battles: z.int().nonnegative(),
+  intervals: z
+    .object({
+      level: z.number(),
+      lo: z.record(z.string(), z.number()),
+      hi: z.record(z.string(), z.number()),
+      resamples: z.int(),
+      skipped: z.int(),
+      seed: z.int(),
+    })
+    .optional(),
+});
+
+interface Fitted {
+  meta: FittedMeta;
+  elo: z.infer<typeof EloMetaSchema>;
+}
+
+export class EloRouter implements Router {
+  readonly kind = "elo";
+  readonly hp: EloHyperparameters;
+  private fitted: Fitted | undefined;
+
+  constructor(hp: z.input<typeof EloHyperparametersSchema> = {}) {
+    this.hp = parseHyperparameters(this.kind, EloHyperparametersSchema, hp);
+  }
+
+  get hyperparameters(): Record<string, unknown> {
+    return { ...this.hp };
+  }
+
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    checkTraining(queries, task, { readsQuality: true });
+    const X = queries.X;
+    if (!task.quality)
+      throw new RouterlabError("the ELO router needs per-model outcomes (quality) to turn into battles", {
+        file: "training data",
+        field: "quality",
+      });
+    let fit;
+    try {
+      fit = fitElo(battlesFromOutcomes(task.models, task.quality), {
+        resamples: this.hp.resamples,
+        seed: this.hp.seed,
+        level: this.hp.level,
+      });
+    } catch (e) {
+      if (e instanceof BradleyTerryError)
+        throw new RouterlabError(`ELO: ${e.message}`, { file: "training data", field: "quality" });
+      throw e;
+    }
+    const byModel = (v: Float64Array): Record<string, number> =>
+      Object.fromEntries(task.models.map((m, i) => [m, v[i]!]));
+    const iv = fit.intervals;
+    this.fitted = {
+      meta: fittedMeta(X, task),
+      elo: {
+        ratings: byModel(fit.ratings),
+        battles: fit.battles,
+        ...(iv
+          ? {
+              intervals: {
+                level: iv.level,
+                lo: byModel(iv.lo),
+                hi: byModel(iv.hi),
+                resamples: iv.resamples,
+                skipped: iv.skipped,
+                seed: iv.seed,
+              },
+            }
+          : {}),
+      },
+    };
+    await Promise.resolve();
+  }
+
+  /** Ratings in the task's model order. */
+  ratings(): [string, number][] {
+    const f = requireFitted(this.fitted, this.kind);
+    return f.meta.models.map((m) => [m, f.elo.ratings[m]!]);
+  }
+
+  /** The top-rated model, ties to the first in the task's order. */
+  best(): string {
+    const r = this.ratings();
+    let best = 0;
+    for (let i = 1; i < r.length; i++) if (r[i]![1] > r[best]![1]) best = i;
+    return r[best]![0];
+  }
+
+  predict(queries: Queries): string[] {
+    checkQueries(queries, requireFitted(this.fitted, this.kind).meta.dim);
+    return new Array<string>(queries.X.rows).fill(this.best());
+  }
+
+  /** Per model: the expected win rate against the other models (query-independent). */
+  score(queries: Queries): RouterScores {
+    const f = requireFitted(this.fitted, this.kind);
+    checkQueries(queries, f.meta.dim);
+    const X = queries.X;
+    const r = this.ratings().map(([, v]) => v);
+    const M = r.length;
+    const win = r.map((ri, i) => {
+      let s = 0;
+      for (let j = 0; j < M; j++) if (j !== i) s += 1 / (1 + 10 ** ((r[j]! - ri) / 400));
+      return s / (M - 1);
+    });
+    const perModel = new Float64Array(X.rows * M);
+    for (let q = 0; q < X.rows; q++) for (let i = 0; i < M; i++) perModel[q * M + i] = win[i]!;
+    if (f.meta.setting !== "binary") return { models: f.meta.models, perModel };
+    return {
+      models: f.meta.models,
+      perModel,
+      strongProbability: new Float64Array(X.rows).fill(win[1]!),
+    };
+  }
+
+  state(): RouterState {
+    const f = requireFitted(this.fitted, this.kind);
+    return {
+      kind: this.kind,
+      hyperparameters: this.hyperparameters,
+      meta: { ...f.meta, ...f.elo },
+      tensors: {},
+    };
+  }
+
+  static fromState(state: RouterState): EloRouter {
+    const r = new EloRouter(parseHyperparameters("elo", EloHyperparametersSchema, state.hyperparameters));
+    const meta = parseFittedMeta(state);
+    const elo = parseStateMeta(state, EloMetaSchema);
+    for (const m of meta.models)
+      if (!Number.isFinite(elo.ratings[m]))
+        throw new RouterlabError(`no finite rating for '${m}'`, {
+          file: "model file",
+          path: "$.meta.ratings",
+        });
+    r.fitted = { meta, elo };
+    return r;
+  }
+}
+
+export const eloEntry: RegisteredRouter = defineRouter({
+  kind: "elo",
+  description:
+    "ELO baseline: Bradley-Terry maximum-likelihood ratings from pairwise battles (LMSYS arena method, bootstrap intervals); routes every query to the top-rated model",
+  hyperparameters: EloHyperparametersSchema,
+  create: (hp) => new EloRouter(hp),
+  seeded: true,
+  gatewayFormat: "elo-json",
+  fromState: (state) => EloRouter.fromState(state),
+});
