@@ -1,15 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
@@ -22,6 +13,7 @@ import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /** configs/embed.yaml */
 export const EmbedConfigSchema = z
@@ -195,7 +187,7 @@ export async function runEmbed(
     closeSync(fd);
     renameSync(tmp, out);
     const sidecar = out.replace(/\.f32$/, "") + ".json";
-    writeFileSync(
+    writeFileAtomic(
       sidecar,
       JSON.stringify(
         {

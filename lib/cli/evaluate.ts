@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -24,6 +24,7 @@ import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
 import { createRng, shuffled } from "../util/random";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export const CalibrateConfigSchema = z
   .object({
@@ -92,7 +93,7 @@ function evaluateMultiCommand(files: readonly string[], dir: string): void {
       })),
     })),
   };
-  writeFileSync(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
+  writeFileAtomic(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
   const table = htmlTable(
     ["router", "N", "AIQ", "Zero router AIQ", "interval (USD/query)", "Pareto points"],
     evals.map((e) => [
@@ -123,7 +124,7 @@ function evaluateMultiCommand(files: readonly string[], dir: string): void {
       yaxis: { title: { text: "% of queries" } },
     },
   };
-  writeFileSync(
+  writeFileAtomic(
     path.join(dir, "report.html"),
     figuresToHtml([multiCostQualityFigure(MULTI_DATASET, evals), shareFig], {
       title: `routerlab evaluation: ${MULTI_DATASET}`,
@@ -176,11 +177,11 @@ export function registerEvaluateCommands(program: Command): void {
       });
       const dir = opts.out ?? path.join(outDir(), "eval", opts.data);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(
+      writeFileAtomic(
         path.join(dir, "metrics.json"),
         JSON.stringify(evaluationJson(opts.data, data.models, evals), null, 2) + "\n",
       );
-      writeFileSync(
+      writeFileAtomic(
         path.join(dir, "report.html"),
         evaluationReportHtml({
           dataset: opts.data,
@@ -316,7 +317,7 @@ export function registerEvaluateCommands(program: Command): void {
           { resamples: 200, seed, calibrationResamples: 200 },
         );
         const html = file.replace(/\.json$/, "") + ".html";
-        writeFileSync(html, calibrationReportHtml(record, [ev]));
+        writeFileAtomic(html, calibrationReportHtml(record, [ev]));
         const iv = record.intervals.share;
         process.stdout.write(
           `threshold ${record.threshold} for ${target.kind} ${target.value}: share ${(record.calibration.share * 100).toFixed(1)}% ` +

@@ -1,4 +1,3 @@
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -10,10 +9,11 @@ import type { LoadReport } from "../data/load";
 import type { RoutingData } from "../data/routing";
 import type { SimpleQaRow } from "../data/simpleqa";
 import { loadSimpleQa } from "../data/simpleqa";
-import { htmlTable, writeFiguresHtml } from "../plots/plotly";
+import { figuresToHtml, htmlTable } from "../plots/plotly";
 import { MainJobConfigSchema } from "../pipeline/config";
 import type { MainJobConfig } from "../pipeline/config";
 import { runMainJob, summaryTable } from "../pipeline/main-job";
+import { writeFolderAtomic } from "../util/atomic-write";
 import { loadYamlConfig } from "../util/config";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
@@ -148,14 +148,21 @@ export const reportStep: RunStep = {
     const s = ctx.summary;
     if (!s) throw new Error("the summarise step must run before the report step");
     const dir = path.join(ctx.outDir, "summary");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "summary.json"), JSON.stringify(s, null, 2) + "\n");
     const figs = explorationFigures(Object.values(ctx.routing), ctx.simpleqa);
     const loads = `<p>${s.loads.files} files: ${s.loads.rowsRead} rows read, ${s.loads.rowsAccepted} accepted, ${s.loads.rowsQuarantined} quarantined. Costs are estimates (docs/data.md).</p>`;
-    writeFiguresHtml(path.join(dir, "index.html"), figs, {
+    const html = figuresToHtml(figs, {
       title: "routerlab: bundled data summary",
       bodyHtml: loads + htmlTable(HEADER, summaryRows(s)),
     });
+    // summary.json and index.html appear together or not at all
+    writeFolderAtomic(
+      dir,
+      [
+        { name: "summary.json", data: JSON.stringify(s, null, 2) + "\n" },
+        { name: "index.html", data: html },
+      ],
+      { owns: (n) => n === "summary.json" || n === "index.html" },
+    );
     ctx.log(formatTable(HEADER, summaryRows(s)));
     ctx.log(`\n${loads.replace(/<[^>]+>/g, "")}`);
     ctx.log(`wrote ${path.join(dir, "summary.json")} and ${path.join(dir, "index.html")}`);

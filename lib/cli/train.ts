@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -23,6 +23,7 @@ import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
 import { createRng, shuffled } from "../util/random";
 import { outDir, projectRoot } from "../util/paths";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /** `routerlab train --config configs/<router>.yaml`: one YAML file, validated here, says everything. */
 export const TrainConfigSchema = z.strictObject({
@@ -379,7 +380,7 @@ async function trainAndSave(
       path.join(dir, config.output.name),
     );
     summaryFile = path.join(dir, `${config.output.name}.summary.json`);
-    writeFileSync(summaryFile, stableStringify({ fitSeconds, summary }));
+    writeFileAtomic(summaryFile, stableStringify({ fitSeconds, summary }));
   }
   return {
     config,

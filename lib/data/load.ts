@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomic } from "../util/atomic-write";
 import type { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
@@ -95,11 +96,8 @@ export class LoadTracker {
     }
     if (this.quarantined.length > 0) {
       const dir = this.opts.quarantineDir ?? path.join(outDir(), "quarantine");
-      mkdirSync(dir, { recursive: true });
-      const name = quarantineName(this.file);
-      const qf = path.join(dir, name);
-      writeFileSync(qf, "");
-      appendFileSync(qf, this.quarantined.map((q) => JSON.stringify(q)).join("\n") + "\n");
+      const qf = path.join(dir, quarantineName(this.file));
+      writeFileAtomic(qf, this.quarantined.map((q) => JSON.stringify(q)).join("\n") + "\n");
       r.quarantineFile = qf;
       r.warnings.push(`${this.quarantined.length} row(s) quarantined to ${qf}`);
     }

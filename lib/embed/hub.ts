@@ -7,7 +7,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -18,6 +17,7 @@ import { RouterlabError } from "../util/errors";
 import { sha256File } from "../util/hash";
 import { cacheDir } from "../util/paths";
 import { provisionHint } from "./model";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /**
  * Opt-in download of a sentence-transformers model from the Hugging Face hub (or a mirror speaking its
@@ -202,9 +202,7 @@ export async function ensureHubModel(opts: HubOptions): Promise<{ dir: string; m
     downloadedAt: new Date().toISOString(),
     files,
   };
-  const tmp = path.join(dir, `hub.json.${process.pid}.tmp`);
   // hub.json goes last: its presence marks a complete download
-  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
-  renameSync(tmp, path.join(dir, "hub.json"));
+  writeFileAtomic(path.join(dir, "hub.json"), JSON.stringify(manifest, null, 2) + "\n");
   return { dir, manifest };
 }

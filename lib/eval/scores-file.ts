@@ -2,12 +2,13 @@
  * Router scores exchanged between `routerlab train`, `evaluate` and `calibrate`, and the binary datasets
  * they are evaluated on. Parsed once at the edge with zod; errors name the file and JSON path.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { loadGsm8k, loadMmlu, ROUTELLM_STRONG, ROUTELLM_WEAK } from "../data/routellm";
 import { RouterlabError } from "../util/errors";
 import { dataDir } from "../util/paths";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export const ScoresFileSchema = z
   .object({
@@ -86,7 +87,7 @@ export function loadScoresFile(file: string): ScoresFile {
 
 export function saveScoresFile(file: string, scores: ScoresFile): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(ScoresFileSchema.parse(scores)) + "\n");
+  writeFileAtomic(file, JSON.stringify(ScoresFileSchema.parse(scores)) + "\n");
 }
 
 /** The binary score per query: strongProbability, or the strong column of perModel. */

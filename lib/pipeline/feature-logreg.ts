@@ -4,7 +4,7 @@
  * inner cross-validation on each outer training part only (nested CV), so no test fold is ever used
  * for fitting or tuning. Pipeline-level (not a registry router): it is evaluated, not exported.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Split } from "../data/split";
@@ -16,6 +16,7 @@ import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
 import { minimizeLbfgs } from "../util/lbfgs";
 import { createRng, shuffled } from "../util/random";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export const FeatureLogregSchema = z.strictObject({
   /** L2 strengths tried by the inner cross-validation (on standardised features). */
@@ -229,7 +230,7 @@ export function featureLogregScores(args: {
   }
   if (args.useCache) {
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, JSON.stringify({ scores: Array.from(scores), chosenL2 }));
+    writeFileAtomic(file, JSON.stringify({ scores: Array.from(scores), chosenL2 }));
   }
   return { scores, chosenL2, seconds: (performance.now() - started) / 1000, fromCache: false };
 }

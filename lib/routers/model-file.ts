@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -6,6 +6,7 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /**
  * The routerlab model file: `<name>.router.json` (kind, hyperparameters, meta, tensor index) plus
@@ -120,8 +121,8 @@ export function saveRouterState(state: RouterState, base: string): { json: strin
     tensors: entries,
   };
   mkdirSync(path.dirname(path.resolve(jsonPath)), { recursive: true });
-  writeFileSync(binPath, bin);
-  writeFileSync(jsonPath, stableStringify(file));
+  writeFileAtomic(binPath, bin);
+  writeFileAtomic(jsonPath, stableStringify(file));
   return { json: jsonPath, bin: binPath };
 }
 

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { decodeMetricValue, readEvents, readRunMeta } from "./journal";
 import { redactString } from "./redact";
 import type { S3Options } from "./s3";
 import { parseS3Uri, S3ArtifactStore, s3OptionsFromEnv } from "./s3";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /** Tag on every server run that links it to its local journal run (makes run creation idempotent). */
 export const LOCAL_RUN_TAG = "routerlab.local_run_id";
@@ -139,9 +140,7 @@ export class RunSyncer {
   }
 
   private save(): void {
-    const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state, null, 2));
-    renameSync(tmp, this.stateFile);
+    writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 2));
   }
 
   /** Finds or creates the server run for this journal run. */
