@@ -8,6 +8,7 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import type { CalibrationResult, DriftCheck, HoldoutCheck, Realised } from "./calibrate";
 import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 const interval = z.object({ lo: z.number().nullable(), hi: z.number().nullable() });
 const realised = z.object({
@@ -141,11 +142,5 @@ export function loadRecord(file: string): CalibrationRecord {
   } catch (e) {
     throw new RouterlabError(`cannot read calibration record: ${(e as Error).message}`, { file });
   }
-  const res = CalibrationRecordSchema.safeParse(value);
-  if (res.success) return res.data;
-  const issue = res.error.issues[0]!;
-  throw new RouterlabError(issue.message, {
-    file,
-    path: "$" + issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join(""),
-  });
+  return parseWith(CalibrationRecordSchema, value, { file, jsonPath: "$" });
 }

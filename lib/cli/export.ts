@@ -16,6 +16,7 @@ import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
 import { EmbeddingSpecSchema, loadRouterState } from "../routers/model-file";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
+import { parseWith } from "../util/zod-error";
 
 function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
   let raw: unknown;
@@ -24,16 +25,7 @@ function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
   } catch (e) {
     throw new RouterlabError(`cannot read JSON: ${(e as Error).message}`, { file });
   }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, {
-      file,
-      path: "$." + issue.path.join("."),
-      field: String(issue.path.at(-1) ?? ""),
-    });
-  }
-  return r.data;
+  return parseWith(schema, raw, { file, jsonPath: "$" });
 }
 
 /** Raw little-endian float32 rows (`.f32`), `dim` wide. */
@@ -145,6 +137,7 @@ export function registerExportCommands(program: Command): void {
           gatewayModelsFile: o.gatewayModels,
           group: o.group,
           embeddingSpec: spec,
+          embeddingSpecFile: o.embeddingSpec,
           routerFile,
           key,
           stem: o.stem,

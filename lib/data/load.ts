@@ -5,6 +5,7 @@ import { writeFileAtomic } from "../util/atomic-write";
 import type { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
+import { issueKeyPath } from "../util/zod-error";
 
 /** What a loader did with a file: rows read = rows accepted + rows quarantined, always. */
 export interface LoadReport {
@@ -454,7 +455,7 @@ export function parseRow<S extends z.ZodType>(schema: S, value: unknown): z.infe
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  throw new RowError(issue.path.map(String).join(".") || "(row)", issue.message);
+  throw new RowError(issueKeyPath(issue).map(String).join(".") || "(row)", issue.message);
 }
 
 /** Parses a CSV boolean cell (True/False/true/false/1/0). */

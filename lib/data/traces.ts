@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import type { DecisionRow } from "./decisions";
 import { DECISION_EVENT, DECISION_PAYLOAD_ATTR, placeholderReason, RouterDecisionSchema } from "./decisions";
 import type { Loaded, LoadOptions, LoadReport } from "./load";
@@ -7,6 +6,7 @@ import { guardRow, LoadTracker, parseJsonLenient, parseRow, readJsonDocument, re
 import type { ChatMessage } from "./query-text";
 import { chatQueryText, inputQueryText } from "./query-text";
 import type { RoutingJsonlRow } from "./llmrouter";
+import { issueKeyPath, schemaError } from "../util/zod-error";
 
 type AttrValue = string | number | boolean | null | AttrValue[];
 
@@ -78,10 +78,7 @@ function jaegerValue(t: z.infer<typeof JaegerTag>): AttrValue {
 
 function jaegerSpans(doc: unknown, file: string): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
   const d = JaegerDoc.safeParse(doc);
-  if (!d.success) {
-    const issue = d.error.issues[0]!;
-    throw new RouterlabError(`not a Jaeger export: ${issue.message}`, { file, path: "$." + issue.path.join(".") });
-  }
+  if (!d.success) throw schemaError(d.error, { file, jsonPath: "$", what: "not a Jaeger export" });
   const spans: NormSpan[] = [];
   const bad: { path: string; raw: unknown; field: string; reason: string }[] = [];
   d.data.data.forEach((trace, ti) =>
@@ -90,7 +87,7 @@ function jaegerSpans(doc: unknown, file: string): { spans: NormSpan[]; bad: { pa
       const s = JaegerSpan.safeParse(raw);
       if (!s.success) {
         const issue = s.error.issues[0]!;
-        bad.push({ path: p, raw, field: issue.path.join(".") || "(span)", reason: issue.message });
+        bad.push({ path: p, raw, field: issueKeyPath(issue).join(".") || "(span)", reason: issue.message });
         return;
       }
       const v = s.data;
@@ -169,10 +166,7 @@ function attrMap(attrs: readonly { key: string; value?: OtlpAnyValue }[]): Map<s
 /** OTLP hex ids; OTLP/JSON from some exporters uses base64: both are accepted and kept as given. */
 function otlpSpans(doc: unknown, file: string, line: number | null, prefix: string): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
   const d = OtlpDoc.safeParse(doc);
-  if (!d.success) {
-    const issue = d.error.issues[0]!;
-    throw new RouterlabError(`not an OTLP/JSON trace export: ${issue.message}`, { file, line: line ?? undefined, path: prefix + "." + issue.path.join(".") });
-  }
+  if (!d.success) throw schemaError(d.error, { file, line: line ?? undefined, jsonPath: prefix, what: "not an OTLP/JSON trace export" });
   const spans: NormSpan[] = [];
   const bad: { path: string; raw: unknown; field: string; reason: string }[] = [];
   d.data.resourceSpans.forEach((rs, ri) => {
@@ -183,7 +177,7 @@ function otlpSpans(doc: unknown, file: string, line: number | null, prefix: stri
         const s = OtlpSpan.safeParse(raw);
         if (!s.success) {
           const issue = s.error.issues[0]!;
-          bad.push({ path: p, raw, field: issue.path.join(".") || "(span)", reason: issue.message });
+          bad.push({ path: p, raw, field: issueKeyPath(issue).join(".") || "(span)", reason: issue.message });
           return;
         }
         const v = s.data;

@@ -9,6 +9,7 @@ import { loadGsm8k, loadMmlu, ROUTELLM_STRONG, ROUTELLM_WEAK } from "../data/rou
 import { RouterlabError } from "../util/errors";
 import { dataDir } from "../util/paths";
 import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 export const ScoresFileSchema = z
   .object({
@@ -53,20 +54,8 @@ export const ScoresFileSchema = z
 
 export type ScoresFile = z.infer<typeof ScoresFileSchema>;
 
-function jsonPath(p: readonly PropertyKey[]): string {
-  return "$" + p.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("");
-}
-
 export function parseScoresFile(value: unknown, file: string): ScoresFile {
-  const res = ScoresFileSchema.safeParse(value);
-  if (res.success) return res.data;
-  const issue = res.error.issues[0]!;
-  const last = issue.path[issue.path.length - 1];
-  throw new RouterlabError(issue.message, {
-    file,
-    path: jsonPath(issue.path),
-    ...(typeof last === "string" ? { field: last } : {}),
-  });
+  return parseWith(ScoresFileSchema, value, { file, jsonPath: "$" });
 }
 
 export function loadScoresFile(file: string): ScoresFile {

@@ -49,6 +49,8 @@ export interface ExportOptions {
   group?: string;
   /** Overrides the spec recorded in the model file (`meta.embedding`); export refuses when neither is known. */
   embeddingSpec?: EmbeddingSpec;
+  /** Where `embeddingSpec` was read from (errors about it name this file, not the router). */
+  embeddingSpecFile?: string;
   routerFile?: string;
   key?: SigningKey;
   stem?: string;
@@ -134,7 +136,10 @@ function decisionsOf(n: number, f: (i: number) => string): string[] {
  */
 export function exportRouterState(state: RouterState, o: ExportOptions): ExportResult {
   const where = o.routerFile ?? `${state.kind} router`;
-  checkEmbeddingSpec(o.embeddingSpec ?? embeddingSpecOf(state, where), where);
+  checkEmbeddingSpec(
+    o.embeddingSpec ?? embeddingSpecOf(state, where),
+    o.embeddingSpec ? (o.embeddingSpecFile ?? "embedding spec") : where,
+  );
   const router = routerFromState(state);
   const expected = router.predict(o.evalX);
   const stem = o.stem ?? "router";

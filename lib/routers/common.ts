@@ -3,6 +3,7 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { checkEmbeddings } from "./labels";
 import type { RouterScores, RouterState, RoutingTask } from "./types";
+import { schemaError } from "../util/zod-error";
 
 /** What every fitted router remembers about its task, stored in the model file's `meta`. */
 export const FittedMetaSchema = z.object({
@@ -18,13 +19,12 @@ export function fittedMeta(X: EmbeddingMatrix, task: RoutingTask): FittedMeta {
 
 export function parseFittedMeta(state: RouterState): FittedMeta {
   const r = FittedMetaSchema.safeParse(state.meta);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(`invalid ${state.kind} router state: ${issue.message}`, {
+  if (!r.success)
+    throw schemaError(r.error, {
       file: "model file",
-      path: "$.meta." + issue.path.map(String).join("."),
+      jsonPath: "$.meta",
+      what: `invalid ${state.kind} router state`,
     });
-  }
   return r.data;
 }
 

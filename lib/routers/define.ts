@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import type { Router, RouterState } from "./types";
+import { parseWith } from "../util/zod-error";
 
 /**
  * One router kind: a zod schema for its hyperparameters (defaults included), a constructor, and a
@@ -27,15 +27,7 @@ export function defineRouter<H>(entry: RouterEntry<H>): RegisteredRouter {
     kind: entry.kind,
     description: entry.description,
     create(raw: unknown, where = "hyperparameters"): Router {
-      const parsed = entry.hyperparameters.safeParse(raw ?? {});
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new RouterlabError(`${entry.kind}: ${issue.message}`, {
-          file: where,
-          field: issue.path.map(String).join(".") || "(root)",
-        });
-      }
-      return entry.create(parsed.data);
+      return entry.create(parseWith(entry.hyperparameters, raw ?? {}, { file: where, what: entry.kind }));
     },
     fromState: (state) => entry.fromState(state),
   };

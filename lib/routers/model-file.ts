@@ -7,6 +7,7 @@ import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
 import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 /**
  * The routerlab model file: `<name>.router.json` (kind, hyperparameters, meta, tensor index) plus
@@ -135,15 +136,7 @@ export function loadRouterState(p: string): RouterState {
   } catch (e) {
     throw new RouterlabError(`cannot read model file: ${(e as Error).message}`, { file: jsonPath });
   }
-  const parsed = ModelFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new RouterlabError(issue.message, {
-      file: jsonPath,
-      path: "$" + issue.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join(""),
-    });
-  }
-  const mf = parsed.data;
+  const mf = parseWith(ModelFileSchema, raw, { file: jsonPath, jsonPath: "$" });
   const binPath = path.join(path.dirname(jsonPath), mf.bin.file);
   let bin: Buffer;
   try {
@@ -186,15 +179,11 @@ export const EmbeddingSpecSchema = z.strictObject({
 /** The recorded embedding spec, or undefined when the model file has none; a malformed one is an error. */
 export function embeddingSpecOf(state: RouterState, file = "model file"): EmbeddingSpec | undefined {
   if (state.meta.embedding === undefined) return undefined;
-  const r = EmbeddingSpecSchema.safeParse(state.meta.embedding);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(`invalid embedding spec: ${issue.message}`, {
-      file,
-      path: "$.meta.embedding." + issue.path.map(String).join("."),
-    });
-  }
-  return r.data;
+  return parseWith(EmbeddingSpecSchema, state.meta.embedding, {
+    file,
+    jsonPath: "$.meta.embedding",
+    what: "invalid embedding spec",
+  });
 }
 
 /**

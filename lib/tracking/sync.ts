@@ -14,6 +14,7 @@ import { redactString } from "./redact";
 import type { S3Options } from "./s3";
 import { parseS3Uri, S3ArtifactStore, s3OptionsFromEnv } from "./s3";
 import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 /** Tag on every server run that links it to its local journal run (makes run creation idempotent). */
 export const LOCAL_RUN_TAG = "routerlab.local_run_id";
@@ -47,13 +48,7 @@ export function loadSyncState(runDir: string, server: string): SyncState {
   } catch (e) {
     throw new RouterlabError(`cannot read sync state: ${(e as Error).message}`, { file });
   }
-  const r = SyncStateSchema.safeParse(json);
-  if (!r.success)
-    throw new RouterlabError(r.error.issues[0]!.message, {
-      file,
-      path: `$.${r.error.issues[0]!.path.join(".")}`,
-    });
-  return r.data;
+  return parseWith(SyncStateSchema, json, { file, jsonPath: "$" });
 }
 
 /** One unit of work: a log-batch, an input, an artifact, a registration or the run's end. */

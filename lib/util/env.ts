@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RouterlabError } from "./errors";
+import { schemaError } from "./zod-error";
 
 /**
  * routerlab's own environment variables, parsed once by a schema (docs/environment.md lists them all).
@@ -24,11 +24,10 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   const r = EnvSchema.safeParse(picked);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const name = String(issue.path[0] ?? "(environment)");
-  throw new RouterlabError(`environment variable ${name}=${JSON.stringify(picked[name])}: ${issue.message}`, {
+  const name = String(r.error.issues[0]!.path[0] ?? "(environment)");
+  throw schemaError(r.error, {
     file: "(environment)",
-    field: name,
+    what: `environment variable ${name}=${JSON.stringify(picked[name])}`,
   });
 }
 
