@@ -23,7 +23,7 @@ import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
 import { createRng, shuffled } from "../util/random";
 import { outDir, projectRoot } from "../util/paths";
-import { writeFileAtomic } from "../util/atomic-write";
+import { OutputNameSchema, safeJoin, writeFileAtomic } from "../util/atomic-write";
 
 /** `routerlab train --config configs/<router>.yaml`: one YAML file, validated here, says everything. */
 export const TrainConfigSchema = z.strictObject({
@@ -67,7 +67,7 @@ export const TrainConfigSchema = z.strictObject({
   output: z
     .strictObject({
       dir: z.string().min(1).optional(),
-      name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only"),
+      name: OutputNameSchema,
     })
     .optional(),
 });
@@ -377,9 +377,9 @@ async function trainAndSave(
           },
         },
       },
-      path.join(dir, config.output.name),
+      safeJoin(dir, config.output.name),
     );
-    summaryFile = path.join(dir, `${config.output.name}.summary.json`);
+    summaryFile = safeJoin(dir, `${config.output.name}.summary.json`);
     writeFileAtomic(summaryFile, stableStringify({ fitSeconds, summary }));
   }
   return {

@@ -82,6 +82,11 @@ export class EmbeddingCache {
     const buf = Buffer.alloc(rs * chunkRecords);
     for (const f of files) {
       const fd = openSync(path.join(this.dir, f), "r");
+      if (!fstatSync(fd).isFile()) {
+        closeSync(fd);
+        process.emitWarning(`embedding cache: ${path.join(this.dir, f)} is not a regular file; skipped`);
+        continue;
+      }
       const seg = this.fds.length;
       this.fds.push(fd);
       this.stats.segments++;

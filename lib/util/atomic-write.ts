@@ -16,6 +16,7 @@ import {
 import path from "node:path";
 import { env } from "./env";
 import { RouterlabError } from "./errors";
+import { z } from "zod";
 
 /**
  * The one way routerlab writes an output, report, bundle, cache or state file: a temporary file in the same folder
@@ -52,6 +53,15 @@ export function assertSafeName(name: string, what = "output name"): string {
   }
   return name;
 }
+
+/**
+ * A config field naming a file or folder inside an output folder: letters, digits, '.', '_' and '-', and not `.` or
+ * `..` (which would name the folder itself or its parent).
+ */
+export const OutputNameSchema = z
+  .string()
+  .regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only")
+  .refine((n) => n !== "." && n !== "..", "'.' and '..' are not names (they would leave the output folder)");
 
 /** `dir/name` after checking that `name` stays inside `dir`. */
 export function safeJoin(dir: string, name: string, what?: string): string {

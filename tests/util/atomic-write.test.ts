@@ -12,13 +12,18 @@ import {
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
+import { z } from "zod";
+import { EmbeddingCache, specKey } from "../../lib/embed";
+import { ResponseCache } from "../../lib/llm/cache";
 import {
   assertSafeName,
+  OutputNameSchema,
   recoverFolder,
   safeJoin,
   writeFileAtomic,
   writeFolderAtomic,
 } from "../../lib/util/atomic-write";
+import { parseYamlConfig } from "../../lib/util/config";
 import { parseEnv } from "../../lib/util/env";
 import { RouterlabError } from "../../lib/util/errors";
 
@@ -238,6 +243,47 @@ test("a process killed at every write point leaves the old file or the new one",
         break;
       }
     }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("an output name of '..' in a config is refused with the file, line and field", () => {
+  const Cfg = z.strictObject({ output: z.strictObject({ name: OutputNameSchema }) });
+  assert.equal(parseYamlConfig("output:\n  name: knn-v2.1\n", "train.yaml", Cfg).output.name, "knn-v2.1");
+  for (const bad of ["..", ".", "../x", "a/b"]) {
+    assert.throws(
+      () => parseYamlConfig(`output:\n  name: "${bad}"\n`, "train.yaml", Cfg),
+      (e: unknown) =>
+        e instanceof RouterlabError && e.location?.line === 2 && e.location.field === "output.name",
+      bad,
+    );
+  }
+});
+
+test("a folder where a cache segment file is expected is skipped, not a crash", () => {
+  const t = tmp();
+  try {
+    const llm = path.join(t.dir, "llm");
+    mkdirSync(path.join(llm, "seg-0-1-aa.jsonl"), { recursive: true });
+    const c = new ResponseCache(llm);
+    assert.equal(c.size, 0);
+    c.close();
+    const spec = {
+      modelId: "test/model",
+      dim: 4,
+      precision: "fp32" as const,
+      maxLength: 256,
+      pooling: "mean" as const,
+      normalize: true,
+      weightsSha256: "0".repeat(64),
+    };
+    const e = new EmbeddingCache(spec, t.dir);
+    e.close();
+    mkdirSync(path.join(t.dir, "embeddings", specKey(spec), "seg-0-1-aa.bin"));
+    const again = new EmbeddingCache(spec, t.dir);
+    assert.equal(again.info().segments, 0);
+    again.close();
   } finally {
     t.cleanup();
   }
