@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { recoverFolder } from "../../lib/util/atomic-write";
@@ -105,3 +105,45 @@ test("the data summary step killed at every write: summary.json and index.html a
     t.cleanup();
   }
 });
+
+/** Mounts a tmpfs (root only); returns null, or the reason it cannot. */
+function mountTmpfs(dir: string, opts: string): string | null {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", opts, "tmpfs", dir], { encoding: "utf8" });
+  return r.status === 0 ? null : `mount -t tmpfs not permitted here: ${(r.stderr || String(r.error)).trim()}`;
+}
+
+for (const fault of [
+  { name: "a full disk (64 KiB tmpfs)", opts: "size=64k", error: /the disk is full \[ENOSPC\]/ },
+  { name: "a read-only folder", opts: "ro,size=64k", error: /the folder is read-only or not writable \[EROFS\]/ },
+]) {
+  test(`data split and the summary step on ${fault.name}: a located error, no stack, no partial file`, (ctx) => {
+    const t = tempDir();
+    const mnt = path.join(t.dir, "mnt");
+    const skip = mountTmpfs(mnt, fault.opts);
+    if (skip) {
+      ctx.skip(skip);
+      t.cleanup();
+      return;
+    }
+    try {
+      const out = path.join(mnt, "splits");
+      // llmrouter: id lists bigger than 64 KiB
+      const cfg = t.file("split.yaml", `dataset: llmrouter\ntest_fraction: 0.2\nk: 2\nseed: 1\nout_dir: ${out}\n`);
+      const r = cli(["data", "split", "--config", cfg], { ROUTERLAB_OUT_DIR: t.dir });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${out.replace(/[/.]/g, "\\$&")}: cannot write: `));
+      assert.match(r.stderr, fault.error);
+      assert.match(r.stderr, /no folder was written; no partial file was left/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+      const s = cli(["run", "--summary-only", "--sample", "20", "--out-dir", mnt], { ROUTERLAB_OUT_DIR: mnt });
+      assert.equal(s.code, 1, s.stderr);
+      assert.match(s.stderr, fault.error);
+      assert.doesNotMatch(s.stderr, /\n\s+at /, "no stack trace");
+      assert.deepEqual(readdirSync(mnt), [], "nothing half-written is left");
+    } finally {
+      spawnSync("umount", [mnt]);
+      t.cleanup();
+    }
+  });
+}
