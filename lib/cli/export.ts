@@ -35,7 +35,15 @@ function readF32(file: string, dim = 384): EmbeddingMatrix {
   if (b.length % (dim * 4) !== 0)
     throw new RouterlabError(`size ${b.length} is not a multiple of ${dim} float32 values`, { file });
   const data = new Float32Array(b.length / 4);
-  for (let i = 0; i < data.length; i++) data[i] = b.readFloatLE(i * 4);
+  for (let i = 0; i < data.length; i++) {
+    const v = b.readFloatLE(i * 4);
+    if (!Number.isFinite(v))
+      throw new RouterlabError(`non-finite value ${v} at row ${Math.floor(i / dim)}, column ${i % dim}`, {
+        file,
+        field: `row ${Math.floor(i / dim)}`,
+      });
+    data[i] = v;
+  }
   return { data, rows: data.length / dim, dim };
 }
 

@@ -160,7 +160,18 @@ export function loadRouterState(p: string): RouterState {
         path: `$.tensors[${i}]`,
       });
     }
-    tensors[t.name] = { shape: t.shape, data: fromLittleEndianBytes(bytes) };
+    const data = fromLittleEndianBytes(bytes);
+    const bad = data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0)
+      throw new RouterlabError(
+        `tensor '${t.name}' holds a non-finite value (${data[bad]}) at element ${bad}`,
+        {
+          file: binPath,
+          path: `$.tensors[${i}]`,
+          field: t.name,
+        },
+      );
+    tensors[t.name] = { shape: t.shape, data };
   });
   return { kind: mf.kind, hyperparameters: mf.hyperparameters, meta: mf.meta, tensors };
 }
