@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -18,6 +18,7 @@ import type { VerifyKey } from "./manifest";
 import { parseManifest } from "./manifest";
 import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
+import { safeJoin, writeFileAtomic } from "../util/atomic-write";
 
 /**
  * Promotion through S3/MinIO (gateway-contract.md §11). Layout per router name, under an optional prefix:
@@ -520,7 +521,7 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
     for (const n of names) {
       const got = await getBytes(st, key(st, o.router, cur.pointer.version, n));
       if (!got) throw new RouterlabError(`version ${cur.pointer.version}: ${n} disappeared during download`);
-      writeFileSync(path.join(staging, n), got.bytes);
+      writeFileAtomic(safeJoin(staging, n, "bundle file name"), got.bytes);
     }
     const report = verifyBundleDir(staging, {
       ...(o.verifyKey ? { key: o.verifyKey } : {}),
@@ -537,12 +538,10 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
       );
     }
     const publish = publishToDir(o.gatewayDir, files, manifest);
-    const stateTmp = `${statePath}.${process.pid}.tmp`;
-    writeFileSync(
-      stateTmp,
+    writeFileAtomic(
+      statePath,
       JSON.stringify({ version: cur.pointer.version, served_sha256: cur.pointer.served_sha256 }),
     );
-    renameSync(stateTmp, statePath);
     return { changed: true, version: cur.pointer.version, publish };
   } finally {
     rmSync(staging, { recursive: true, force: true });
