@@ -19,6 +19,7 @@ import { parseManifest } from "./manifest";
 import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
 import { safeJoin, writeFileAtomic } from "../util/atomic-write";
+import { env } from "../util/env";
 
 /**
  * Promotion through S3/MinIO (gateway-contract.md §11). Layout per router name, under an optional prefix:
@@ -267,7 +268,7 @@ export interface PromoteResult {
 }
 
 function who(w?: string): string {
-  return w ?? process.env.ROUTERLAB_USER ?? process.env.USER ?? os.userInfo().username;
+  return w ?? env().ROUTERLAB_USER ?? process.env.USER ?? os.userInfo().username;
 }
 
 export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResult> {

@@ -15,6 +15,7 @@ import { RouterlabError } from "../util/errors";
 import { outDir } from "../util/paths";
 import { RunStatusSchema } from "./schemas";
 import { parseWith } from "../util/zod-error";
+import { env } from "../util/env";
 
 /**
  * The local run journal: every tracking call is appended here first, so the main job works with no
@@ -26,7 +27,7 @@ import { parseWith } from "../util/zod-error";
  */
 
 export function journalRoot(): string {
-  return process.env.ROUTERLAB_TRACKING_DIR ?? path.join(outDir(), "mlruns-journal");
+  return env().ROUTERLAB_TRACKING_DIR ?? path.join(outDir(), "mlruns-journal");
 }
 
 export const RunMetaSchema = z.object({

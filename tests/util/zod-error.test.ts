@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { z } from "zod";
 import { MAX_YAML_ALIASES, parseYamlConfig } from "../../lib/util/config";
+import { ENV_VARIABLES, parseEnv } from "../../lib/util/env";
 import { RouterlabError } from "../../lib/util/errors";
+import { projectRoot } from "../../lib/util/paths";
 import { jsonPathOf, parseWith, schemaError } from "../../lib/util/zod-error";
 
 const Config = z
@@ -83,4 +87,34 @@ test("JSON: the error carries the JSON path and the failing key's name; JSONL: t
   assert.ok(!r.success);
   assert.match(schemaError(r.error, { file: "f", what: "svm" }).message, /^f field 'a': svm: /);
   assert.equal(jsonPathOf("$", ["a b", 0, "c"]), '$["a b"][0].c');
+});
+
+test("env: one schema for every ROUTERLAB_* variable the library reads, all documented in docs/environment.md", () => {
+  const root = projectRoot();
+  const doc = readFileSync(path.join(root, "docs", "environment.md"), "utf8");
+  for (const v of ENV_VARIABLES) assert.match(doc, new RegExp(`\\| \`${v}\` \\|`), `${v} is in the table`);
+  const raw: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith(".ts") && /process\.env(\.ROUTERLAB_|\["ROUTERLAB_)/.test(readFileSync(p, "utf8")))
+        raw.push(p);
+    }
+  };
+  walk(path.join(root, "lib"));
+  assert.deepEqual(
+    raw.map((p) => path.relative(root, p)),
+    ["lib/util/env.ts"],
+    "no raw process.env.ROUTERLAB_* reads outside lib/util/env.ts",
+  );
+  assert.deepEqual(parseEnv({ ROUTERLAB_QUIET: "true", ROUTERLAB_KNN_THREADS: "3", ROUTERLAB_OUT_DIR: "" }), {
+    ROUTERLAB_QUIET: true,
+    ROUTERLAB_KNN_THREADS: 3,
+  });
+  assert.throws(
+    () => parseEnv({ ROUTERLAB_KNN_THREADS: "many" }),
+    /\(environment\) field 'ROUTERLAB_KNN_THREADS'/,
+  );
+  assert.throws(() => parseEnv({ ROUTERLAB_QUIET: "yes" }), /ROUTERLAB_QUIET="yes"/);
 });
