@@ -256,8 +256,9 @@ function escapeRe(s: string): string {
  * `dir` (the previous folder is set aside by one rename and removed after the second), so the set appears
  * together or not at all. `dir` belongs to this output alone: `owns(name)` says which names the output may hold,
  * and an existing folder holding anything else is refused (nothing is written), so a folder swap never deletes a
- * file it did not write. Old outputs missing from `files` (e.g. `fold-7.json` after a re-split with k = 5) go. A kill between the two renames leaves `dir` missing with its old version set aside; the next
- * `writeFolderAtomic` or `recoverFolder` puts it back.
+ * file it did not write. Old outputs missing from `files` (e.g. `fold-7.json` after a re-split with k = 5) go.
+ * A kill between the two renames leaves `dir` missing with its old version set aside; the next `writeFolderAtomic`
+ * or `recoverFolder` puts it back.
  */
 export function writeFolderAtomic(
   dir: string,
