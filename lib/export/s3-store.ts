@@ -20,6 +20,7 @@ import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
 import { safeJoin, writeFileAtomic } from "../util/atomic-write";
 import { env } from "../util/env";
+import { parseWith } from "../util/zod-error";
 
 /**
  * Promotion through S3/MinIO (gateway-contract.md §11). Layout per router name, under an optional prefix:
@@ -129,10 +130,11 @@ export async function readPointer(
   const k = key(st, router, "CURRENT.pointer");
   const got = await getBytes(st, k);
   if (!got) return undefined;
-  const r = PointerSchema.safeParse(JSON.parse(got.bytes.toString("utf8")));
-  if (!r.success)
-    throw new RouterlabError(r.error.issues[0]!.message, { file: `s3://${st.bucket}/${k}`, path: "$" });
-  return { pointer: r.data, etag: got.etag };
+  const pointer = parseWith(PointerSchema, JSON.parse(got.bytes.toString("utf8")), {
+    file: `s3://${st.bucket}/${k}`,
+    jsonPath: "$",
+  });
+  return { pointer, etag: got.etag };
 }
 
 async function writePointer(st: Store, router: string, p: Pointer, etag: string | undefined): Promise<void> {

@@ -8,6 +8,7 @@ import { checkTrainingInputs } from "./labels";
 import type { KernelSpec, SvcModel } from "./libsvm";
 import { svcDecision, trainSvc } from "./libsvm";
 import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
+import { parseWith } from "../util/zod-error";
 
 /**
  * Support-vector router with scikit-learn `SVC` semantics (libsvm C-SVC, one-vs-one, default
@@ -155,14 +156,11 @@ export class SvmRouter implements Router {
   static fromState(state: RouterState): SvmRouter {
     const hp = SvmHyper.parse(state.hyperparameters);
     const meta = parseFittedMeta(state);
-    const parsed = SvmStateMeta.safeParse(state.meta);
-    if (!parsed.success) {
-      throw new RouterlabError(`invalid svm state: ${parsed.error.issues[0]!.message}`, {
-        file: "model file",
-        path: "$.meta." + parsed.error.issues[0]!.path.map(String).join("."),
-      });
-    }
-    const s = parsed.data;
+    const s = parseWith(SvmStateMeta, state.meta, {
+      file: "model file",
+      jsonPath: "$.meta",
+      what: "invalid svm state",
+    });
     const sv = requireTensor(state, "support_vectors");
     const total = s.nSV.reduce((a, b) => a + b, 0);
     if (
