@@ -10,6 +10,7 @@ import { dataBench } from "./data";
 import { exportBench } from "./export";
 import { llmBench } from "./llm";
 import { simBench } from "./sim";
+import { collectBench } from "./collect";
 import type { BenchArea } from "./types";
 
 /** Every benchmark area, one line each. `npm run bench -- <prefix>` runs the areas whose prefix matches. */
@@ -26,4 +27,5 @@ export const AREAS: BenchArea[] = [
   exportBench,
   llmBench,
   simBench,
+  collectBench,
 ];

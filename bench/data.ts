@@ -39,7 +39,10 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 function runPeer(files: ReturnType<typeof bundledFiles>): z.infer<typeof PeerResult> {
   const py = spawnSync(
     venvPython(),
-    [path.join(projectRoot(), "python", "bench_data_load.py"), JSON.stringify({ files, repeats: 1 })],
+    [
+      path.join(projectRoot(), "python", "peers", "bench_data_load.py"),
+      JSON.stringify({ files, repeats: 1 }),
+    ],
     { encoding: "utf8", maxBuffer: 16 * 1024 * 1024, timeout: 300_000 },
   );
   if (py.status !== 0) throw new Error(`python peer failed: ${py.stderr}`);

@@ -5,8 +5,8 @@ import path from "node:path";
 import { z } from "zod";
 import { createEmbedder, embedStream } from "../lib/embed";
 import type { EmbeddingMatrix } from "../lib/embed";
-import { realQueries } from "../lib/embed/probe";
-import { pythonReference, rowCosines } from "../lib/embed/reference";
+import { realQueries } from "../tests/peers/embed-probe";
+import { pythonReference, rowCosines } from "../tests/peers/embed-reference";
 import type { BenchArea, BenchResult } from "./types";
 
 /**

@@ -13,7 +13,7 @@ import type { BenchArea, BenchResult } from "./types";
 /**
  * Evaluation benchmarks.
  * - Speed: a sweep of 1,000 thresholds over 100,000 queries (sort + prefix sums + binary search), against
- *   the same algorithm vectorised in numpy (python/metrics_reference.py `sweep_bench`), in the same run.
+ *   the same algorithm vectorised in numpy (python/peers/metrics_reference.py `sweep_bench`), in the same run.
  * - Quality: every router of the main job (KNN, SVM, MLP, MF, the feature-score and random baselines),
  *   5-fold out-of-fold on MMLU and GSM8K, read from the main job's own summary.json, against the RouteLLM
  *   paper's best published figures; AIQ of the main job's routers on the LLMRouter data vs the Zero router
@@ -47,10 +47,14 @@ function speed(): BenchResult {
   all.set(yWeak, n);
   all.set(yStrong, 2 * n);
   writeFileSync(file, Buffer.from(all.buffer));
-  const out = execFileSync(venvPython(), [path.join(projectRoot(), "python", "metrics_reference.py")], {
-    input: JSON.stringify({ cases: [{ kind: "sweep_bench", file, n, thresholds, repeats: 3 }] }),
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const out = execFileSync(
+    venvPython(),
+    [path.join(projectRoot(), "python", "peers", "metrics_reference.py")],
+    {
+      input: JSON.stringify({ cases: [{ kind: "sweep_bench", file, n, thresholds, repeats: 3 }] }),
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const peer = z
     .object({
       results: z.array(

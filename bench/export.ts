@@ -28,7 +28,7 @@ req = json.load(open(sys.argv[1]))
 X = np.fromfile(req["train"], dtype="<f4").reshape(-1, ${DIM})
 y = np.array(json.load(open(req["labels"])), dtype=object).astype(str)
 t = time.perf_counter()
-m = KNeighborsClassifier(n_neighbors=5, metric="cosine", weights="distance", algorithm="brute").fit(X, y)
+m = KNeighborsClassifier(n_neighbors=5, metric="cosine", weights="distance", algorithm="brute").fit({ X }, y)
 with open(req["peer_pkl"], "wb") as f:
     pickle.dump(m, f, protocol=pickle.HIGHEST_PROTOCOL)
 fit_dump = time.perf_counter() - t
@@ -43,7 +43,7 @@ def load(p):
 ours_load, ours = load(req["ours_pkl"])
 peer_load, _ = load(req["peer_pkl"])
 probe = X[:1]
-assert str(ours.predict(probe)[0]) == str(m.predict(probe)[0])
+assert str((await ours.predict({ X: probe }))[0]) == str((await m.predict({ X: probe }))[0])
 print(json.dumps({"fit_dump": fit_dump, "ours_load": ours_load, "peer_load": peer_load}))
 `;
 
@@ -75,8 +75,8 @@ export const exportBench: BenchArea = {
     const models = ["openai/gpt-4o-mini", "openai/gpt-4o", "anthropic/claude-3-5-haiku-20241022"];
     const { X, y, probes } = dataset();
     const router = createRouter("knn", { k: 5, weights: "distance" });
-    await router.fit(X, { kind: "multi", models, labels: y });
-    const expected = router.predict(probes);
+    await router.fit({ X }, { kind: "multi", models, labels: y });
+    const expected = await router.predict({ X: probes });
     const python = ensureExportPython(undefined, (m) => process.stderr.write(m + "\n"));
     const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-bench-export-"));
     try {

@@ -2,7 +2,7 @@ import os from "node:os";
 import type { EmbeddingMatrix } from "../lib/embed/types";
 import type { KnnRouter } from "../lib/routers/knn";
 import { createRouter } from "../lib/routers/registry";
-import { runSklearnPeer } from "../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../tests/peers/sklearn-peer";
 import type { RoutingTask } from "../lib/routers/types";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";
@@ -67,16 +67,16 @@ export const knnBench: BenchArea = {
     note(`data ready: ${nStored} stored, ${nQueries} queries`);
     const k = 10;
     const knn = createRouter("knn", { k }) as KnnRouter;
-    await knn.fit(stored, task);
-    await knn.predictAsync(rows(queries, 0, 64)); // warm-up (session creation)
+    await knn.fit({ X: stored }, task);
+    await knn.predict({ X: rows(queries, 0, 64) }); // warm-up (session creation)
     let t = now();
-    const ours = await knn.predictAsync(queries);
+    const ours = await knn.predict({ X: queries });
     const batchMs = now() - t;
     const lat: number[] = [];
     for (let i = 0; i < singles; i++) {
       const q = rows(queries, i, i + 1);
       t = now();
-      await knn.predictAsync(q);
+      await knn.predict({ X: q });
       lat.push(now() - t);
     }
     note(`ours: batch ${batchMs.toFixed(0)} ms, singles done`);
@@ -93,18 +93,18 @@ export const knnBench: BenchArea = {
 
     note(`sklearn: batch ${sk.predict_seconds.toFixed(2)} s`);
     const ann = createRouter("knn", { k, index: { type: "ivf", nprobe: 6, seed: 0 } }) as KnnRouter;
-    await ann.fit(stored, task);
+    await ann.fit({ X: stored }, task);
     note("ivf index built");
     const annLat: number[] = [];
     const annCpu: number[] = [];
     const nAnn = 2000;
     const annPred: string[] = [];
-    for (let i = 0; i < 50; i++) ann.predict(rows(queries, i, i + 1)); // warm-up (JIT)
+    for (let i = 0; i < 50; i++) await ann.predict({ X: rows(queries, i, i + 1) }); // warm-up (JIT)
     for (let i = 0; i < nAnn; i++) {
       const q = rows(queries, i, i + 1);
       const c0 = process.cpuUsage();
       t = now();
-      annPred.push(ann.predict(q)[0]!);
+      annPred.push((await ann.predict({ X: q }))[0]!);
       annLat.push(now() - t);
       const c = process.cpuUsage(c0);
       annCpu.push((c.user + c.system) / 1000);

@@ -97,7 +97,7 @@ async function pythonThroughput(
   url: string,
   prefix: string,
 ): Promise<{ seconds: number; cpuSeconds: number }> {
-  const child = spawn(venvPython(), [path.join(projectRoot(), "python", "llm_peer_bench.py")], {
+  const child = spawn(venvPython(), [path.join(projectRoot(), "python", "peers", "llm_peer_bench.py")], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   child.stdin.end(JSON.stringify({ base_url: url, model: "bench", n: N, concurrency: CONCURRENCY, prefix }));

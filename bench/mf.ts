@@ -5,7 +5,7 @@
  * PyTorch gets random pairs of the same count): the figure is wall time.
  */
 import { MfRouter } from "../lib/routers/mf";
-import { torchTrain } from "../lib/routers/nn/torch-peer";
+import { torchTrain } from "../tests/peers/torch-peer";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";
 
@@ -31,7 +31,7 @@ export const mfBench: BenchArea = {
     const models = Array.from({ length: MODELS }, (_, i) => `model-${i}`);
     const router = new MfRouter({ epochs: EPOCHS, validationFraction: 0, seed: 2 });
     const started = performance.now();
-    await router.fit({ data, rows: nq, dim: DIM }, { kind: "multi", models, labels, quality });
+    await router.fit({ X: { data, rows: nq, dim: DIM } }, { kind: "multi", models, labels, quality });
     const ours = (performance.now() - started) / 1000;
     const peer = torchTrain("train-mf", {
       seed: 2,

@@ -5,7 +5,7 @@
  * validation split or early stopping on either side, so both run exactly 20 x 235 steps.
  */
 import { MlpRouter } from "../lib/routers/mlp";
-import { torchTrain } from "../lib/routers/nn/torch-peer";
+import { torchTrain } from "../tests/peers/torch-peer";
 import { tfReady } from "../lib/routers/nn/tf";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";
@@ -35,7 +35,7 @@ export const mlpBench: BenchArea = {
       seed: 1,
     });
     const started = performance.now();
-    await router.fit({ data, rows: ROWS, dim: DIM }, { kind: "multi", models, labels });
+    await router.fit({ X: { data, rows: ROWS, dim: DIM } }, { kind: "multi", models, labels });
     const ours = (performance.now() - started) / 1000;
     const peer = torchTrain("train-mlp", {
       seed: 1,

@@ -1,5 +1,5 @@
 import { createRouter } from "../lib/routers/registry";
-import { runSklearnPeer } from "../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../tests/peers/sklearn-peer";
 import type { SvmRouter } from "../lib/routers/svm";
 import { syntheticEmbeddings } from "./knn";
 import type { BenchArea, BenchResult } from "./types";
@@ -16,7 +16,7 @@ export const svmBench: BenchArea = {
     const y = labels.slice(0, n);
     const r = createRouter("svm", { kernel: "rbf", C: 1, gamma: "scale" }) as SvmRouter;
     const t0 = process.hrtime.bigint();
-    await r.fit(train, { kind: "binary", models: ["weak", "strong"], labels: y });
+    await r.fit({ X: train }, { kind: "binary", models: ["weak", "strong"], labels: y });
     const ours = Number(process.hrtime.bigint() - t0) / 1e9;
     const sk = runSklearnPeer({
       estimator: "svc",

@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-require("../dist/lib/cli/main.js").runCli();
+// Builds dist/ first when it is missing or stale (a fresh clone), then runs the CLI.
+const { ensureBuilt, entry } = require("../scripts/ensure-built.js");
+ensureBuilt();
+require(entry).runCli();

@@ -1,6 +1,6 @@
 # Jupyter with the tslab (TypeScript) kernel for routerlab notebooks. Build context: the repository root.
 # The checkout is mounted at /work/routerlab by docker-compose.yml; this image brings Node, the Python
-# environment (python/requirements.txt, JupyterLab) and registers the kernel.
+# environment (python/requirements.txt, which pins JupyterLab) and registers the kernel.
 FROM node:20-bookworm
 
 RUN apt-get update \
@@ -17,7 +17,7 @@ ENV PATH="$VIRTUAL_ENV/bin:$PATH" \
 
 COPY python/requirements.txt /tmp/requirements.txt
 RUN python3 -m venv "$VIRTUAL_ENV" \
- && pip install -r /tmp/requirements.txt jupyterlab==4.4.10
+ && pip install -r /tmp/requirements.txt
 
 WORKDIR /work/routerlab
 # Node dependencies baked into the image (the compose file keeps them in a volume over the mounted checkout).

@@ -24,7 +24,12 @@ try {
     step("format check (prettier)", bin("prettier"), ["--check", "."]);
     step("lint (eslint)", bin("eslint"), ["."]);
   }
-  step("typecheck and build (tsc)", bin("tsc"), ["-p", "tsconfig.json"]);
+  // node_modules/.bin/tsc can point at tslab's bundled TypeScript 5.0; build with the project's own.
+  step("typecheck and build (tsc)", process.execPath, [
+    path.join(root, "node_modules", "typescript", "bin", "tsc"),
+    "-p",
+    "tsconfig.json",
+  ]);
 } catch {
   process.exit(1);
 }

@@ -5,7 +5,7 @@
  *
  * Routing rule everywhere: strong iff score >= t.
  */
-import { quantileSorted } from "../eval/binary";
+import { quantileSorted } from "../util/quantile";
 import { sha256Hex } from "../util/hash";
 import { createRng } from "../util/random";
 

@@ -9,6 +9,9 @@ import { registerExportCommands } from "./export";
 import { registerOracleCommands } from "./oracle";
 import { registerSimServerCommands } from "./sim-server";
 import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
+import { registerCollectCommands } from "./collect";
+import { registerWorkbenchCommands } from "./workbench";
+import { registerLabelTrafficCommands } from "./label-traffic";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -26,4 +29,7 @@ export function registerCommands(program: Command): void {
   registerOracleCommands(program);
   registerSimServerCommands(program);
   registerEvalSimpleQaCommands(program);
+  registerCollectCommands(program);
+  registerWorkbenchCommands(program);
+  registerLabelTrafficCommands(program);
 }

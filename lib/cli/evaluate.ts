@@ -7,9 +7,13 @@ import { calibrate, dataFingerprint, driftCheck, SortedSet, verifyHoldout } from
 import { makeRecord, saveRecord } from "../calibrate/record";
 import { llmrouterRouting } from "../data/bundled";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
-import { dedupeAgainst, evaluateMulti, multiCostQualityFigure, taskMeanPredictor } from "../eval/multi-eval";
-import { figuresToHtml, htmlTable } from "../plots/plotly";
-import { featureScores } from "../eval/feature-score";
+import {
+  dedupeAgainst,
+  evaluateMultiScoresFiles,
+  MULTI_DATASET,
+  taskMeanPredictor,
+} from "../eval/multi-eval";
+import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
 import { calibrationReportHtml, evaluationReportHtml } from "../eval/report";
 import {
@@ -39,106 +43,6 @@ export const CalibrateConfigSchema = z
   })
   .strict();
 
-/** The multi-model dataset: LLMRouter's test split (9 open models, prices from the candidate list). */
-export const MULTI_DATASET = "llmrouter-test";
-
-function evaluateMultiCommand(files: readonly string[], dir: string): void {
-  const test = llmrouterRouting("test").data;
-  const index = new Map(test.queryIds.map((id, i) => [id, i]));
-  const M = test.models.length;
-  const evals = files.map((file) => {
-    const s = loadScoresFile(file);
-    if (!s.perModel)
-      throw new RouterlabError("multi-model evaluation needs perModel scores", { file, field: "perModel" });
-    const colOf = test.models.map((m) => {
-      const j = s.models.indexOf(m);
-      if (j < 0)
-        throw new RouterlabError(`model '${m}' of ${MULTI_DATASET} has no scores`, { file, field: "models" });
-      return j;
-    });
-    const n = s.queryIds.length;
-    const pred = new Float64Array(n * M);
-    const trueQ = new Float64Array(n * M);
-    const cost = new Float64Array(n * M);
-    s.queryIds.forEach((id, k) => {
-      const q = index.get(id);
-      if (q === undefined)
-        throw new RouterlabError(`query id '${id}' is not in ${MULTI_DATASET}`, {
-          file,
-          path: `$.queryIds[${k}]`,
-        });
-      for (let m = 0; m < M; m++) {
-        pred[k * M + m] = s.perModel![k]![colOf[m]!]!;
-        trueQ[k * M + m] = test.quality[q * M + m]!;
-        cost[k * M + m] = test.cost[q * M + m]!;
-      }
-    });
-    return evaluateMulti(s.router, pred, trueQ, cost, test.models);
-  });
-  mkdirSync(dir, { recursive: true });
-  const json = {
-    schema: "routerlab.evaluation.multi.v1",
-    dataset: MULTI_DATASET,
-    routers: evals.map((e) => ({
-      router: e.router,
-      n: e.n,
-      aiq: e.aiq,
-      zeroAiq: e.zeroAiq,
-      interval: e.interval,
-      frontier: e.frontier.map((p) => ({
-        lambda: p.lambda,
-        cost: p.cost,
-        quality: p.quality,
-        share: p.share,
-      })),
-    })),
-  };
-  writeFileAtomic(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
-  const table = htmlTable(
-    ["router", "N", "AIQ", "Zero router AIQ", "interval (USD/query)", "Pareto points"],
-    evals.map((e) => [
-      e.router,
-      e.n,
-      e.aiq,
-      e.zeroAiq,
-      `${e.interval.cMin.toExponential(3)} - ${e.interval.cMax.toExponential(3)}`,
-      e.frontier.length,
-    ]),
-  );
-  const shareFig = {
-    data: evals.flatMap((e) => {
-      const mid = e.frontier[Math.floor(e.frontier.length / 2)];
-      return mid
-        ? [
-            {
-              type: "bar" as const,
-              name: `${e.router} (λ=${mid.lambda.toPrecision(3)})`,
-              x: [...e.models],
-              y: mid.share.map((v) => v * 100),
-            },
-          ]
-        : [];
-    }),
-    layout: {
-      title: { text: "Per-model routing share at the middle Pareto point" },
-      yaxis: { title: { text: "% of queries" } },
-    },
-  };
-  writeFileAtomic(
-    path.join(dir, "report.html"),
-    figuresToHtml([multiCostQualityFigure(MULTI_DATASET, evals), shareFig], {
-      title: `routerlab evaluation: ${MULTI_DATASET}`,
-      bodyHtml:
-        "<p>AIQ: RouterBench paper definition over one common interval (cheapest single model to the largest cost compared); " +
-        "the Zero router mixes single models along their non-decreasing convex hull.</p>" +
-        table,
-    }),
-  );
-  for (const e of evals)
-    process.stdout.write(`${e.router}: N=${e.n} AIQ=${e.aiq.toFixed(4)} Zero=${e.zeroAiq.toFixed(4)}\n`);
-  process.stdout.write(`wrote ${path.join(dir, "report.html")} and metrics.json\n`);
-}
-
 export type CalibrateConfig = z.infer<typeof CalibrateConfigSchema>;
 
 const num = (name: string) => (v: string) => {
@@ -163,7 +67,12 @@ export function registerEvaluateCommands(program: Command): void {
     .option("--seed <n>", "bootstrap seed", num("--seed"), 0)
     .action((opts: { scores: string[]; data: string; out?: string; resamples: number; seed: number }) => {
       if (opts.data === MULTI_DATASET) {
-        evaluateMultiCommand(opts.scores, opts.out ?? path.join(outDir(), "eval", opts.data));
+        const dir = opts.out ?? path.join(outDir(), "eval", opts.data);
+        for (const e of evaluateMultiScoresFiles(opts.scores, dir))
+          process.stdout.write(
+            `${e.router}: N=${e.n} AIQ=${e.aiq.toFixed(4)} Zero=${e.zeroAiq.toFixed(4)}\n`,
+          );
+        process.stdout.write(`wrote ${path.join(dir, "report.html")} and metrics.json\n`);
         return;
       }
       const data = loadBinaryDataset(opts.data);

@@ -6,6 +6,7 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { readBundle } from "../export/s3-store";
 import { verifyBundleDir } from "../export/bundle";
 import { exportRouterState, gatewayEnv } from "../export/export-router";
+import { formatForGatewayKind } from "../export/formats";
 import type { ExportKind } from "../export/artifacts";
 import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
@@ -13,7 +14,8 @@ import { MlflowRegistry } from "../export/registry";
 import { promote, rollback, storeFromEnv, syncLoop, syncOnce } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
 import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
-import { EmbeddingSpecSchema, loadRouterState } from "../routers/model-file";
+import { EmbeddingSpecSchema } from "../embed/types";
+import { loadRouterState } from "../routers/model-file";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
 import { parseWith } from "../util/zod-error";
@@ -52,7 +54,7 @@ function kindOfDir(dir: string): ExportKind {
     artifacts?: { tags?: string[] }[];
   };
   const tag = m.artifacts?.[0]?.tags?.[0];
-  return (["mlp", "mf", "elo", "knn", "svm"].includes(tag ?? "") ? tag : "mlp") as ExportKind;
+  return tag !== undefined && formatForGatewayKind(tag) ? tag : "mlp";
 }
 
 function printEnv(kind: ExportKind, served: string, signed: boolean, modelDir = "/app/models"): void {
@@ -114,7 +116,7 @@ export function registerExportCommands(program: Command): void {
       GATEWAY_SKLEARN_VERSIONS.numpy,
     )
     .action(
-      (
+      async (
         routerFile: string,
         o: {
           out: string;
@@ -138,7 +140,7 @@ export function registerExportCommands(program: Command): void {
             "--train and --train-labels go together (SVM training rows and their labels)",
           );
         const key = signingKeyFromEnv();
-        const res = exportRouterState(state, {
+        const res = await exportRouterState(state, {
           outDir: o.out,
           evalX: readF32(o.eval),
           gatewayModels: loadGatewayModels(o.gatewayModels),

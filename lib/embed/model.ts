@@ -9,7 +9,7 @@ import { env } from "../util/env";
 
 /** Directory name of the provisioned model under `.cache/models/`. */
 export const DEFAULT_MODEL_DIRNAME = "all-MiniLM-L6-v2";
-export const PROVISION_SCRIPT = "python/provision_embedding_model.py";
+export const PROVISION_SCRIPT = "python/steps/provision_embedding_model.py";
 /** provisionVersion written by the current script; an older default copy is re-provisioned. */
 export const PROVISION_VERSION = 2;
 
@@ -21,7 +21,7 @@ export function onnxFileName(precision: Precision): string {
 
 const FileEntry = z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int() });
 
-/** provenance.json written by python/provision_embedding_model.py. */
+/** provenance.json written by python/steps/provision_embedding_model.py. */
 export const Provenance = z.object({
   provisionVersion: z.number().int(),
   modelId: z.string(),

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /** A dense row-major matrix of embeddings: row i is data[i*dim .. (i+1)*dim). */
 export interface EmbeddingMatrix {
   readonly data: Float32Array;
@@ -5,19 +7,23 @@ export interface EmbeddingMatrix {
   readonly dim: number;
 }
 
-/** Everything that determines the vectors: recorded by tracking, checked by export. */
-export interface EmbeddingSpec {
+/**
+ * Everything that determines the vectors: recorded by tracking, checked by export, and stored as a model file's
+ * `meta.embedding` (written by `routerlab train`). The type is the schema's.
+ */
+export const EmbeddingSpecSchema = z.strictObject({
   /** e.g. "sentence-transformers/all-MiniLM-L6-v2" */
-  readonly modelId: string;
-  readonly dim: number;
-  readonly precision: "fp32" | "int8";
+  modelId: z.string().min(1),
+  dim: z.number().int().positive(),
+  precision: z.enum(["fp32", "int8"]),
   /** Truncation in word-pieces, counting [CLS] and [SEP]. */
-  readonly maxLength: number;
-  readonly pooling: "mean";
-  readonly normalize: boolean;
+  maxLength: z.number().int().positive(),
+  pooling: z.literal("mean"),
+  normalize: z.boolean(),
   /** sha256 of the ONNX weights file actually used. */
-  readonly weightsSha256: string;
-}
+  weightsSha256: z.string(),
+});
+export type EmbeddingSpec = Readonly<z.infer<typeof EmbeddingSpecSchema>>;
 
 /** What the RouteIQ gateway computes (gateway-contract.md §4). */
 export const GATEWAY_EMBEDDING = {

@@ -1,5 +1,6 @@
 import { createRng } from "../util/random";
 import { argsortDesc } from "./sort";
+import { quantileSorted } from "../util/quantile";
 
 /**
  * The binary (strong/weak) routing setting of RouteLLM: threshold sweeps, PGR, APGR and CPT, exactly as
@@ -169,21 +170,6 @@ export function binaryCurve(
   opts: BinaryCurveOptions = {},
 ): CurvePoint[] {
   return new BinarySweep(scores, yWeak, yStrong, cWeak, cStrong).curve(opts);
-}
-
-/** numpy's default ("linear") quantile of an ascending array: a[lo] + (a[hi] - a[lo]) * frac. */
-export function quantileSorted(asc: ArrayLike<number>, q: number): number {
-  const n = asc.length;
-  if (n === 0) throw new Error("quantile of an empty array");
-  const pos = q * (n - 1);
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  const t = pos - lo;
-  const a = asc[lo]!;
-  const b = asc[hi]!;
-  // numpy's _lerp: a + (b - a) t, computed from b when t >= 0.5.
-  const d = b - a;
-  return t >= 0.5 ? b - d * (1 - t) : a + d * t;
 }
 
 export function sortByX<T extends { x: number }>(points: readonly T[]): T[] {

@@ -2,17 +2,24 @@
  * Multi-model evaluation (LLMRouter data): a per-task mean-quality predictor as a baseline scorer, and the
  * willingness-to-pay sweep, Pareto frontier and AIQ against the Zero router for any per-model scores.
  */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { llmrouterRouting } from "../data/bundled";
 import type { Figure, PlotTrace } from "../plots/plotly";
+import { figuresToHtml, htmlTable } from "../plots/plotly";
+import { RouterlabError } from "../util/errors";
+import { writeFileAtomic } from "../util/atomic-write";
+import { loadScoresFile } from "./scores-file";
 import type { RoutingData } from "../data/routing";
 import type { CostQuality, WtpPoint } from "./multi";
 import {
   aiq,
   commonInterval,
-  lambdaGrid,
   paretoFrontier,
   singleModelPoints,
   upperHullNonDecreasing,
   wtpCurve,
+  wtpLambdas,
   zeroRouter,
 } from "./multi";
 
@@ -87,7 +94,7 @@ export function evaluateMulti(
   trueQuality: Float64Array,
   cost: Float64Array,
   models: readonly string[],
-  lambdas: readonly number[] = lambdaGrid(1e-7, 1, 120),
+  lambdas: readonly number[] = wtpLambdas(),
 ): MultiEvaluation {
   const M = models.length;
   const singles = singleModelPoints(trueQuality, cost, M);
@@ -155,4 +162,106 @@ export function multiCostQualityFigure(dataset: string, evals: readonly MultiEva
       yaxis: { title: { text: "average quality" } },
     },
   };
+}
+
+/** The multi-model dataset: LLMRouter's test split (9 open models, prices from the candidate list). */
+export const MULTI_DATASET = "llmrouter-test";
+
+/**
+ * Evaluates multi-model scores files on MULTI_DATASET (λ sweep, Pareto frontier, AIQ vs the Zero router) and writes
+ * `metrics.json` and `report.html` into `dir`.
+ */
+export function evaluateMultiScoresFiles(files: readonly string[], dir: string): MultiEvaluation[] {
+  const test = llmrouterRouting("test").data;
+  const index = new Map(test.queryIds.map((id, i) => [id, i]));
+  const M = test.models.length;
+  const evals = files.map((file) => {
+    const s = loadScoresFile(file);
+    if (!s.perModel)
+      throw new RouterlabError("multi-model evaluation needs perModel scores", { file, field: "perModel" });
+    const colOf = test.models.map((m) => {
+      const j = s.models.indexOf(m);
+      if (j < 0)
+        throw new RouterlabError(`model '${m}' of ${MULTI_DATASET} has no scores`, { file, field: "models" });
+      return j;
+    });
+    const n = s.queryIds.length;
+    const pred = new Float64Array(n * M);
+    const trueQ = new Float64Array(n * M);
+    const cost = new Float64Array(n * M);
+    s.queryIds.forEach((id, k) => {
+      const q = index.get(id);
+      if (q === undefined)
+        throw new RouterlabError(`query id '${id}' is not in ${MULTI_DATASET}`, {
+          file,
+          path: `$.queryIds[${k}]`,
+        });
+      for (let m = 0; m < M; m++) {
+        pred[k * M + m] = s.perModel![k]![colOf[m]!]!;
+        trueQ[k * M + m] = test.quality[q * M + m]!;
+        cost[k * M + m] = test.cost[q * M + m]!;
+      }
+    });
+    return evaluateMulti(s.router, pred, trueQ, cost, test.models);
+  });
+  mkdirSync(dir, { recursive: true });
+  const json = {
+    schema: "routerlab.evaluation.multi.v1",
+    dataset: MULTI_DATASET,
+    routers: evals.map((e) => ({
+      router: e.router,
+      n: e.n,
+      aiq: e.aiq,
+      zeroAiq: e.zeroAiq,
+      interval: e.interval,
+      frontier: e.frontier.map((p) => ({
+        lambda: p.lambda,
+        cost: p.cost,
+        quality: p.quality,
+        share: p.share,
+      })),
+    })),
+  };
+  writeFileAtomic(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
+  const table = htmlTable(
+    ["router", "N", "AIQ", "Zero router AIQ", "interval (USD/query)", "Pareto points"],
+    evals.map((e) => [
+      e.router,
+      e.n,
+      e.aiq,
+      e.zeroAiq,
+      `${e.interval.cMin.toExponential(3)} - ${e.interval.cMax.toExponential(3)}`,
+      e.frontier.length,
+    ]),
+  );
+  const shareFig = {
+    data: evals.flatMap((e) => {
+      const mid = e.frontier[Math.floor(e.frontier.length / 2)];
+      return mid
+        ? [
+            {
+              type: "bar" as const,
+              name: `${e.router} (λ=${mid.lambda.toPrecision(3)})`,
+              x: [...e.models],
+              y: mid.share.map((v) => v * 100),
+            },
+          ]
+        : [];
+    }),
+    layout: {
+      title: { text: "Per-model routing share at the middle Pareto point" },
+      yaxis: { title: { text: "% of queries" } },
+    },
+  };
+  writeFileAtomic(
+    path.join(dir, "report.html"),
+    figuresToHtml([multiCostQualityFigure(MULTI_DATASET, evals), shareFig], {
+      title: `routerlab evaluation: ${MULTI_DATASET}`,
+      bodyHtml:
+        "<p>AIQ: RouterBench paper definition over one common interval (cheapest single model to the largest cost compared); " +
+        "the Zero router mixes single models along their non-decreasing convex hull.</p>" +
+        table,
+    }),
+  );
+  return evals;
 }

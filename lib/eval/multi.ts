@@ -71,6 +71,14 @@ export function policyPoint(
 }
 
 /** A log grid of λ from `min` to `max` (inclusive), with 0 prepended (cheapest per query). */
+/**
+ * The one willingness-to-pay λ grid (log-spaced 1e-7 .. 1e3) that `routerlab evaluate` and the main job sweep;
+ * `count` points (default 40).
+ */
+export function wtpLambdas(count = 40): number[] {
+  return lambdaGrid(1e-7, 1e3, count);
+}
+
 export function lambdaGrid(min: number, max: number, count: number): number[] {
   const out = [0];
   const a = Math.log(min);

@@ -203,7 +203,8 @@ export function eloJson(ratings: ReadonlyArray<readonly [string, number]>): Buff
 
 // ---------------- bundles ----------------
 
-export type ExportKind = "mlp" | "mf" | "elo" | "knn" | "svm";
+/** A gateway strategy suffix (`llmrouter-<kind>`), declared by an export format (lib/export/formats). */
+export type ExportKind = string;
 
 export interface BundleFile {
   /** Bare file name inside the bundle. */

@@ -9,7 +9,7 @@ import { projectRoot, venvPython } from "../util/paths";
 import type { ExportKind } from "./artifacts";
 
 /**
- * Runs python/gateway_load_check.py in the project's Python environment: it loads an artifact exactly the way the
+ * Runs python/steps/gateway_load_check.py in the project's Python environment: it loads an artifact exactly the way the
  * gateway does (torch.load(weights_only=True) + strict load_state_dict, pickle.load + predict, json.load) and
  * returns its decisions. Used by tests and `routerlab verify --load`; exports of MLP/MF/ELO never need it.
  */
@@ -19,7 +19,7 @@ const ManifestOut = z.object({ ok: z.boolean(), error: z.string().nullable() });
 const ErrorOut = z.strictObject({ error: z.string() });
 
 function runScript(input: object, python = venvPython()): unknown {
-  const script = path.join(projectRoot(), "python", "gateway_load_check.py");
+  const script = path.join(projectRoot(), "python", "steps", "gateway_load_check.py");
   const r = spawnSync(python, [script], {
     input: JSON.stringify(input),
     encoding: "utf8",

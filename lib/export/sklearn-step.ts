@@ -274,7 +274,7 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
       }),
     );
     mkdirSync(path.dirname(path.resolve(r.out)), { recursive: true });
-    const script = path.join(projectRoot(), "python", "export_sklearn.py");
+    const script = path.join(projectRoot(), "python", "steps", "export_sklearn.py");
     const p = spawnSync(python, [script, reqFile], { encoding: "utf8", maxBuffer: 1 << 26 });
     if (p.error) throw new RouterlabError(`cannot run ${python}: ${p.error.message}`);
     let parsed: unknown;

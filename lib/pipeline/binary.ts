@@ -1,11 +1,13 @@
 import { kFold } from "../data/split";
+import type { Split } from "../data/split";
 import type { RoutingData } from "../data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { BinaryLabelRule } from "../routers/labels";
+import { routerEntry } from "../routers/registry";
 import type { RouterSpec } from "./config";
-import { fitPlan, fitRouter, pickRows, scoreFast } from "./fit";
+import { fitPlan, fitRouter, queriesOf } from "./fit";
 import type { FitOutcome } from "./fit";
-import { fitInWorkers, PARALLEL_FIT_KINDS } from "./fold-pool";
+import { fitInWorkers } from "./fold-pool";
 import { hasCachedRouter, loadCachedScores, saveCachedRouter, saveCachedScores } from "./model-cache";
 
 export interface OutOfFoldScores {
@@ -15,6 +17,11 @@ export interface OutOfFoldScores {
   scores: Float64Array;
   fitSeconds: number;
   cachedFolds: number;
+}
+
+/** The job's outer folds: de-duplicated, group-stratified when the data has groups, seeded. */
+export function jobFolds(data: RoutingData, folds: number, seed: number): Split[] {
+  return kFold(data, { k: folds, seed, stratifyBy: data.groups ? "group" : undefined });
 }
 
 /**
@@ -32,18 +39,16 @@ export async function outOfFoldScores(args: {
   useCache: boolean;
   /**
    * Worker threads for fitting folds side by side, for router kinds that train on one thread
-   * (PARALLEL_FIT_KINDS). 1 = all on the main thread. The scores are the same either way.
+   * (the registry trait `singleThreadTraining`). 1 = all on the main thread. The scores are the same either way.
    */
   foldWorkers?: number;
   onFold?: (fold: number) => void;
+  /** The outer folds, when the caller already has them (`jobFolds(data, folds, seed)`). */
+  splits?: readonly Split[];
 }): Promise<OutOfFoldScores> {
   const { data, spec } = args;
   const [weak, strong] = data.models as readonly [string, string];
-  const splits = kFold(data, {
-    k: args.folds,
-    seed: args.seed,
-    stratifyBy: data.groups ? "group" : undefined,
-  });
+  const splits = args.splits ?? jobFolds(data, args.folds, args.seed);
   const scores = new Float64Array(data.queryIds.length).fill(NaN);
   let fitSeconds = 0;
   let cachedFolds = 0;
@@ -70,7 +75,7 @@ export async function outOfFoldScores(args: {
     .map((fold, f) => ({ fold, f }))
     .filter(({ fold }) => !fold.cachedScores && !(args.useCache && hasCachedRouter(fold.key)));
   const workers = args.foldWorkers ?? 1;
-  if (workers > 1 && toFit.length > 1 && PARALLEL_FIT_KINDS.has(spec.kind)) {
+  if (workers > 1 && toFit.length > 1 && routerEntry(spec.kind).singleThreadTraining) {
     const fitted = await fitInWorkers(
       { spec, data, X: args.X, setting, embeddingSpec: args.embeddingSpec },
       toFit.map(({ fold }) => ({ rows: fold.fitArgs.rows, seed: fold.fitArgs.seed })),
@@ -90,7 +95,7 @@ export async function outOfFoldScores(args: {
       const fit = prefitted.get(f) ?? (await fitRouter(fitArgs));
       fitSeconds += fit.fitSeconds;
       if (fit.fromCache) cachedFolds++;
-      const s = await scoreFast(fit.router, pickRows(args.X, split.test));
+      const s = await fit.router.score(queriesOf(data, args.X, split.test));
       if (!s.strongProbability)
         throw new Error(`router '${spec.name}' (${spec.kind}) gave no P(strong) score`);
       foldScores = Float64Array.from(s.strongProbability);

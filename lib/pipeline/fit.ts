@@ -3,8 +3,8 @@ import { selectRows } from "../data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RoutingSetting } from "../routers/labels";
 import { deriveTask } from "../routers/labels";
-import { createRouter } from "../routers/registry";
-import type { Router, RouterScores } from "../routers/types";
+import { createRouter, routerEntry } from "../routers/registry";
+import type { Queries, Router } from "../routers/types";
 import { createRng, shuffled } from "../util/random";
 import type { RouterSpec } from "./config";
 import { loadCachedRouter, saveCachedRouter, trainedModelKey } from "./model-cache";
@@ -13,6 +13,16 @@ export function pickRows(m: EmbeddingMatrix, rows: readonly number[]): Embedding
   const data = new Float32Array(rows.length * m.dim);
   rows.forEach((r, i) => data.set(m.data.subarray(r * m.dim, (r + 1) * m.dim), i * m.dim));
   return { data, rows: rows.length, dim: m.dim };
+}
+
+/** The queries of `rows` of `data`: their embeddings, texts and groups (every kind gets all three). */
+export function queriesOf(data: RoutingData, X: EmbeddingMatrix, rows: readonly number[]): Queries {
+  const groups = data.groups;
+  return {
+    X: pickRows(X, rows),
+    texts: rows.map((r) => data.queries[r]!),
+    ...(groups ? { groups: rows.map((r) => groups[r]!) } : {}),
+  };
 }
 
 /** A seeded sample of at most `max` of `rows` (kept in ascending order). */
@@ -76,25 +86,14 @@ export async function fitRouter(args: {
   }
   const router = createRouter(spec.kind, hyper, `router '${spec.name}'`);
   const started = performance.now();
-  await router.fit(pickRows(args.X, rows), task);
+  await router.fit(queriesOf(args.data, args.X, rows), task);
   const fitSeconds = (performance.now() - started) / 1000;
   if (args.useCache) saveCachedRouter(key, router);
   return { router, fitSeconds, fromCache: false };
 }
 
-const SEEDED_KINDS = new Set(["mlp", "mf", "random"]);
-
+/** A seeded kind's `seed` defaults to the job seed, so the seed every fit used is logged. */
 function withSeed(kind: string, hyper: Record<string, unknown>, seed: number): Record<string, unknown> {
-  if (!SEEDED_KINDS.has(kind) || hyper.seed !== undefined) return hyper;
+  if (!routerEntry(kind).seeded || hyper.seed !== undefined) return hyper;
   return { ...hyper, seed };
-}
-
-interface AsyncScoring {
-  scoreAsync(X: EmbeddingMatrix): Promise<RouterScores>;
-}
-
-/** Scores with a router's native fast path when it has one (KNN's onnxruntime matmul), else `score`. */
-export async function scoreFast(router: Router, X: EmbeddingMatrix): Promise<RouterScores> {
-  const r = router as Router & Partial<AsyncScoring>;
-  return typeof r.scoreAsync === "function" ? r.scoreAsync(X) : router.score(X);
 }

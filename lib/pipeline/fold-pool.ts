@@ -8,12 +8,6 @@ import type { Router, RouterState } from "../routers/types";
 import { RouterlabError } from "../util/errors";
 import type { RouterSpec } from "./config";
 
-/**
- * Router kinds whose training runs on one thread (tfjs-wasm), so k folds fit faster side by side in worker
- * threads. KNN and MF fit on onnxruntime's own threads and SVM fits in seconds: they stay on the main thread.
- */
-export const PARALLEL_FIT_KINDS: ReadonlySet<string> = new Set(["mlp"]);
-
 export interface FoldWorkerData {
   spec: RouterSpec;
   data: RoutingData;

@@ -7,26 +7,27 @@ import { makeRecord, saveRecord } from "../calibrate/record";
 import { bundledRouting } from "../data/bundled";
 import type { RoutingData } from "../data/routing";
 import { selectRows } from "../data/routing";
-import { dropLeakedTestRows, kFold } from "../data/split";
+import { dropLeakedTestRows } from "../data/split";
 import { deriveTask } from "../routers/labels";
 import { createEmbedder, embedWithCache } from "../embed/index";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
-import { featureScores } from "../eval/feature-score";
+import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
 import { calibrationRecordHtml, evaluationReportHtml } from "../eval/report";
 import { saveScoresFile } from "../eval/scores-file";
 import { startRun } from "../tracking/run";
 import { outDir as defaultOutDir } from "../util/paths";
 import { progressBar } from "../util/progress";
-import { createRng, shuffled } from "../util/random";
-import { outOfFoldScores } from "./binary";
+import { createRng } from "../util/random";
+import { jobFolds, outOfFoldScores } from "./binary";
+import { calibrationSets } from "./calibration-sets";
 import type { MainJobConfig } from "./config";
 import { featureLogregScores } from "./feature-logreg";
 import { pickRows, sampleOf } from "./fit";
-import type { MultiEvaluation } from "./multi";
-import { evaluateMulti } from "./multi";
+import type { MultiComparison } from "./multi";
+import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import { writeFileAtomic } from "../util/atomic-write";
 
@@ -44,7 +45,7 @@ export interface MainJobResult {
   outDir: string;
   embedding: { spec: EmbeddingSpec; texts: number; hits: number; misses: number; seconds: number };
   binary: BinaryDatasetResult[];
-  multi?: MultiEvaluation;
+  multi?: MultiComparison;
   trackingRunDirs: string[];
   seconds: number;
 }
@@ -102,7 +103,7 @@ export async function runMainJob(
     runDirs.push(r.runDir);
   }
 
-  let multi: MultiEvaluation | undefined;
+  let multi: MultiComparison | undefined;
   if (multiTrain && multiTest) {
     log(
       `[4/5] ${multiTest.name}: multi-model routing over ${multiTest.models.length} models (AIQ vs Zero router)`,
@@ -187,11 +188,6 @@ function column(d: RoutingData, m: number): Float64Array {
   return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.quality[q * M + m]!);
 }
 
-function costColumn(d: RoutingData, m: number): Float64Array {
-  const M = d.models.length;
-  return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.cost[q * M + m]!);
-}
-
 async function runBinaryDataset(
   config: MainJobConfig,
   data: RoutingData,
@@ -225,6 +221,59 @@ async function runBinaryDataset(
     const oofScores = new Map<string, Float64Array>();
     const fitSeconds: Record<string, number> = {};
     const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
+    // One set of outer folds and one labelling for every scorer.
+    const splits = jobFolds(data, config.binary.folds, config.seed);
+    const labels = deriveTask(data, {
+      setting: "binary",
+      weak: models[0],
+      strong: models[1],
+      label: config.binary.label,
+    }).labels;
+    /**
+     * Records one scorer's out-of-fold scores: its evaluation, and for trained scorers (`fit` given) the scores
+     * file, the log line and the tracked metrics.
+     */
+    const record = (
+      name: string,
+      scoreRegime: string,
+      scores: Float64Array,
+      fit?: {
+        seconds: number;
+        cached: boolean;
+        logName: string;
+        metrics: readonly ("cpt80" | "fit_seconds")[];
+      },
+    ): void => {
+      const e = evaluateRouter(
+        { router: name, regime: scoreRegime, scores, yWeak, yStrong },
+        { resamples: config.binary.bootstrapResamples, seed: config.seed },
+      );
+      evaluations.push(e);
+      if (!fit) return;
+      fitSeconds[name] = fit.seconds;
+      oofScores.set(name, scores);
+      saveScoresFile(path.join(dir, "scores", `${name}.json`), {
+        router: name,
+        dataset: data.name,
+        queryIds: [...data.queryIds],
+        models: [...models],
+        strongProbability: Array.from(scores),
+        regime: scoreRegime,
+      });
+      log(
+        `  ${fit.logName} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}` +
+          (fit.cached ? "  (cached)" : `  fit ${fit.seconds.toFixed(1)}s`),
+      );
+      run.logMetrics(
+        {
+          [`${name}.apgr`]: e.summary.apgr ?? NaN,
+          [`${name}.cpt50`]: e.summary.cpt50.value ?? NaN,
+          ...(fit.metrics.includes("cpt80") ? { [`${name}.cpt80`]: e.summary.cpt80.value ?? NaN } : {}),
+          ...(fit.metrics.includes("fit_seconds") ? { [`${name}.fit_seconds`]: fit.seconds } : {}),
+        },
+        0,
+      );
+    };
     for (const rs of config.binary.routers) {
       const bar = progressBar(`  ${rs.name}`, config.binary.folds, "folds");
       const oof = await outOfFoldScores({
@@ -232,6 +281,7 @@ async function runBinaryDataset(
         data,
         X,
         folds: config.binary.folds,
+        splits,
         label: config.binary.label,
         embeddingSpec: spec,
         seed: config.seed,
@@ -240,47 +290,13 @@ async function runBinaryDataset(
         onFold: () => bar.tick(),
       });
       bar.stop();
-      fitSeconds[rs.name] = oof.fitSeconds;
-      oofScores.set(rs.name, oof.scores);
-      saveScoresFile(path.join(dir, "scores", `${rs.name}.json`), {
-        router: rs.name,
-        dataset: data.name,
-        queryIds: [...data.queryIds],
-        models: [...models],
-        strongProbability: Array.from(oof.scores),
-        regime,
+      record(rs.name, regime, oof.scores, {
+        seconds: oof.fitSeconds,
+        cached: oof.cachedFolds === config.binary.folds,
+        logName: rs.name.padEnd(6),
+        metrics: ["cpt80", "fit_seconds"],
       });
-      const e = evaluateRouter(
-        { router: rs.name, regime, scores: oof.scores, yWeak, yStrong },
-        { resamples: config.binary.bootstrapResamples, seed: config.seed },
-      );
-      evaluations.push(e);
-      log(
-        `  ${rs.name.padEnd(6)} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}` +
-          (oof.cachedFolds === config.binary.folds ? "  (cached)" : `  fit ${oof.fitSeconds.toFixed(1)}s`),
-      );
-      run.logMetrics(
-        {
-          [`${rs.name}.apgr`]: e.summary.apgr ?? NaN,
-          [`${rs.name}.cpt50`]: e.summary.cpt50.value ?? NaN,
-          [`${rs.name}.cpt80`]: e.summary.cpt80.value ?? NaN,
-          [`${rs.name}.fit_seconds`]: oof.fitSeconds,
-        },
-        0,
-      );
     }
-    // The same outer folds as the routers; labels by the job's rule.
-    const splits = kFold(data, {
-      k: config.binary.folds,
-      seed: config.seed,
-      stratifyBy: data.groups ? "group" : undefined,
-    });
-    const labels = deriveTask(data, {
-      setting: "binary",
-      weak: models[0],
-      strong: models[1],
-      label: config.binary.label,
-    }).labels;
     const { enabled: logregOn, ...logregOptions } = config.binary.featureLogreg;
     if (logregOn) {
       const name = "logreg-emb-features";
@@ -298,63 +314,31 @@ async function runBinaryDataset(
         options: logregOptions,
         useCache: config.modelCache,
       });
-      fitSeconds[name] = lr.seconds;
-      oofScores.set(name, lr.scores);
       const lrRegime = `${regime}; L2 by inner ${logregOptions.innerFolds}-fold CV on each training part (chosen ${lr.chosenL2.join(", ")})`;
-      saveScoresFile(path.join(dir, "scores", `${name}.json`), {
-        router: name,
-        dataset: data.name,
-        queryIds: [...data.queryIds],
-        models: [...models],
-        strongProbability: Array.from(lr.scores),
-        regime: lrRegime,
+      record(name, lrRegime, lr.scores, {
+        seconds: lr.seconds,
+        cached: lr.fromCache,
+        logName: name,
+        metrics: [],
       });
-      const e = evaluateRouter(
-        { router: name, regime: lrRegime, scores: lr.scores, yWeak, yStrong },
-        { resamples: config.binary.bootstrapResamples, seed: config.seed },
-      );
-      evaluations.push(e);
-      log(
-        `  ${name} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}` +
-          (lr.fromCache ? "  (cached)" : `  fit ${lr.seconds.toFixed(1)}s`),
-      );
-      run.logMetrics(
-        { [`${name}.apgr`]: e.summary.apgr ?? NaN, [`${name}.cpt50`]: e.summary.cpt50.value ?? NaN },
-        0,
-      );
     }
     // Baselines. feature-score: logistic regression on subject + text shape, on the same folds.
-    evaluations.push(
-      evaluateRouter(
-        {
-          router: "feature-score (baseline)",
-          regime: `${regime}; logistic regression on subject and text shape, no embeddings`,
-          scores: featureScores(data.queries, data.groups, labels, { splits }),
-          yWeak,
-          yStrong,
-        },
-        { resamples: config.binary.bootstrapResamples, seed: config.seed },
-      ),
+    record(
+      "feature-score (baseline)",
+      `${regime}; logistic regression on subject and text shape, no embeddings`,
+      featureScores(data.queries, data.groups, labels, { splits }),
     );
     // The random router (seeded uniform scores) is the baseline every router is compared with.
     const rng = createRng(config.seed);
-    const randomScores = Float64Array.from({ length: data.queryIds.length }, () => rng.next());
-    evaluations.push(
-      evaluateRouter(
-        {
-          router: "random (baseline)",
-          regime: "seeded uniform scores",
-          scores: randomScores,
-          yWeak,
-          yStrong,
-        },
-        { resamples: config.binary.bootstrapResamples, seed: config.seed },
-      ),
+    record(
+      "random (baseline)",
+      "seeded uniform scores",
+      Float64Array.from({ length: data.queryIds.length }, () => rng.next()),
     );
 
     // Calibrate the best trained router (the ones export can ship), not a baseline.
     const best = bestRouter(evaluations.slice(0, config.binary.routers.length));
-    const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router, yWeak, yStrong);
+    const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router);
     saveRecord(path.join(dir, "calibration.json"), calibration);
 
     const reportFile = path.join(dir, "report.html");
@@ -403,30 +387,11 @@ function calibrateBest(
   data: RoutingData,
   scores: Float64Array,
   router: string,
-  yWeak: Float64Array,
-  yStrong: Float64Array,
 ): CalibrationRecord {
-  const n = scores.length;
-  const order = shuffled(
-    Array.from({ length: n }, (_, i) => i),
-    createRng(config.seed + 7),
-  );
-  const nHold = Math.max(1, Math.round(n * config.calibration.holdoutFraction));
-  const hold = order.slice(0, nHold).sort((a, b) => a - b);
-  const cal = order.slice(nHold).sort((a, b) => a - b);
-  const pick = (arr: Float64Array, rows: number[]) => Float64Array.from(rows, (r) => arr[r]!);
-  const cWeak = costColumn(data, 0);
-  const cStrong = costColumn(data, 1);
-  const set = (rows: number[]) => ({
-    scores: pick(scores, rows),
-    queryIds: rows.map((r) => data.queryIds[r]!),
-    yWeak: pick(yWeak, rows),
-    yStrong: pick(yStrong, rows),
-    cWeak: pick(cWeak, rows),
-    cStrong: pick(cStrong, rows),
+  const { cal, hold, calSet, holdSet } = calibrationSets(data, scores, {
+    holdoutFraction: config.calibration.holdoutFraction,
+    seed: config.seed + 7,
   });
-  const calSet = set(cal);
-  const holdSet = set(hold);
   const result = calibrate(
     calSet,
     { kind: "share", value: config.calibration.targetShare },
@@ -452,7 +417,7 @@ async function runMulti(
   Xtest: EmbeddingMatrix,
   spec: EmbeddingSpec,
   out: string,
-): Promise<{ multi: MultiEvaluation; runDir: string }> {
+): Promise<{ multi: MultiComparison; runDir: string }> {
   const run = startRun({
     experiment: config.tracking.experiment,
     runName: "llmrouter-multi",
@@ -461,7 +426,7 @@ async function runMulti(
     tags: { "routerlab.job": "main", "routerlab.dataset": "llmrouter" },
   });
   try {
-    const multi = await evaluateMulti({
+    const multi = await compareMultiRouters({
       train,
       test,
       Xtrain,

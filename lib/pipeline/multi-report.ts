@@ -1,10 +1,10 @@
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import type { Figure, PlotTrace } from "../plots/plotly";
 import { upperHullNonDecreasing } from "../eval/multi";
-import type { MultiEvaluation } from "./multi";
+import type { MultiComparison } from "./multi";
 
 /** Cost-quality chart of every router's λ sweep, the single models and the Zero router, plus the AIQ table. */
-export function multiReportHtml(m: MultiEvaluation): string {
+export function multiReportHtml(m: MultiComparison): string {
   const zero = upperHullNonDecreasing(m.singleModels);
   const fig: Figure = {
     data: [

@@ -4,14 +4,14 @@ import type { CostQuality, WtpPoint } from "../eval/multi";
 import {
   aiq,
   commonInterval,
-  lambdaGrid,
   policyPoint,
   singleModelPoints,
   wtpCurve,
+  wtpLambdas,
   zeroRouter,
 } from "../eval/multi";
 import type { RouterSpec } from "./config";
-import { fitRouter, scoreFast } from "./fit";
+import { fitRouter, queriesOf } from "./fit";
 
 export interface MultiRouterResult {
   router: string;
@@ -25,7 +25,7 @@ export interface MultiRouterResult {
   fromCache: boolean;
 }
 
-export interface MultiEvaluation {
+export interface MultiComparison {
   dataset: string;
   models: readonly string[];
   nTrain: number;
@@ -40,9 +40,10 @@ export interface MultiEvaluation {
 /**
  * Multi-model routing on LLMRouter's nine-model data: each router is trained on the train split
  * (leaked test questions already removed), then compared on the test split by AIQ over one common
- * cost interval against the Zero router (metrics.md §9-§10).
+ * cost interval against the Zero router (metrics.md §9-§10). Each router's sweep uses the one λ grid
+ * (`wtpLambdas`); `evaluateMulti` (lib/eval/multi-eval.ts) is the same sweep for one scorer's predictions.
  */
-export async function evaluateMulti(args: {
+export async function compareMultiRouters(args: {
   train: RoutingData;
   test: RoutingData;
   Xtrain: EmbeddingMatrix;
@@ -52,11 +53,12 @@ export async function evaluateMulti(args: {
   embeddingSpec: EmbeddingSpec;
   seed: number;
   useCache: boolean;
-}): Promise<MultiEvaluation> {
+}): Promise<MultiComparison> {
   const { train, test } = args;
   const M = test.models.length;
   const rows = Array.from({ length: train.queryIds.length }, (_, i) => i);
-  const lambdas = lambdaGrid(1e-7, 1e3, args.lambdas);
+  const testRows = Array.from({ length: test.queryIds.length }, (_, i) => i);
+  const lambdas = wtpLambdas(args.lambdas);
   const partial: Omit<MultiRouterResult, "aiq">[] = [];
   for (const spec of args.specs) {
     const fit = await fitRouter({
@@ -69,9 +71,10 @@ export async function evaluateMulti(args: {
       seed: args.seed,
       useCache: args.useCache,
     });
-    const scores = await scoreFast(fit.router, args.Xtest);
+    const queries = queriesOf(test, args.Xtest, testRows);
+    const scores = await fit.router.score(queries);
     const predicted = alignColumns(scores.perModel, scores.models, test.models);
-    const choice = Int32Array.from(fit.router.predict(args.Xtest), (label) => test.models.indexOf(label));
+    const choice = Int32Array.from(await fit.router.predict(queries), (label) => test.models.indexOf(label));
     partial.push({
       router: spec.name,
       kind: spec.kind,

@@ -179,37 +179,72 @@ function formatNumber(v: number): string {
   return Math.abs(v) < 0.01 ? v.toExponential(3) : v.toFixed(4);
 }
 
-interface TslabDisplay {
-  html(s: string): void;
+/** Plotly's own notebook MIME type: JupyterLab (with plotly's renderer), VS Code and nbviewer draw it natively. */
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+/** One Jupyter display_data bundle: MIME type -> content (JSON for the plotly type, strings otherwise). */
+export type MimeBundle = Record<string, unknown>;
+
+function figureTitle(fig: Figure): string {
+  const t = fig.layout.title;
+  return (typeof t === "string" ? t : t?.text) ?? "chart";
+}
+
+/**
+ * The display bundle of one figure: plotly's MIME type (the figure as JSON, which a renderer draws without running
+ * any script, so it shows in a saved notebook reopened anywhere), an HTML fallback for front ends without plotly's
+ * renderer (it runs a script, so it shows in a live session or a trusted notebook), and a plain-text line.
+ * `plotlyInline` puts the plotly.js bundle in the HTML fallback (once per kernel session is enough: later
+ * fallbacks wait for it).
+ */
+export function notebookBundle(fig: Figure, opts: { id: string; plotlyInline: boolean }): MimeBundle {
+  const lib = opts.plotlyInline
+    ? `<script>if (typeof Plotly === "undefined") { ${plotlyJs()} }</script>\n`
+    : "";
+  return {
+    [PLOTLY_MIME]: { data: fig.data, layout: fig.layout, config: { responsive: true } },
+    "text/html": lib + figureDivs([fig], opts.id, true),
+    "text/plain": `plotly chart: ${figureTitle(fig)} (${fig.data.length} trace${fig.data.length === 1 ? "" : "s"})`,
+  };
+}
+
+type WriteDisplayData = (
+  msg: { data: MimeBundle; metadata: Record<string, unknown>; transient: Record<string, unknown> },
+  update?: boolean,
+) => void;
+
+/**
+ * tslab's writer for the cell being executed. tslab's public `display.raw` sends one MIME type per output, so a
+ * bundle with a fallback goes through the writer its `display` uses (tslab 1.0.x `dist/jupyter`). Undefined
+ * outside a running kernel (tslab is a devDependency, and is not "ready" outside a kernel).
+ */
+function tslabWriter(): WriteDisplayData | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData?: unknown };
+    const w = jupyter.lastWriteDisplayData;
+    return typeof w === "function" ? (w as WriteDisplayData) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 let notebookCounter = 0;
 let plotlyInlined = false;
 
 /**
- * Shows figures in a tslab notebook cell (interactive; plotly.js is inlined in the cell output, so it
- * works offline). Returns false when not running inside a tslab kernel (tslab is a devDependency).
+ * Shows figures inline in a tslab notebook cell, one output per figure, each a bundle from `notebookBundle`
+ * (plotly's MIME type with an HTML fallback). Returns false when not running inside a tslab kernel.
  */
 export function displayInNotebook(fig: Figure | readonly Figure[]): boolean {
-  let display: TslabDisplay;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    display = (require("tslab") as { display: TslabDisplay }).display;
-  } catch {
-    return false;
-  }
+  const write = tslabWriter();
+  if (write === undefined) return false;
   const figs = Array.isArray(fig) ? (fig as readonly Figure[]) : [fig as Figure];
-  notebookCounter += 1;
-  const prefix = `routerlab-nb-${process.pid}-${notebookCounter}`;
-  // plotly.js (~5 MB) is inlined in the first output of the kernel session only; later outputs wait
-  // for it, so a notebook with many charts stays small.
-  const lib = plotlyInlined ? "" : `<script>if (typeof Plotly === "undefined") { ${plotlyJs()} }</script>\n`;
-  try {
-    display.html(lib + figureDivs(figs, prefix, true));
-  } catch {
-    // tslab throws "Not ready" when loaded outside a running kernel.
-    return false;
+  for (const f of figs) {
+    notebookCounter += 1;
+    const id = `routerlab-nb-${process.pid}-${notebookCounter}`;
+    write({ data: notebookBundle(f, { id, plotlyInline: !plotlyInlined }), metadata: {}, transient: {} });
+    plotlyInlined = true;
   }
-  plotlyInlined = true;
   return true;
 }

@@ -110,7 +110,7 @@ export async function buildIvf(X: Float32Array, n: number, dim: number, opts: Iv
     for (let i = 0; i < m; i++) {
       const c = assign[i]!;
       counts[c]!++;
-      for (let d = 0; d < dim; d++) sums[c * dim + d] += sample[i * dim + d]!;
+      for (let d = 0; d < dim; d++) sums[c * dim + d]! += sample[i * dim + d]!;
     }
     for (let c = 0; c < nlist; c++) {
       if (counts[c] === 0) continue; // empty list: keep the old centroid

@@ -2,12 +2,12 @@ import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { createRng } from "../util/random";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { checkQueries, fittedMeta, parseFittedMeta, requireFitted, scoresFromProba } from "./common";
-import { checkEmbeddings } from "./labels";
+import { fittedMeta, parseFittedMeta, scoresFromProba } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter } from "./define";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
+import { defineRouter, parseHyperparameters } from "./define";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /**
  * Baselines. They ignore the embeddings (apart from checking them) and always produce the same
@@ -26,35 +26,27 @@ abstract class ConstantLikeRouter implements Router {
 
   protected abstract choose(task: RoutingTask): number | undefined;
 
-  async fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
-    if (X.rows === 0)
-      throw new RouterlabError("the training set is empty (0 rows)", { file: "training embeddings" });
-    checkEmbeddings(X, "training embeddings");
-    if (task.labels.length !== X.rows) {
-      throw new RouterlabError(
-        `dimension mismatch: ${X.rows} embedding rows but ${task.labels.length} labels`,
-        {
-          file: "training embeddings",
-        },
-      );
-    }
-    this.meta = { ...fittedMeta(X, task), choice: this.choose(task) };
+  /** Baselines learn no boundary, so a single-class training set is fine. */
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    checkTraining(queries, task, { minClasses: 1 });
+    this.meta = { ...fittedMeta(queries.X, task), choice: this.choose(task) };
     await Promise.resolve();
   }
 
   /** Per-row choice (index into models). */
   protected choices(X: EmbeddingMatrix): Int32Array {
     const meta = requireFitted(this.meta, this.kind);
-    checkQueries(X, meta);
+    checkQueries({ X }, meta.dim);
     return new Int32Array(X.rows).fill(meta.choice ?? 0);
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  predict(queries: Queries): string[] {
     const meta = requireFitted(this.meta, this.kind);
-    return Array.from(this.choices(X), (c) => meta.models[c]!);
+    return Array.from(this.choices(queries.X), (c) => meta.models[c]!);
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
+    const X = queries.X;
     const meta = requireFitted(this.meta, this.kind);
     const m = meta.models.length;
     const c = this.choices(X);
@@ -126,8 +118,10 @@ export class AlwaysRouter extends ConstantLikeRouter {
 export const SingleModelHyper = z.strictObject({ model: z.string().min(1) });
 export class SingleModelRouter extends ConstantLikeRouter {
   readonly kind = "single-model";
-  constructor(readonly hyperparameters: z.infer<typeof SingleModelHyper>) {
+  readonly hyperparameters: z.infer<typeof SingleModelHyper>;
+  constructor(hp: z.input<typeof SingleModelHyper>) {
     super();
+    this.hyperparameters = parseHyperparameters(this.kind, SingleModelHyper, hp);
   }
   protected choose(task: RoutingTask): number {
     const j = task.models.indexOf(this.hyperparameters.model);
@@ -150,8 +144,10 @@ export const RandomHyper = z.strictObject({
 });
 export class RandomRouter extends ConstantLikeRouter {
   readonly kind = "random";
-  constructor(readonly hyperparameters: z.infer<typeof RandomHyper>) {
+  readonly hyperparameters: z.infer<typeof RandomHyper>;
+  constructor(hp: z.input<typeof RandomHyper> = {}) {
     super();
+    this.hyperparameters = parseHyperparameters(this.kind, RandomHyper, hp);
   }
   protected choose(): undefined {
     return undefined;
@@ -165,7 +161,7 @@ export class RandomRouter extends ConstantLikeRouter {
   }
   protected override choices(X: EmbeddingMatrix): Int32Array {
     const meta = requireFitted(this.meta, this.kind);
-    checkQueries(X, meta);
+    checkQueries({ X }, meta.dim);
     const u = this.draws(X.rows);
     const m = meta.models.length;
     return Int32Array.from(u, (x) =>
@@ -176,10 +172,11 @@ export class RandomRouter extends ConstantLikeRouter {
         : Math.min(m - 1, Math.floor(x * m)),
     );
   }
-  override score(X: EmbeddingMatrix): RouterScores {
+  override score(queries: Queries): RouterScores {
+    const X = queries.X;
     const meta = requireFitted(this.meta, this.kind);
-    if (meta.setting !== "binary") return super.score(X);
-    checkQueries(X, meta);
+    if (meta.setting !== "binary") return super.score(queries);
+    checkQueries({ X }, meta.dim);
     // P(strong) such that thresholding at 1 - strongShare... keep it simple: strong iff draw < share,
     // so the score 1 - draw is >= 1 - share exactly for the strong rows.
     const u = this.draws(X.rows);
@@ -219,7 +216,7 @@ export class OracleRouter extends ConstantLikeRouter {
   }
   protected override choices(X: EmbeddingMatrix): Int32Array {
     const meta = requireFitted(this.meta, this.kind);
-    checkQueries(X, meta);
+    checkQueries({ X }, meta.dim);
     const t = this.outcomes;
     if (!t)
       throw new RouterlabError(
@@ -242,6 +239,9 @@ export const baselineEntries: RegisteredRouter[] = [
     kind: "random",
     description: "seeded random routing; binary: strong with probability strongShare",
     hyperparameters: RandomHyper,
+    seeded: true,
+    gatewayFormat: null,
+    notServableReason: "a baseline for evaluation; the gateway has no random strategy",
     create: (hp) => new RandomRouter(hp),
     fromState: (s) => new RandomRouter(RandomHyper.parse(s.hyperparameters)).restore(s),
   }),
@@ -249,6 +249,8 @@ export const baselineEntries: RegisteredRouter[] = [
     kind: "always-weak",
     description: "always the weak model (multi: lowest mean training cost)",
     hyperparameters: NoHyper,
+    gatewayFormat: null,
+    notServableReason: "a constant choice: point the gateway at the model itself",
     create: () => new AlwaysRouter("always-weak"),
     fromState: (s) => new AlwaysRouter("always-weak").restore(s),
   }),
@@ -256,6 +258,8 @@ export const baselineEntries: RegisteredRouter[] = [
     kind: "always-strong",
     description: "always the strong model (multi: highest mean training quality)",
     hyperparameters: NoHyper,
+    gatewayFormat: null,
+    notServableReason: "a constant choice: point the gateway at the model itself",
     create: () => new AlwaysRouter("always-strong"),
     fromState: (s) => new AlwaysRouter("always-strong").restore(s),
   }),
@@ -263,6 +267,8 @@ export const baselineEntries: RegisteredRouter[] = [
     kind: "single-model",
     description: "always the given model",
     hyperparameters: SingleModelHyper,
+    gatewayFormat: null,
+    notServableReason: "a constant choice: point the gateway at the model itself",
     create: (hp) => new SingleModelRouter(hp),
     fromState: (s) => new SingleModelRouter(SingleModelHyper.parse(s.hyperparameters)).restore(s),
   }),
@@ -270,6 +276,8 @@ export const baselineEntries: RegisteredRouter[] = [
     kind: "oracle",
     description: "the true best model per query (needs the outcomes; an upper bound, not deployable)",
     hyperparameters: NoHyper,
+    gatewayFormat: null,
+    notServableReason: "needs the true outcomes of each query, which no gateway has",
     create: () => new OracleRouter(),
     fromState: (s) => new OracleRouter().restore(s),
   }),

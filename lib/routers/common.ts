@@ -1,9 +1,8 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { checkEmbeddings } from "./labels";
 import type { RouterScores, RouterState, RoutingTask } from "./types";
-import { schemaError } from "../util/zod-error";
+import { parseWith } from "../util/zod-error";
 
 /** What every fitted router remembers about its task, stored in the model file's `meta`. */
 export const FittedMetaSchema = z.object({
@@ -17,24 +16,17 @@ export function fittedMeta(X: EmbeddingMatrix, task: RoutingTask): FittedMeta {
   return { setting: task.kind, models: task.models.slice(), dim: X.dim };
 }
 
+/** Parses a state's `meta` with a kind's schema; a bad field is a RouterlabError naming its JSON path. */
+export function parseStateMeta<T>(state: RouterState, schema: z.ZodType<T>, file = "model file"): T {
+  return parseWith(schema, state.meta, {
+    file,
+    jsonPath: "$.meta",
+    what: `invalid ${state.kind} router state`,
+  });
+}
+
 export function parseFittedMeta(state: RouterState): FittedMeta {
-  const r = FittedMetaSchema.safeParse(state.meta);
-  if (!r.success)
-    throw schemaError(r.error, {
-      file: "model file",
-      jsonPath: "$.meta",
-      what: `invalid ${state.kind} router state`,
-    });
-  return r.data;
-}
-
-export function requireFitted<T>(value: T | undefined, kind: string): T {
-  if (value === undefined) throw new RouterlabError(`the ${kind} router is not fitted: call fit() first`);
-  return value;
-}
-
-export function checkQueries(X: EmbeddingMatrix, meta: FittedMeta): void {
-  checkEmbeddings(X, "query embeddings", meta.dim > 0 ? meta.dim : undefined);
+  return parseStateMeta(state, FittedMetaSchema);
 }
 
 /** Scores from per-class probabilities (N x M); binary adds P(strong) = column 1. */

@@ -3,19 +3,12 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import type { IvfIndex } from "./ann";
 import { buildIvf, ivfFromTensors, ivfSearch, ivfTensors } from "./ann";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import {
-  checkQueries,
-  fittedMeta,
-  parseFittedMeta,
-  requireFitted,
-  requireTensor,
-  scoresFromProba,
-} from "./common";
-import { defineRouter } from "./define";
-import { checkTrainingInputs } from "./labels";
+import { fittedMeta, parseFittedMeta, requireTensor, scoresFromProba } from "./common";
+import { defineRouter, parseHyperparameters } from "./define";
 import { matrixTensor, topkInnerProduct } from "./native/topk";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /**
  * k-nearest-neighbour router with scikit-learn semantics: `KNeighborsClassifier(algorithm="brute",
@@ -24,9 +17,9 @@ import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
  * (scipy `mode`) or 1/d weights (sklearn `weighted_mode`, and a zero distance makes the exactly
  * matching points weigh 1, the rest 0); vote ties go to the smallest class (lowest model index).
  *
- * Two exact back ends: `onnx` (onnxruntime MatMul+TopK, BLAS-speed; async: predictAsync/scoreAsync)
- * and `js` (pure TypeScript, synchronous: predict/score). `index: {type: "ivf"}` adds an approximate
- * inverted-file index (seeded spherical k-means) used by the synchronous path.
+ * Two exact back ends giving the same neighbours: onnxruntime MatMul+TopK (BLAS-speed, what `predict` and
+ * `score` use) and pure TypeScript (`kneighborsJs`, the reference). `index: {type: "ivf"}` adds an approximate
+ * inverted-file index (seeded spherical k-means) that `predict` and `score` then use instead.
  */
 export const KnnHyper = z.strictObject({
   k: z.number().int().positive().default(10),
@@ -136,10 +129,15 @@ export class KnnRouter implements Router {
   readonly kind = "knn";
   private fitted: { meta: FittedMeta; X: Float32Array; y: Int32Array; n: number; ivf?: IvfIndex } | undefined;
 
-  constructor(readonly hyperparameters: KnnHyperparameters) {}
+  readonly hyperparameters: KnnHyperparameters;
 
-  async fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
-    checkTrainingInputs(X, task);
+  constructor(hp: z.input<typeof KnnHyper> = {}) {
+    this.hyperparameters = parseHyperparameters("knn", KnnHyper, hp);
+  }
+
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    const X = queries.X;
+    checkTraining(queries, task);
     const k = this.hyperparameters.k;
     if (k > X.rows) {
       throw new RouterlabError(`k = ${k} is larger than the ${X.rows} training points`, {
@@ -169,7 +167,7 @@ export class KnnRouter implements Router {
   /** Exact neighbours, pure TypeScript (float64 dot products rounded to float32). */
   kneighborsJs(X: EmbeddingMatrix): Neighbours {
     const f = this.f;
-    checkQueries(X, f.meta);
+    checkQueries({ X }, f.meta.dim);
     const k = this.hyperparameters.k;
     const Q = normalizeRows(X);
     const dim = X.dim;
@@ -198,7 +196,7 @@ export class KnnRouter implements Router {
   /** Exact neighbours with onnxruntime (sgemm + TopK), batched. */
   async kneighborsOnnx(X: EmbeddingMatrix): Promise<Neighbours> {
     const f = this.f;
-    checkQueries(X, f.meta);
+    checkQueries({ X }, f.meta.dim);
     const k = this.hyperparameters.k;
     const dim = X.dim;
     const Q = normalizeRows(X);
@@ -244,7 +242,7 @@ export class KnnRouter implements Router {
   /** Approximate neighbours through the IVF index (requires `index: {type: "ivf"}`). */
   kneighborsAnn(X: EmbeddingMatrix, nprobe?: number): Neighbours {
     const f = this.f;
-    checkQueries(X, f.meta);
+    checkQueries({ X }, f.meta.dim);
     const idx = this.hyperparameters.index;
     if (!f.ivf || idx.type !== "ivf")
       throw new RouterlabError("this KNN router has no approximate index (index.type: ivf)");
@@ -306,27 +304,18 @@ export class KnnRouter implements Router {
     return { pred, proba };
   }
 
-  private neighbours(X: EmbeddingMatrix): Neighbours {
-    return this.hyperparameters.index.type === "ivf" ? this.kneighborsAnn(X) : this.kneighborsJs(X);
+  /** Exact neighbours on onnxruntime, or approximate ones through the IVF index when the kind has one. */
+  private async neighbours(X: EmbeddingMatrix): Promise<Neighbours> {
+    return this.hyperparameters.index.type === "ivf" ? this.kneighborsAnn(X) : this.kneighborsOnnx(X);
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  async predict(queries: Queries): Promise<string[]> {
     const models = this.f.meta.models;
-    return Array.from(this.vote(this.neighbours(X)).pred, (c) => models[c]!);
+    return Array.from(this.vote(await this.neighbours(queries.X)).pred, (c) => models[c]!);
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
-    return scoresFromProba(this.f.meta, this.vote(this.neighbours(X)).proba);
-  }
-
-  /** Exact predictions through onnxruntime (the fast path for batches). */
-  async predictAsync(X: EmbeddingMatrix): Promise<string[]> {
-    const models = this.f.meta.models;
-    return Array.from(this.vote(await this.kneighborsOnnx(X)).pred, (c) => models[c]!);
-  }
-
-  async scoreAsync(X: EmbeddingMatrix): Promise<RouterScores> {
-    return scoresFromProba(this.f.meta, this.vote(await this.kneighborsOnnx(X)).proba);
+  async score(queries: Queries): Promise<RouterScores> {
+    return scoresFromProba(this.f.meta, this.vote(await this.neighbours(queries.X)).proba);
   }
 
   state(): RouterState {
@@ -374,6 +363,7 @@ export const knnEntry = defineRouter({
   description:
     "k nearest neighbours, cosine (scikit-learn KNeighborsClassifier(algorithm='brute') semantics)",
   hyperparameters: KnnHyper,
+  gatewayFormat: "sklearn-knn",
   create: (hp) => new KnnRouter(hp),
   fromState: (s) => KnnRouter.fromState(s),
 });

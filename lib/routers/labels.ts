@@ -1,6 +1,5 @@
 import { z } from "zod";
 import type { RoutingData } from "../data/routing";
-import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import type { RoutingTask } from "./types";
 
@@ -166,80 +165,4 @@ export function deriveTask(data: RoutingData, setting: RoutingSetting): RoutingT
   return { kind: "binary", models: [setting.weak, setting.strong], labels, quality, cost };
 }
 
-/** Per-class counts of a task's labels. */
-export function labelCounts(task: RoutingTask): number[] {
-  const counts = new Array<number>(task.models.length).fill(0);
-  for (const l of task.labels) counts[l] = (counts[l] ?? 0) + 1;
-  return counts;
-}
-
-/** Throws a RouterlabError on NaN/Inf, an empty matrix or a wrong dimension. */
-export function checkEmbeddings(X: EmbeddingMatrix, what: string, expectedDim?: number): void {
-  if (!Number.isInteger(X.rows) || !Number.isInteger(X.dim) || X.dim <= 0 || X.rows < 0) {
-    throw new RouterlabError(`${what}: invalid shape ${X.rows} x ${X.dim}`, { file: what });
-  }
-  if (X.data.length !== X.rows * X.dim) {
-    throw new RouterlabError(
-      `${what}: data has ${X.data.length} values, expected rows*dim = ${X.rows * X.dim}`,
-      {
-        file: what,
-      },
-    );
-  }
-  if (expectedDim !== undefined && X.dim !== expectedDim) {
-    throw new RouterlabError(
-      `${what}: dimension mismatch: got ${X.dim}, the router was fitted on ${expectedDim}`,
-      {
-        file: what,
-        field: "dim",
-      },
-    );
-  }
-  const d = X.data;
-  for (let i = 0; i < d.length; i++) {
-    if (!Number.isFinite(d[i]!)) {
-      const row = Math.floor(i / X.dim);
-      throw new RouterlabError(`${what}: non-finite value ${d[i]} at row ${row}, column ${i % X.dim}`, {
-        file: what,
-        path: `[${row}][${i % X.dim}]`,
-      });
-    }
-  }
-}
-
-/** Validates a training pair before any training starts. */
-export function checkTrainingInputs(
-  X: EmbeddingMatrix,
-  task: RoutingTask,
-  opts: { minClasses?: number } = {},
-): void {
-  if (X.rows === 0)
-    throw new RouterlabError("the training set is empty (0 rows)", { file: "training embeddings" });
-  checkEmbeddings(X, "training embeddings");
-  if (task.labels.length !== X.rows) {
-    throw new RouterlabError(
-      `dimension mismatch: ${X.rows} embedding rows but ${task.labels.length} labels`,
-      { file: "training embeddings", field: "rows" },
-    );
-  }
-  const m = task.models.length;
-  for (let i = 0; i < task.labels.length; i++) {
-    const l = task.labels[i]!;
-    if (!Number.isInteger(l) || l < 0 || l >= m) {
-      throw new RouterlabError(`label ${l} at row ${i} is not a model index in [0, ${m})`, {
-        file: "training labels",
-        path: `[${i}]`,
-      });
-    }
-  }
-  const present = labelCounts(task).filter((c) => c > 0).length;
-  const minClasses = opts.minClasses ?? 2;
-  if (present < minClasses) {
-    const only = task.models[task.labels[0]!];
-    throw new RouterlabError(
-      `the training labels contain a single class ('${only}'): a router needs at least ${minClasses} classes`,
-      { file: "training labels" },
-      "change the label rule or the training split, or use a baseline (always-weak/always-strong/single-model)",
-    );
-  }
-}
+export { labelCounts } from "./checks";

@@ -116,8 +116,8 @@ export function solveCSvc(
     if (status[i] !== LOWER) {
       const Qi = qRow(i);
       const ai = alpha[i]!;
-      for (let j = 0; j < l; j++) G[j] += ai * q(Qi, j);
-      if (status[i] === UPPER) for (let j = 0; j < l; j++) Gbar[j] += C[i]! * q(Qi, j);
+      for (let j = 0; j < l; j++) G[j]! += ai * q(Qi, j);
+      if (status[i] === UPPER) for (let j = 0; j < l; j++) Gbar[j]! += C[i]! * q(Qi, j);
     }
   }
 
@@ -153,14 +153,14 @@ export function solveCSvc(
     if (nrFree * l > 2 * activeSize * (l - activeSize)) {
       for (let i = activeSize; i < l; i++) {
         const Qi = qRow(i);
-        for (let j = 0; j < activeSize; j++) if (status[j] === FREE) G[i] += alpha[j]! * q(Qi, j);
+        for (let j = 0; j < activeSize; j++) if (status[j] === FREE) G[i]! += alpha[j]! * q(Qi, j);
       }
     } else {
       for (let i = 0; i < activeSize; i++) {
         if (status[i] === FREE) {
           const Qi = qRow(i);
           const ai = alpha[i]!;
-          for (let j = activeSize; j < l; j++) G[j] += ai * q(Qi, j);
+          for (let j = activeSize; j < l; j++) G[j]! += ai * q(Qi, j);
         }
       }
     }
@@ -347,7 +347,7 @@ export function solveCSvc(
         const yk = y[k]!;
         const qik = yi === yk ? ri[o]! : -ri[o]!;
         const qjk = yj === yk ? rj[o]! : -rj[o]!;
-        G[k] += qik * dAi + qjk * dAj;
+        G[k]! += qik * dAi + qjk * dAj;
       }
     }
     const ui = status[i] === UPPER;
@@ -355,12 +355,12 @@ export function solveCSvc(
     updateStatus(i);
     updateStatus(j);
     if (ui !== (status[i] === UPPER)) {
-      if (ui) for (let k = 0; k < l; k++) Gbar[k] -= Ci * q(Qi, k);
-      else for (let k = 0; k < l; k++) Gbar[k] += Ci * q(Qi, k);
+      if (ui) for (let k = 0; k < l; k++) Gbar[k]! -= Ci * q(Qi, k);
+      else for (let k = 0; k < l; k++) Gbar[k]! += Ci * q(Qi, k);
     }
     if (uj !== (status[j] === UPPER)) {
-      if (uj) for (let k = 0; k < l; k++) Gbar[k] -= Cj * q(Qj, k);
-      else for (let k = 0; k < l; k++) Gbar[k] += Cj * q(Qj, k);
+      if (uj) for (let k = 0; k < l; k++) Gbar[k]! -= Cj * q(Qj, k);
+      else for (let k = 0; k < l; k++) Gbar[k]! += Cj * q(Qj, k);
     }
   }
 

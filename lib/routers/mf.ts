@@ -15,7 +15,9 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { createRng } from "../util/random";
 import type { RegisteredRouter } from "./define";
-import { defineRouter } from "./define";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { parseStateMeta } from "./common";
+import { defineRouter, parseHyperparameters } from "./define";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
 import { EpochMetricsSchema, initialTensor, normalInit, splitRows, uniformInit } from "./nn/common";
 import type { MfWeights } from "./nn/gateway";
@@ -25,8 +27,7 @@ import { JsMfEngine } from "./nn/mf-engine";
 import { TfMfEngine } from "./nn/mf-tf";
 import { ortGemm } from "./native/gemm";
 import { tfReady } from "./nn/tf";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
-import { validateTask } from "./validate";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /** RouteLLM's MF defaults: latent 128, Adam lr 3e-4, weight decay 1e-5, embedding noise 0.1. */
 export const MfHyperparametersSchema = z.strictObject({
@@ -141,8 +142,8 @@ export class MfRouter implements Router {
   readonly hp: MfHyperparameters;
   private fitted: Fitted | undefined;
 
-  constructor(hp: Partial<MfHyperparameters> = {}) {
-    this.hp = MfHyperparametersSchema.parse(hp);
+  constructor(hp: z.input<typeof MfHyperparametersSchema> = {}) {
+    this.hp = parseHyperparameters("mf", MfHyperparametersSchema, hp);
   }
 
   get hyperparameters(): Record<string, unknown> {
@@ -153,9 +154,10 @@ export class MfRouter implements Router {
     return this.fitted?.history ?? [];
   }
 
-  async fit(X: EmbeddingMatrix, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
+  async fit(queries: Queries, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
+    const X = queries.X;
     const hp = this.hp;
-    validateTask(X, task, { expectedDim: hp.inputDim });
+    checkTraining(queries, task, { expectedDim: hp.inputDim, readsQuality: true });
     const all = buildPairs(task, X.rows, hp.ties);
     if (all.q.length === 0)
       throw new RouterlabError(
@@ -297,36 +299,24 @@ export class MfRouter implements Router {
   }
 
   private need(): Fitted {
-    if (!this.fitted)
-      throw new RouterlabError("the MF router is not fitted: call fit() or load a model file first");
-    return this.fitted;
+    return requireFitted(this.fitted, this.kind);
   }
 
   /** Gateway scores δ (rows x num_models, order = idx_to_model = the task's models). */
   deltas(X: EmbeddingMatrix): Float64Array {
     const f = this.need();
-    if (X.dim !== f.weights.textDim)
-      throw new RouterlabError(
-        `embedding dim ${X.dim} does not match the router's text_dim ${f.weights.textDim}`,
-        {
-          file: "embeddings",
-          field: "dim",
-        },
-      );
-    for (let i = 0; i < X.data.length; i++)
-      if (!Number.isFinite(X.data[i]!))
-        throw new RouterlabError(`embedding row ${Math.floor(i / X.dim)} has a non-finite value`, {
-          file: "embeddings",
-        });
+    checkQueries({ X }, f.weights.textDim);
     return mfScores(f.weights, X);
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  predict(queries: Queries): string[] {
+    const X = queries.X;
     const f = this.need();
     return Array.from(rowArgmax(this.deltas(X), X.rows, f.weights.numModels), (i) => f.taskModels[i]!);
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
+    const X = queries.X;
     const f = this.need();
     const perModel = this.deltas(X);
     if (f.setting === "binary") {
@@ -378,7 +368,7 @@ export class MfRouter implements Router {
 
   static fromState(state: RouterState): MfRouter {
     const r = new MfRouter(MfHyperparametersSchema.parse(state.hyperparameters));
-    const meta = MfMetaSchema.parse(state.meta);
+    const meta = parseStateMeta(state, MfMetaSchema);
     const get = (name: string, n: number): Float32Array => {
       const t = state.tensors[name];
       if (!t || t.data.length !== n)
@@ -413,6 +403,8 @@ export const mfEntry: RegisteredRouter = defineRouter({
   description:
     "RouteLLM/gateway bilinear matrix factorisation (P, text_proj, classifier) trained on winner/loser pairs",
   hyperparameters: MfHyperparametersSchema,
+  seeded: true,
+  gatewayFormat: "torch-mf",
   create: (hp) => new MfRouter(hp),
   fromState: (state) => MfRouter.fromState(state),
 });

@@ -18,9 +18,10 @@ import type { Activation, LinearLayer, MlpWeights } from "./nn/gateway";
 import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax, sigmoid } from "./nn/gateway";
 import { tf, tfReady } from "./nn/tf";
 import type { RegisteredRouter } from "./define";
-import { defineRouter } from "./define";
-import type { RouterScores, RouterState, RoutingTask, Router } from "./types";
-import { resolveModels, validateTask } from "./validate";
+import { checkQueries, checkTraining, requireFitted, resolveModels } from "./checks";
+import { parseStateMeta } from "./common";
+import { defineRouter, parseHyperparameters } from "./define";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const MlpHyperparametersSchema = z.strictObject({
   /** Hidden widths in order; [] = a single linear layer. */
@@ -74,8 +75,8 @@ export class MlpRouter implements Router {
   readonly hp: MlpHyperparameters;
   private fitted: Fitted | undefined;
 
-  constructor(hp: Partial<MlpHyperparameters> = {}) {
-    this.hp = MlpHyperparametersSchema.parse(hp);
+  constructor(hp: z.input<typeof MlpHyperparametersSchema> = {}) {
+    this.hp = parseHyperparameters("mlp", MlpHyperparametersSchema, hp);
   }
 
   get hyperparameters(): Record<string, unknown> {
@@ -87,9 +88,10 @@ export class MlpRouter implements Router {
     return this.fitted?.history ?? [];
   }
 
-  async fit(X: EmbeddingMatrix, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
+  async fit(queries: Queries, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
+    const X = queries.X;
     const hp = this.hp;
-    validateTask(X, task, { expectedDim: hp.inputDim });
+    checkTraining(queries, task, { expectedDim: hp.inputDim, readsQuality: true });
     const binary = task.kind === "binary";
     const classes = binary ? [task.models[1], task.models[0]] : [...task.models];
     const C = classes.length;
@@ -271,26 +273,26 @@ export class MlpRouter implements Router {
   }
 
   private need(): Fitted {
-    if (!this.fitted)
-      throw new RouterlabError("the MLP router is not fitted: call fit() or load a model file first");
-    return this.fitted;
+    return requireFitted(this.fitted, this.kind);
   }
 
   /** Raw gateway logits (rows x num_classes, class order = idx_to_model). */
   logits(X: EmbeddingMatrix): Float64Array {
     const f = this.need();
-    checkDim(X, f.weights.layers[0]!.inDim);
+    checkQueries({ X }, f.weights.layers[0]!.inDim);
     return mlpLogits(f.weights, X);
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  predict(queries: Queries): string[] {
+    const X = queries.X;
     const f = this.need();
     const z = this.logits(X);
     const C = f.classes.length;
     return Array.from(rowArgmax(z, X.rows, C), (i) => f.classes[i]!);
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
+    const X = queries.X;
     const f = this.need();
     const z = this.logits(X);
     const C = f.classes.length;
@@ -357,7 +359,7 @@ export class MlpRouter implements Router {
 
   static fromState(state: RouterState): MlpRouter {
     const r = new MlpRouter(MlpHyperparametersSchema.parse(state.hyperparameters));
-    const meta = MlpMetaSchema.parse(state.meta);
+    const meta = parseStateMeta(state, MlpMetaSchema);
     const dims = [meta.input_dim, ...meta.hidden_layer_sizes, meta.num_classes];
     const layers: LinearLayer[] = [];
     for (let i = 0; i + 1 < dims.length; i++) {
@@ -388,24 +390,14 @@ export class MlpRouter implements Router {
   }
 }
 
-function checkDim(X: EmbeddingMatrix, dim: number): void {
-  if (X.dim !== dim)
-    throw new RouterlabError(`embedding dim ${X.dim} does not match the router's input_dim ${dim}`, {
-      file: "embeddings",
-      field: "dim",
-    });
-  for (let i = 0; i < X.data.length; i++)
-    if (!Number.isFinite(X.data[i]!))
-      throw new RouterlabError(`embedding row ${Math.floor(i / X.dim)} has a non-finite value`, {
-        file: "embeddings",
-      });
-}
-
 export const mlpEntry: RegisteredRouter = defineRouter({
   kind: "mlp",
   description:
     "Gateway-architecture MLP (Linear+activation layers, softmax CE, Adam, early stopping), trained on tfjs",
   hyperparameters: MlpHyperparametersSchema,
+  seeded: true,
+  singleThreadTraining: true,
+  gatewayFormat: "torch-mlp",
   create: (hp) => new MlpRouter(hp),
   fromState: (state) => MlpRouter.fromState(state),
 });

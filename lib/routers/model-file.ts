@@ -3,6 +3,7 @@ import { endianness } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
+import { EmbeddingSpecSchema } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
@@ -175,17 +176,6 @@ export function loadRouterState(p: string): RouterState {
   });
   return { kind: mf.kind, hyperparameters: mf.hyperparameters, meta: mf.meta, tensors };
 }
-
-/** `meta.embedding`: the spec of the embeddings a router was trained on (written by `routerlab train`). */
-export const EmbeddingSpecSchema = z.strictObject({
-  modelId: z.string().min(1),
-  dim: z.number().int().positive(),
-  precision: z.enum(["fp32", "int8"]),
-  maxLength: z.number().int().positive(),
-  pooling: z.literal("mean"),
-  normalize: z.boolean(),
-  weightsSha256: z.string(),
-});
 
 /** The recorded embedding spec, or undefined when the model file has none; a malformed one is an error. */
 export function embeddingSpecOf(state: RouterState, file = "model file"): EmbeddingSpec | undefined {

@@ -1,6 +1,8 @@
 import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
+import { featureScoreEntry } from "./feature-score";
 import { knnEntry } from "./knn";
+import { logregEmbFeaturesEntry } from "./logreg-emb-features";
 import { mfEntry } from "./mf";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
@@ -8,11 +10,24 @@ import { svmEntry } from "./svm";
 import type { RegisteredRouter } from "./define";
 import type { Router, RouterState } from "./types";
 
-export type { RegisteredRouter, RouterEntry } from "./define";
+export type { RegisteredRouter, RouterEntry, RouterTraits } from "./define";
 export { defineRouter } from "./define";
 
-/** Every router kind, one line each (MLP and MF add theirs here). */
-const ENTRIES: RegisteredRouter[] = [knnEntry, svmEntry, mlpEntry, mfEntry, ...baselineEntries];
+/** Every router kind, one line each. */
+const ENTRIES: RegisteredRouter[] = [
+  knnEntry,
+  svmEntry,
+  mlpEntry,
+  mfEntry,
+  logregEmbFeaturesEntry,
+  featureScoreEntry,
+  ...baselineEntries,
+];
+
+/** Every registered kind's entry (traits included), in registry order. */
+export function routerEntries(): readonly RegisteredRouter[] {
+  return ENTRIES;
+}
 
 export function routerKinds(): string[] {
   return ENTRIES.map((e) => e.kind);

@@ -1,14 +1,13 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
+import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { checkQueries, fittedMeta, parseFittedMeta, requireFitted, requireTensor } from "./common";
-import { defineRouter } from "./define";
-import { checkTrainingInputs } from "./labels";
+import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor } from "./common";
+import { defineRouter, parseHyperparameters } from "./define";
 import type { KernelSpec, SvcModel } from "./libsvm";
 import { svcDecision, trainSvc } from "./libsvm";
-import type { Router, RouterScores, RouterState, RoutingTask } from "./types";
-import { parseWith } from "../util/zod-error";
+import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /**
  * Support-vector router with scikit-learn `SVC` semantics (libsvm C-SVC, one-vs-one, default
@@ -56,10 +55,15 @@ export class SvmRouter implements Router {
   readonly kind = "svm";
   private fitted: { meta: FittedMeta; model: SvcModel } | undefined;
 
-  constructor(readonly hyperparameters: SvmHyperparameters) {}
+  readonly hyperparameters: SvmHyperparameters;
 
-  async fit(X: EmbeddingMatrix, task: RoutingTask): Promise<void> {
-    checkTrainingInputs(X, task);
+  constructor(hp: z.input<typeof SvmHyper> = {}) {
+    this.hyperparameters = parseHyperparameters("svm", SvmHyper, hp);
+  }
+
+  async fit(queries: Queries, task: RoutingTask): Promise<void> {
+    const X = queries.X;
+    checkTraining(queries, task);
     const hp = this.hyperparameters;
     const kernel: KernelSpec =
       hp.kernel === "linear" ? { type: "linear" } : { type: "rbf", gamma: resolveGamma(hp.gamma, X) };
@@ -88,7 +92,7 @@ export class SvmRouter implements Router {
    */
   decisionFunction(X: EmbeddingMatrix): Float64Array {
     const f = this.f;
-    checkQueries(X, f.meta);
+    checkQueries({ X }, f.meta.dim);
     const { dec } = svcDecision(f.model, X.data, X.rows);
     if (f.model.nClass === 2) return dec.map((v) => -v);
     return dec;
@@ -97,18 +101,19 @@ export class SvmRouter implements Router {
   /** Predicted model index per row (libsvm voting, ties to the lower class). */
   predictIndex(X: EmbeddingMatrix): Int32Array {
     const f = this.f;
-    checkQueries(X, f.meta);
+    checkQueries({ X }, f.meta.dim);
     return svcDecision(f.model, X.data, X.rows).pred;
   }
 
-  predict(X: EmbeddingMatrix): string[] {
+  predict(queries: Queries): string[] {
     const models = this.f.meta.models;
-    return Array.from(this.predictIndex(X), (c) => models[c]!);
+    return Array.from(this.predictIndex(queries.X), (c) => models[c]!);
   }
 
-  score(X: EmbeddingMatrix): RouterScores {
+  score(queries: Queries): RouterScores {
+    const X = queries.X;
     const f = this.f;
-    checkQueries(X, f.meta);
+    checkQueries({ X }, f.meta.dim);
     const { dec } = svcDecision(f.model, X.data, X.rows);
     const M = f.meta.models.length;
     const { nClass, labels } = f.model;
@@ -156,11 +161,7 @@ export class SvmRouter implements Router {
   static fromState(state: RouterState): SvmRouter {
     const hp = SvmHyper.parse(state.hyperparameters);
     const meta = parseFittedMeta(state);
-    const s = parseWith(SvmStateMeta, state.meta, {
-      file: "model file",
-      jsonPath: "$.meta",
-      what: "invalid svm state",
-    });
+    const s = parseStateMeta(state, SvmStateMeta);
     const sv = requireTensor(state, "support_vectors");
     const total = s.nSV.reduce((a, b) => a + b, 0);
     if (
@@ -195,6 +196,8 @@ export const svmEntry = defineRouter({
   kind: "svm",
   description: "support-vector classifier (libsvm C-SVC, scikit-learn SVC semantics), rbf or linear kernel",
   hyperparameters: SvmHyper,
+  keepsTrainingRows: true,
+  gatewayFormat: "sklearn-svm",
   create: (hp) => new SvmRouter(hp),
   fromState: (s) => SvmRouter.fromState(s),
 });

@@ -41,14 +41,27 @@ export interface RouterState {
   readonly tensors: Record<string, { shape: number[]; data: Float32Array }>;
 }
 
-/** Estimator-style router: hyperparameters in the constructor, then fit / predict / score. */
+/**
+ * What a router reads per query: the embedding matrix (one row per query), and, for kinds that read them, the
+ * query texts and an optional group per query (a subject, a task name). `texts` and `groups` have `X.rows` entries.
+ */
+export interface Queries {
+  readonly X: EmbeddingMatrix;
+  readonly texts?: readonly string[];
+  readonly groups?: readonly string[];
+}
+
+/**
+ * Estimator-style router: parsed hyperparameters in the constructor, then fit / predict / score on `Queries`.
+ * `predict` and `score` may return a promise (KNN's exact search runs on onnxruntime): callers always await.
+ */
 export interface Router {
   readonly kind: string;
   readonly hyperparameters: Record<string, unknown>;
   /** `callbacks.onEpoch` is called by routers trained in epochs (MLP, MF); others ignore it. */
-  fit(X: EmbeddingMatrix, task: RoutingTask, callbacks?: TrainCallbacks): Promise<void>;
+  fit(queries: Queries, task: RoutingTask, callbacks?: TrainCallbacks): Promise<void>;
   /** Chosen model label per query. */
-  predict(X: EmbeddingMatrix): string[];
-  score(X: EmbeddingMatrix): RouterScores;
+  predict(queries: Queries): string[] | Promise<string[]>;
+  score(queries: Queries): RouterScores | Promise<RouterScores>;
   state(): RouterState;
 }

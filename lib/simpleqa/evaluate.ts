@@ -99,7 +99,7 @@ export async function evaluateSimpleQa(opts: EvaluateOptions): Promise<EvaluateO
     questions.rows.map((r) => r.problem),
     router.precision,
   );
-  const view = scoreQuestions(router, X, {
+  const view = await scoreQuestions(router, X, {
     strongPolicies: config.router.strongPolicies,
     ambiguousMargin: config.router.ambiguousMargin,
     threshold: (scores) => resolveThreshold(config.router.threshold, scores),

@@ -3,7 +3,7 @@
  * router scores -> P(strong needed) and a policy label per question -> threshold.
  */
 import { loadRecord } from "../calibrate/record";
-import { quantileSorted } from "../eval/binary";
+import { quantileSorted } from "../util/quantile";
 import type { EmbeddingMatrix } from "../embed/types";
 import { embeddingSpecOf, loadRouterState } from "../routers/model-file";
 import { routerFromState } from "../routers/registry";
@@ -50,7 +50,7 @@ export interface RouterView {
  * Scores embedded questions. A policy classifier's strong score is the summed probability of `strongPolicies`
  * (which must be among its labels); its policy is the argmax (ties to the earlier label).
  */
-export function scoreQuestions(
+export async function scoreQuestions(
   r: LoadedRouter,
   X: EmbeddingMatrix,
   opts: {
@@ -58,8 +58,8 @@ export function scoreQuestions(
     threshold: (scores: Float64Array) => number;
     ambiguousMargin: number;
   },
-): RouterView & { threshold: number } {
-  const s = r.router.score(X);
+): Promise<RouterView & { threshold: number }> {
+  const s = await r.router.score({ X });
   const n = X.rows;
   const m = s.models.length;
   if (r.mode === "binary") {

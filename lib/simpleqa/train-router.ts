@@ -117,11 +117,14 @@ export async function trainPolicyRouter(
   }
   const k = Math.min(opts.k ?? 10, data.length);
   const router = createRouter("knn", { k, weights: "uniform" });
-  await router.fit(X, {
-    kind: "multi",
-    models: labels,
-    labels: Int32Array.from(data, (d) => labels.indexOf(d.label)),
-  });
+  await router.fit(
+    { X },
+    {
+      kind: "multi",
+      models: labels,
+      labels: Int32Array.from(data, (d) => labels.indexOf(d.label)),
+    },
+  );
   const state = router.state();
   const counts: Record<string, number> = {};
   for (const d of data) counts[d.label] = (counts[d.label] ?? 0) + 1;

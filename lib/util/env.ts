@@ -22,6 +22,7 @@ const EnvSchema = z.object({
   ROUTERLAB_PYTHON: path.optional(),
   ROUTERLAB_EXPORT_PYTHON: path.optional(),
   ROUTERLAB_EXPORT_BASE_PYTHON: path.optional(),
+  ROUTERLAB_VENV: path.optional(),
   // behaviour
   ROUTERLAB_QUIET: flag.optional(),
   ROUTERLAB_ALLOW_REMOTE_MODELS: flag.optional(),

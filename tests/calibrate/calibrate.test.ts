@@ -15,7 +15,7 @@ import {
   verifyHoldout,
 } from "../../lib/calibrate/calibrate";
 import { loadRecord, makeRecord, saveRecord } from "../../lib/calibrate/record";
-import { featureScores } from "../../lib/eval/feature-score";
+import { featureScores } from "../../lib/routers/feature-score";
 import { loadMmlu } from "../../lib/data/routellm";
 import { RouterlabError } from "../../lib/util/errors";
 import { dataDir, venvPython } from "../../lib/util/paths";

@@ -16,7 +16,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { createEmbedder, EmbeddingCache, embedWithCache, specKey } from "../../lib/embed";
 import type { Embedder } from "../../lib/embed";
-import { rowCosines } from "../../lib/embed/reference";
+import { rowCosines } from "../peers/embed-reference";
 import { syntheticTexts } from "./fixtures/texts";
 
 let embedder: Embedder;

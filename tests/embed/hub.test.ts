@@ -9,8 +9,8 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { assertGatewayCompatible, createEmbedder, defaultModelDir } from "../../lib/embed";
 import type { EmbeddingMatrix } from "../../lib/embed";
-import { generatedProbes, realQueries } from "../../lib/embed/probe";
-import { rowCosines } from "../../lib/embed/reference";
+import { generatedProbes, realQueries } from "../peers/embed-probe";
+import { rowCosines } from "../peers/embed-reference";
 import { RouterlabError } from "../../lib/util/errors";
 import { venvPython } from "../../lib/util/paths";
 
@@ -186,7 +186,7 @@ test("a 404 and a corrupt transfer are clear errors naming the URL; nothing is k
     await hub.close();
   }
   const flipped = Buffer.from(hubOnnx);
-  flipped[flipped.length >> 1] ^= 0xff;
+  flipped[flipped.length >> 1]! ^= 0xff;
   const bad = await startHub(hubFiles(flipped), { "onnx/model.onnx": sha256(hubOnnx) });
   try {
     await rejectsWith(

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { assertGatewayCompatible, createEmbedder, defaultModelDir, embedWithCache } from "../../lib/embed";
 import type { Embedder } from "../../lib/embed";
-import { rowCosines } from "../../lib/embed/reference";
+import { rowCosines } from "../peers/embed-reference";
 import { RouterlabError } from "../../lib/util/errors";
 
 let embedder: Embedder;

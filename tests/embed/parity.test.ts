@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createEmbedder } from "../../lib/embed";
-import { generatedProbes, realQueries } from "../../lib/embed/probe";
-import { pythonReference, rowCosines } from "../../lib/embed/reference";
+import { generatedProbes, realQueries } from "../peers/embed-probe";
+import { pythonReference, rowCosines } from "../peers/embed-reference";
 
 /**
  * Parity against the real Python peer: sentence-transformers (the gateway's code path) with the same

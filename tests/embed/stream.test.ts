@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { createEmbedder, embedStream } from "../../lib/embed";
 import type { Embedder } from "../../lib/embed";
-import { realQueries } from "../../lib/embed/probe";
+import { realQueries } from "../peers/embed-probe";
 
 let embedder: Embedder;
 const cacheDir = mkdtempSync(path.join(os.tmpdir(), "routerlab-embstream-"));

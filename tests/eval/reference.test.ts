@@ -11,7 +11,7 @@ import type { Rng } from "../../lib/util/random";
 import { createRng } from "../../lib/util/random";
 
 /**
- * Agreement with python/metrics_reference.py, an independent numpy implementation of metrics.md, on
+ * Agreement with python/peers/metrics_reference.py, an independent numpy implementation of metrics.md, on
  * randomised inputs (including non-monotone curves and tied scores), within 1e-9.
  */
 
@@ -57,10 +57,14 @@ const resultSchemas = {
 };
 
 function runReference(cases: object[]): unknown[] {
-  const out = execFileSync(venvPython(), [path.join(projectRoot(), "python", "metrics_reference.py")], {
-    input: JSON.stringify({ cases }),
-    maxBuffer: 256 * 1024 * 1024,
-  });
+  const out = execFileSync(
+    venvPython(),
+    [path.join(projectRoot(), "python", "peers", "metrics_reference.py")],
+    {
+      input: JSON.stringify({ cases }),
+      maxBuffer: 256 * 1024 * 1024,
+    },
+  );
   return z.object({ results: z.array(z.unknown()) }).parse(JSON.parse(out.toString("utf8"))).results;
 }
 

@@ -205,7 +205,7 @@ describe("routerlab CLI: train → export → promote → sync → promote → r
   it("verify rejects a flipped byte in the installed artifact", () => {
     const f = path.join(gw, "router.pkl");
     const b = readFileSync(f);
-    b[b.length >> 1] ^= 0x01;
+    b[b.length >> 1]! ^= 0x01;
     writeFileSync(f, b);
     assert.match(cli(["verify", gw], { fail: true }), /verification failed/);
   });

@@ -54,9 +54,9 @@ test("a trained binary MLP (threshold 0.3 baked in) exports; the gateway's torch
     threshold: 0.3,
     validationFraction: 0,
   });
-  await r.fit(train.X, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
+  await r.fit({ X: train.X }, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
   const out = path.join(tmp, "mlp");
-  const res = exportRouterState(r.state(), {
+  const res = await exportRouterState(r.state(), {
     outDir: out,
     evalX: evalSet.X,
     gatewayModels: GATEWAY,
@@ -64,7 +64,7 @@ test("a trained binary MLP (threshold 0.3 baked in) exports; the gateway's torch
   });
   assert.equal(res.kind, "mlp");
   assert.equal(res.agreement.equal, 1000);
-  const ours = r.predict(evalSet.X);
+  const ours = await r.predict({ X: evalSet.X });
   assert.ok(new Set(ours).size === 2);
   assert.deepEqual(gatewayDecisions("mlp", path.join(out, res.served), evalSet.X), ours);
   assert.ok(
@@ -78,16 +78,19 @@ test("a trained KNN exports through the pinned scikit-learn step; pickle.load + 
   process.env.ROUTERLAB_EXPORT_PYTHON = venvPython();
   try {
     const r = createRouter("knn", { k: 5, weights: "distance" });
-    await r.fit(train.X, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
+    await r.fit({ X: train.X }, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
     const out = path.join(tmp, "knn");
-    const res = exportRouterState(r.state(), {
+    const res = await exportRouterState(r.state(), {
       outDir: out,
       evalX: evalSet.X,
       gatewayModels: GATEWAY,
       embeddingSpec: SPEC,
     });
     assert.equal(res.served, "router.pkl");
-    assert.deepEqual(gatewayDecisions("knn", path.join(out, "router.pkl"), evalSet.X), r.predict(evalSet.X));
+    assert.deepEqual(
+      gatewayDecisions("knn", path.join(out, "router.pkl"), evalSet.X),
+      await r.predict({ X: evalSet.X }),
+    );
   } finally {
     delete process.env.ROUTERLAB_EXPORT_PYTHON;
   }
@@ -95,18 +98,18 @@ test("a trained KNN exports through the pinned scikit-learn step; pickle.load + 
 
 test("unsafe exports are refused before any file is written", async () => {
   const r = createRouter("mlp", { hiddenLayerSizes: [], epochs: 1, validationFraction: 0 });
-  await r.fit(train.X, { kind: "binary", models: ["gpt-4o-mini", STRONG], labels: train.y });
+  await r.fit({ X: train.X }, { kind: "binary", models: ["gpt-4o-mini", STRONG], labels: train.y });
   const out = path.join(tmp, "refused");
   const base = { outDir: out, evalX: evalSet.X, gatewayModels: GATEWAY };
-  assert.throws(
+  await assert.rejects(
     () => exportRouterState(r.state(), { ...base, embeddingSpec: SPEC }),
     /not exact litellm_params.model.*"gpt-4o-mini"/,
   );
-  assert.throws(
+  await assert.rejects(
     () => exportRouterState(r.state(), { ...base, embeddingSpec: { ...SPEC, maxLength: 512 } }),
     /maxLength/,
   );
-  assert.throws(
+  await assert.rejects(
     () => exportRouterState(r.state(), { ...base, embeddingSpec: undefined }),
     /no embedding spec/,
   );
@@ -115,11 +118,11 @@ test("unsafe exports are refused before any file is written", async () => {
 
 test("the spec recorded in the model file is used; an SVM without training rows names both ways to supply them", async () => {
   const svm = createRouter("svm", { kernel: "rbf", C: 1 });
-  await svm.fit(train.X, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
+  await svm.fit({ X: train.X }, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
   const out = path.join(tmp, "svm-no-rows");
   const state = svm.state();
   // meta.embedding stands in for --embedding-spec: the export gets past the spec check to the SVM's data check
-  assert.throws(
+  await assert.rejects(
     () =>
       exportRouterState(
         { ...state, meta: { ...state.meta, embedding: SPEC } },
@@ -133,7 +136,7 @@ test("the spec recorded in the model file is used; an SVM without training rows 
     },
   );
   // a malformed recorded spec is an error naming the field, not silently "unknown"
-  assert.throws(
+  await assert.rejects(
     () =>
       exportRouterState(
         { ...state, meta: { ...state.meta, embedding: { ...SPEC, dim: "384" } } },
@@ -148,4 +151,31 @@ test("the spec recorded in the model file is used; an SVM without training rows 
     Array.from(train.y.slice(0, 5), (v) => [WEAK, STRONG][v]),
   );
   assert.equal(existsSync(out), false);
+});
+
+test("a malformed state is refused by its export format with the field named", async () => {
+  const r = createRouter("mlp", { hiddenLayerSizes: [], epochs: 1, validationFraction: 0 });
+  await r.fit({ X: train.X }, { kind: "binary", models: [WEAK, STRONG], labels: train.y });
+  const state = r.state();
+  await assert.rejects(
+    () =>
+      exportRouterState(
+        { ...state, meta: { ...state.meta, input_dim: "384" } },
+        { outDir: path.join(tmp, "bad-meta"), evalX: evalSet.X, gatewayModels: GATEWAY, embeddingSpec: SPEC },
+      ),
+    (e: unknown) => e instanceof RouterlabError && /\$\.meta\.input_dim/.test(e.message),
+  );
+  await assert.rejects(
+    () =>
+      exportRouterState(
+        { ...state, kind: "random" },
+        {
+          outDir: path.join(tmp, "not-servable"),
+          evalX: evalSet.X,
+          gatewayModels: GATEWAY,
+          embeddingSpec: SPEC,
+        },
+      ),
+    /router kind 'random' has no gateway export: a baseline/,
+  );
 });

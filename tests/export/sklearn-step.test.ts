@@ -90,13 +90,16 @@ test("KNN vote ties break like routerlab (its label order, not scikit-learn's so
   // routerlab's label order, deliberately not sorted: ties go to the first label here, to the smallest in sklearn.
   const models = [LABELS[2]!, LABELS[0]!, LABELS[1]!];
   const router = createRouter("knn", { k: 4, weights: "uniform" });
-  await router.fit(train.X, {
-    kind: "multi",
-    models,
-    labels: Int32Array.from(train.y.map((l) => models.indexOf(l))),
-  });
-  const expected = router.predict(evalSet.X);
-  const perModel = router.score(evalSet.X).perModel;
+  await router.fit(
+    { X: train.X },
+    {
+      kind: "multi",
+      models,
+      labels: Int32Array.from(train.y.map((l) => models.indexOf(l))),
+    },
+  );
+  const expected = await router.predict({ X: evalSet.X });
+  const perModel = (await router.score({ X: evalSet.X })).perModel;
   let ties = 0;
   for (let i = 0; i < evalSet.X.rows; i++) {
     const row = Array.from(perModel.subarray(i * 3, i * 3 + 3));

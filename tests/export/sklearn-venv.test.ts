@@ -63,8 +63,8 @@ test("the export venv is provisioned on first use with scikit-learn 1.8.0 / nump
   const train = { data: data.subarray(0, 600 * dim), rows: 600, dim };
   const probes = { data: data.subarray(600 * dim), rows: 1000, dim };
   const router = createRouter("knn", { k: 7, weights: "distance" });
-  await router.fit(train, { kind: "multi", models, labels });
-  const expected = router.predict(probes);
+  await router.fit({ X: train }, { kind: "multi", models, labels });
+  const expected = await router.predict({ X: probes });
   const out = path.join(tmp, "router.pkl");
   const res = runSklearnExport({
     kind: "knn",

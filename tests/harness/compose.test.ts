@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { z } from "zod";
+import { ENV_VARIABLES } from "../../lib/util/env";
 import { projectRoot } from "../../lib/util/paths";
 import { venvBin } from "./services";
 
@@ -38,6 +39,47 @@ const serviceSchema = z.object({
   healthcheck: z.object({ test: z.array(z.string()) }).optional(),
 });
 const configSchema = z.object({ services: z.record(z.string(), serviceSchema) });
+
+/** Provided by the container's OS, not the compose file. (ROUTERLAB_TEST_* are set by the test harness only.) */
+const NOT_FOR_COMPOSE = new Set(["PATH", "USER", "HOME"]);
+
+function filesUnder(dir: string, ext: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return filesUnder(p, ext);
+    return e.name.endsWith(ext) ? [p] : [];
+  });
+}
+
+/**
+ * Every environment variable lib/ and the notebooks read: `process.env.X` / `process.env["X"]`, `env.X` on a passed
+ * environment object, `envFlag("X")`, every variable of the library's env schema (lib/util/env.ts, read through
+ * `env()`), and the `apiKeyEnv` names in configs/.
+ */
+function environmentVariablesRead(): Set<string> {
+  const sources = [
+    ...filesUnder(path.join(root, "lib"), ".ts").map((f) => readFileSync(f, "utf8")),
+    ...filesUnder(path.join(root, "notebooks"), ".ipynb").map((f) => {
+      const nb = JSON.parse(readFileSync(f, "utf8")) as { cells: { source: string | string[] }[] };
+      return nb.cells.map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n");
+    }),
+  ];
+  const patterns = [
+    /process\.env\.([A-Z][A-Z0-9_]*)/g,
+    /process\.env\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]/g,
+    /\benv\??\.([A-Z][A-Z0-9_]{2,})\b/g,
+    /\benvFlag\(\s*["']([A-Z][A-Z0-9_]*)["']/g,
+  ];
+  const out = new Set<string>(ENV_VARIABLES);
+  // a name ending in '_' is a prefix in prose (`process.env.ROUTERLAB_*`), not a variable
+  for (const src of sources)
+    for (const re of patterns) for (const m of src.matchAll(re)) if (!m[1]!.endsWith("_")) out.add(m[1]!);
+  for (const f of filesUnder(path.join(root, "configs"), ".yaml")) {
+    for (const m of readFileSync(f, "utf8").matchAll(/^\s*apiKeyEnv:\s*([A-Z][A-Z0-9_]*)\s*$/gm))
+      out.add(m[1]!);
+  }
+  return out;
+}
 
 describe("docker-compose.yml (validated with docker compose config)", () => {
   test("the compose binary is the pinned real one", () => {
@@ -90,6 +132,34 @@ describe("docker-compose.yml (validated with docker compose config)", () => {
     )?.[1];
     assert.ok(pinned);
     assert.ok(mlflowDockerfile.includes(`mlflow==${pinned}`), "the image uses the same MLflow as .venv");
+  });
+
+  test("the Jupyter service sets every variable a notebook or routerlab command reads", () => {
+    const read = environmentVariablesRead();
+    // Sanity: the scan sees the kinds of reads the code has (direct, through an env object, envFlag, configs).
+    for (const v of [
+      "MLFLOW_TRACKING_URI",
+      "ROUTERLAB_S3_ENDPOINT",
+      "AWS_ACCESS_KEY_ID",
+      "ROUTERLAB_EMBED_SPIN",
+      "OPENAI_API_KEY",
+    ]) {
+      assert.ok(read.has(v), `the scan finds ${v}`);
+    }
+    const { status, out } = composeConfig(path.join(root, "docker-compose.yml"));
+    assert.equal(status, 0, out);
+    const jupyter = configSchema.parse(JSON.parse(out)).services.jupyter!;
+    const set = new Set(Object.keys(jupyter.environment ?? {}));
+    const missing = [...read].filter(
+      (v) => !set.has(v) && !NOT_FOR_COMPOSE.has(v) && !v.startsWith("ROUTERLAB_TEST_"),
+    );
+    assert.deepEqual(
+      missing.sort(),
+      [],
+      "variables read by lib/ or notebooks/ but not set in the jupyter service",
+    );
+    assert.equal(jupyter.environment?.ROUTERLAB_S3_ENDPOINT, "http://minio:9000", "06_promote reaches MinIO");
+    assert.equal(jupyter.environment?.ROUTERLAB_PROMOTE_BUCKET, "mlflow", "the bucket minio-init creates");
   });
 
   test("a broken compose file is rejected by the same validator", () => {

@@ -2,7 +2,7 @@
  * The suite runner: `node dist/tests/harness/run-suite.js [--node-test-flags...] [targets...]` (what `npm test`
  * calls after building), e.g. `node dist/tests/harness/run-suite.js --test-name-pattern=multipart dist/tests/harness`.
  *
- * Provisions Jupyter + the tslab kernel (cached), starts S3 (SeaweedFS) then MLflow, hands them to the tests
+ * Provisions Jupyter + the tslab kernel (cached) and the headless browser (scripts/setup-browser.sh), starts S3 (SeaweedFS) then MLflow, hands them to the tests
  * through the environment (see tests/support/services.ts), runs `node --test` over `dist/tests` or the given
  * files/directories with output streamed, stops everything and exits with the tests' status.
  */
@@ -26,6 +26,22 @@ export function provisionJupyter(root: string): void {
     throw new Error(`scripts/setup-jupyter.sh failed (exit ${r.status ?? r.signal}); see its output above`);
   }
   log(`jupyter + tslab kernel ready (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+}
+
+/** Runs scripts/setup-browser.sh (installs Debian's chromium when missing) and returns the browser's path. */
+export function provisionBrowser(root: string): string {
+  const started = Date.now();
+  const r = spawnSync("bash", [path.join(root, "scripts", "setup-browser.sh")], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+    encoding: "utf8",
+  });
+  const browser = (r.stdout ?? "").trim().split("\n").at(-1) ?? "";
+  if (r.status !== 0 || browser === "") {
+    throw new Error(`scripts/setup-browser.sh failed (exit ${r.status ?? r.signal}); see its output above`);
+  }
+  log(`browser ${browser} (${((Date.now() - started) / 1000).toFixed(1)}s)`);
+  return browser;
 }
 
 export function serviceEnv(s3: S3Service, mlflow: RunningService): Record<string, string> {
@@ -87,6 +103,7 @@ async function main(): Promise<number> {
 
   try {
     provisionJupyter(root);
+    const browser = provisionBrowser(root);
     let t = Date.now();
     const s3 = await startS3();
     services.push(s3);
@@ -96,7 +113,7 @@ async function main(): Promise<number> {
     services.push(mlflow);
     log(`MLflow at ${mlflow.url}, log ${mlflow.logFile} (${secs(t)})`);
 
-    const env = { ...process.env, ...serviceEnv(s3, mlflow) };
+    const env = { ...process.env, ...serviceEnv(s3, mlflow), ROUTERLAB_CHROMIUM: browser };
     const status = await new Promise<number>((resolve) => {
       child = spawn(process.execPath, ["--test", "--test-concurrency=2", ...nodeFlags, ...targets], {
         cwd: root,

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { loadRecord } from "../../lib/calibrate/record";
 import { projectRoot } from "../../lib/util/paths";
-import { executeNotebook } from "../support/notebooks";
+import { assertChartsInline, executeNotebook } from "../support/notebooks";
 import { testServices } from "../support/services";
 
 /** The evaluation and calibration notebooks run headlessly on a sample of the bundled data. */
@@ -14,20 +14,22 @@ describe("evaluation and calibration notebooks", () => {
 
   it("notebooks/04_evaluate_routers.ipynb evaluates every router and writes the reports", async () => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
-    await executeNotebook(path.join(projectRoot(), "notebooks", "04_evaluate_routers.ipynb"), {
+    const executed = await executeNotebook(path.join(projectRoot(), "notebooks", "04_evaluate_routers.ipynb"), {
       env: { ROUTERLAB_NOTEBOOK_SAMPLE: "150" },
       timeoutMs: 600_000,
     });
+    assertChartsInline(executed, 6); // cost/quality, routing share, confusion for MMLU and GSM8K
     for (const d of ["routellm-mmlu", "routellm-gsm8k"])
       assert.ok(existsSync(path.join(out, "04_evaluate", d, "report.html")), `${d} report`);
   });
 
   it("notebooks/05_threshold_calibration.ipynb writes a valid calibration record", async () => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
-    await executeNotebook(path.join(projectRoot(), "notebooks", "05_threshold_calibration.ipynb"), {
+    const executed = await executeNotebook(path.join(projectRoot(), "notebooks", "05_threshold_calibration.ipynb"), {
       env: { ROUTERLAB_NOTEBOOK_SAMPLE: "150" },
       timeoutMs: 600_000,
     });
+    assertChartsInline(executed, 1); // target vs realised share
     const rec = loadRecord(path.join(out, "calibration-knn-mmlu.json"));
     assert.equal(rec.target.value, 0.5);
     assert.ok(rec.holdout);

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { readOracleDataset } from "../../lib/oracle/outputs";
 import { projectRoot } from "../../lib/util/paths";
-import { executeNotebook } from "../support/notebooks";
+import { assertChartsInline, executeNotebook } from "../support/notebooks";
 
 /** The oracle notebook runs headlessly against an in-process sim server on a sample of SimpleQA train questions. */
 describe("oracle notebook", () => {
@@ -25,7 +25,8 @@ describe("oracle notebook", () => {
     const env: Record<string, string> = { ROUTERLAB_NOTEBOOK_SAMPLE: "40", ROUTERLAB_QUIET: "1" };
     // The notebook starts its own sim server unless one is given.
     if (process.env.ROUTERLAB_SIM_URL === undefined) env.ROUTERLAB_SIM_URL = "";
-    await executeNotebook(nb, { env: env, timeoutMs: 300_000 });
+    const executed = await executeNotebook(nb, { env: env, timeoutMs: 300_000 });
+    assertChartsInline(executed, 2); // oracle matrix, label distribution
     const rows = readOracleDataset(path.join(projectRoot(), "out", "notebooks", "oracle", "oracle.jsonl"));
     assert.equal(rows.length, 40);
     assert.ok(rows.every((r) => r.kind === "graded"));

@@ -9,7 +9,7 @@ import { ed25519PrivateKey, publicKeyB64 } from "../../lib/export/manifest";
 import { readAudit, readPointer, storeFromEnv } from "../../lib/export/s3-store";
 import { MlflowClient } from "../../lib/tracking/client";
 import { projectRoot, venvPython } from "../../lib/util/paths";
-import { executeNotebook } from "../support/notebooks";
+import { assertChartsInline, executeNotebook } from "../support/notebooks";
 import { testServices } from "../support/services";
 
 const SummarySchema = z.object({
@@ -46,7 +46,7 @@ describe("promotion notebook", () => {
 
   it("notebooks/06_promote.ipynb compares, promotes the winner, and the installed files make routerlab's decisions", async (t) => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
-    await executeNotebook(path.join(projectRoot(), "notebooks", "06_promote.ipynb"), {
+    const executed = await executeNotebook(path.join(projectRoot(), "notebooks", "06_promote.ipynb"), {
       env: {
         ROUTERLAB_NOTEBOOK_SAMPLE: "300",
         ROUTERLAB_PROMOTE_OUT: out,
@@ -62,6 +62,7 @@ describe("promotion notebook", () => {
       },
       timeoutMs: 900_000,
     });
+    assertChartsInline(executed, 1); // champion vs challenger
     const s = SummarySchema.parse(JSON.parse(readFileSync(path.join(out, "summary.json"), "utf8")));
     t.diagnostic(`winner: ${s.winner} (${s.winnerKind}); ${JSON.stringify(s.metrics)}`);
     assert.equal(s.router, router);

@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import type { ResultsJson } from "../../lib/simpleqa/report";
 import { projectRoot } from "../../lib/util/paths";
-import { executeNotebook } from "../support/notebooks";
+import { assertChartsInline, executeNotebook } from "../support/notebooks";
 import { testServices } from "../support/services";
 
 /** The SimpleQA evaluation notebook runs headlessly against the in-process sim server on a small sample. */
@@ -14,10 +14,11 @@ describe("SimpleQA evaluation notebook", () => {
   it("notebooks/04_simpleqa_evaluation.ipynb trains a router on oracle labels and evaluates it on the test split", async () => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
     const env: Record<string, string> = { ROUTERLAB_NOTEBOOK_SAMPLE: "30", ROUTERLAB_QUIET: "1" };
-    await executeNotebook(path.join(projectRoot(), "notebooks", "04_simpleqa_evaluation.ipynb"), {
+    const executed = await executeNotebook(path.join(projectRoot(), "notebooks", "04_simpleqa_evaluation.ipynb"), {
       env,
       timeoutMs: 600_000,
     });
+    assertChartsInline(executed, 1); // accuracy vs cost
     const dir = path.join(projectRoot(), "out", "notebooks", "04_simpleqa", "eval");
     const results = JSON.parse(readFileSync(path.join(dir, "results.json"), "utf8")) as ResultsJson;
     assert.equal(results.simulated, true);

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { projectRoot } from "../../lib/util/paths";
-import { executeNotebook } from "../support/notebooks";
+import { assertChartsInline, executeNotebook } from "../support/notebooks";
 import { testServices } from "../support/services";
 
 /** The training notebooks run headlessly on a small sample of the bundled MMLU data. */
@@ -13,7 +13,8 @@ describe("training notebooks (KNN, SVM)", () => {
     it(`notebooks/03_train_${kind}.ipynb runs and writes its model file and charts`, async () => {
       assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
       const nb = path.join(projectRoot(), "notebooks", `03_train_${kind}.ipynb`);
-      await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" }, timeoutMs: 420_000 });
+      const executed = await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" }, timeoutMs: 420_000 });
+      assertChartsInline(executed, 2); // learning curve, decisions
       const out = path.join(projectRoot(), "out", "notebooks");
       assert.ok(existsSync(path.join(out, `${kind}-notebook.router.json`)));
       assert.ok(existsSync(path.join(out, `${kind}-training.html`)));

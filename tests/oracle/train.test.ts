@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { runTraining, TrainConfigSchema } from "../../lib/cli/train";
+import { runTraining, TrainConfigSchema } from "../../lib/pipeline/train";
 import { loadRoutingJsonl } from "../../lib/data/llmrouter";
 import { createLlmClient } from "../../lib/llm/client";
 import { loadModelsConfig } from "../../lib/llm/config";

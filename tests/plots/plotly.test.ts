@@ -7,6 +7,8 @@ import {
   barChart,
   displayInNotebook,
   figuresToHtml,
+  notebookBundle,
+  PLOTLY_MIME,
   histogram,
   htmlTable,
   writeFiguresHtml,
@@ -59,4 +61,35 @@ test("writeFiguresHtml creates the folder and writes the file", () => {
 test("displayInNotebook returns false outside a tslab kernel", () => {
   // tslab is installed (devDependency) but its display throws "Not ready" outside a kernel.
   assert.equal(displayInNotebook(barChart("x", ["a"], [{ name: "s", y: [1] }])), false);
+});
+
+test("notebookBundle: plotly's MIME type holds the figure as JSON, with an HTML fallback and a text line", () => {
+  const fig = barChart(
+    "shares </script>",
+    ["a", "b"],
+    [
+      { name: "s1", y: [0.25, 0.75] },
+      { name: "s2", y: [Number.NaN, 1] },
+    ],
+  );
+  const first = notebookBundle(fig, { id: "x", plotlyInline: true });
+  const later = notebookBundle(fig, { id: "y", plotlyInline: false });
+  // What goes over the wire: JSON, where NaN becomes null (a gap for plotly).
+  const wire = JSON.parse(JSON.stringify(first)) as Record<string, unknown>;
+  assert.deepEqual(wire[PLOTLY_MIME], {
+    data: [
+      { type: "bar", name: "s1", x: ["a", "b"], y: [0.25, 0.75] },
+      { type: "bar", name: "s2", x: ["a", "b"], y: [null, 1] },
+    ],
+    layout: JSON.parse(JSON.stringify(fig.layout)) as unknown,
+    config: { responsive: true },
+  });
+  assert.equal(first["text/plain"], "plotly chart: shares </script> (2 traces)");
+  const html = String(first["text/html"]);
+  assert.ok(html.length > 1_000_000, "the first fallback inlines plotly.js");
+  assert.match(html, /Plotly\.newPlot\("x-0"/);
+  const laterHtml = String(later["text/html"]);
+  assert.ok(laterHtml.length < 10_000, "later fallbacks wait for the plotly.js already loaded");
+  assert.match(laterHtml, /typeof Plotly !== "undefined"/);
+  assert.ok(!laterHtml.includes("shares </script>"), "the title cannot close the script element");
 });

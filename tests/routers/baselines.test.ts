@@ -26,38 +26,38 @@ const multi = deriveTask(data, RoutingSettingSchema.parse({ setting: "multi" }))
 describe("baselines", () => {
   it("always-weak / always-strong in both settings", async () => {
     const w = createRouter("always-weak");
-    await w.fit(X, binary);
-    assert.deepEqual(new Set(w.predict(X)), new Set(["weak"]));
+    await w.fit({ X }, binary);
+    assert.deepEqual(new Set(await w.predict({ X })), new Set(["weak"]));
     const s = createRouter("always-strong");
-    await s.fit(X, multi);
+    await s.fit({ X }, multi);
     // mean quality: weak 0.335, strong 0.5, mid 0.5 -> first of the best (strong)
-    assert.deepEqual(new Set(s.predict(X)), new Set(["strong"]));
+    assert.deepEqual(new Set(await s.predict({ X })), new Set(["strong"]));
     const w2 = createRouter("always-weak");
-    await w2.fit(X, multi);
-    assert.deepEqual(new Set(w2.predict(X)), new Set(["weak"]));
+    await w2.fit({ X }, multi);
+    assert.deepEqual(new Set(await w2.predict({ X })), new Set(["weak"]));
   });
 
   it("random: seeded, reproducible, strong share close to the requested one", async () => {
     const r = createRouter("random", { seed: 7, strongShare: 0.3 });
-    await r.fit(X, binary);
-    const a = r.predict(X);
-    const b = r.predict(X);
+    await r.fit({ X }, binary);
+    const a = await r.predict({ X });
+    const b = await r.predict({ X });
     assert.deepEqual(a, b);
     const share = a.filter((m) => m === "strong").length / n;
     assert.ok(Math.abs(share - 0.3) < 0.07, `share ${share}`);
     const r2 = createRouter("random", { seed: 8, strongShare: 0.3 });
-    await r2.fit(X, binary);
-    assert.notDeepEqual(r2.predict(X), a);
-    const p = r.score(X).strongProbability!;
+    await r2.fit({ X }, binary);
+    assert.notDeepEqual(await r2.predict({ X }), a);
+    const p = (await r.score({ X })).strongProbability!;
     a.forEach((m, i) => assert.equal(m === "strong", p[i]! > 0.7));
   });
 
   it("single-model: unknown model is an error before training", async () => {
     const r = createRouter("single-model", { model: "mid" });
-    await r.fit(X, multi);
-    assert.deepEqual(new Set(r.predict(X)), new Set(["mid"]));
+    await r.fit({ X }, multi);
+    assert.deepEqual(new Set(await r.predict({ X })), new Set(["mid"]));
     await assert.rejects(
-      createRouter("single-model", { model: "nope" }).fit(X, multi),
+      createRouter("single-model", { model: "nope" }).fit({ X }, multi),
       /unknown model 'nope'/,
     );
     assert.throws(() => createRouter("single-model", {}), /field 'model'/);
@@ -65,9 +65,9 @@ describe("baselines", () => {
 
   it("oracle: reproduces the true labels", async () => {
     const o = createRouter("oracle") as OracleRouter;
-    await o.fit(X, multi);
-    assert.throws(() => o.predict(X), /withOutcomes/);
-    const pred = o.withOutcomes(multi).predict(X);
+    await o.fit({ X }, multi);
+    await assert.rejects(async () => await o.predict({ X }), /withOutcomes/);
+    const pred = await o.withOutcomes(multi).predict({ X });
     assert.deepEqual(
       pred,
       Array.from(multi.labels, (l) => multi.models[l]),
@@ -76,12 +76,12 @@ describe("baselines", () => {
 
   it("save and load through the registry gives the same decisions", async () => {
     const r = createRouter("random", { seed: 11, strongShare: 0.6 });
-    await r.fit(X, binary);
+    await r.fit({ X }, binary);
     saveRouterState(r.state(), path.join(dir, "rnd"));
     const back = loadRouter(path.join(dir, "rnd.router.json"));
-    assert.deepEqual(back.predict(X), r.predict(X));
-    assert.throws(
-      () => back.predict({ data: new Float32Array(4), rows: 1, dim: 4 }),
+    assert.deepEqual(await back.predict({ X }), await r.predict({ X }));
+    await assert.rejects(
+      async () => await back.predict({ X: { data: new Float32Array(4), rows: 1, dim: 4 } }),
       /dimension mismatch: got 4, the router was fitted on 8/,
     );
   });

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { runTraining, TrainConfigSchema } from "../../lib/cli/train";
+import { runTraining, TrainConfigSchema } from "../../lib/pipeline/train";
 import type { KnnRouter } from "../../lib/routers/knn";
 import { createRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import { loadYamlConfig } from "../../lib/util/config";
 import { projectRoot } from "../../lib/util/paths";
 
@@ -28,7 +28,7 @@ describe("KNN parity on the full RouteLLM MMLU test split", () => {
     assert.ok(base.testX.rows > 2000, `full test split (${base.testX.rows} rows)`);
     const routers: [KnnRouter, "uniform" | "distance"][] = [[base.router as KnnRouter, "uniform"]];
     const dist = createRouter("knn", { k: 20, weights: "distance" }) as KnnRouter;
-    await dist.fit(base.trainX, base.trainTask);
+    await dist.fit({ X: base.trainX }, base.trainTask);
     routers.push([dist, "distance"]);
     for (const [router, weights] of routers) {
       const sk = runSklearnPeer({
@@ -38,7 +38,7 @@ describe("KNN parity on the full RouteLLM MMLU test split", () => {
         labels: base.trainTask.labels,
         test: base.testX,
       });
-      const ours = (await router.predictAsync(base.testX)).map((m) => base.trainTask.models.indexOf(m));
+      const ours = (await router.predict({ X: base.testX })).map((m) => base.trainTask.models.indexOf(m));
       const differ = ours.map((v, i) => (v === sk.pred[i] ? -1 : i)).filter((i) => i >= 0);
       assert.deepEqual(differ, [], `${weights}: ${differ.length} of ${ours.length} labels differ`);
     }

@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { TrainResult } from "../../lib/cli/train";
-import { runTraining, TrainConfigSchema } from "../../lib/cli/train";
+import type { TrainResult } from "../../lib/pipeline/train";
+import { runTraining, TrainConfigSchema } from "../../lib/pipeline/train";
 import type { KnnRouter } from "../../lib/routers/knn";
 import { createRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import type { SvmRouter } from "../../lib/routers/svm";
 import { loadYamlConfig } from "../../lib/util/config";
 import { projectRoot } from "../../lib/util/paths";
@@ -34,7 +34,7 @@ describe("real MMLU sample: parity with scikit-learn and deterministic training"
       { k: 15, weights: "distance" },
     ] as const) {
       const r = createRouter("knn", hp) as KnnRouter;
-      await r.fit(base.trainX, base.trainTask);
+      await r.fit({ X: base.trainX }, base.trainTask);
       const sk = runSklearnPeer({
         estimator: "knn",
         params: { n_neighbors: hp.k, weights: hp.weights },
@@ -42,15 +42,15 @@ describe("real MMLU sample: parity with scikit-learn and deterministic training"
         labels: base.trainTask.labels,
         test: base.testX,
       });
-      const ours = (await r.predictAsync(base.testX)).map((m) => base.trainTask.models.indexOf(m));
+      const ours = (await r.predict({ X: base.testX })).map((m) => base.trainTask.models.indexOf(m));
       assert.deepEqual(ours, Array.from(sk.pred));
-      assert.deepEqual(r.predict(base.testX), await r.predictAsync(base.testX));
+      assert.deepEqual(Array.from(r.vote(r.kneighborsJs(base.testX)).pred), ours);
     }
   });
 
   it("SVM (rbf, gamma=scale) decision values within 1e-6 of SVC, labels identical", async () => {
     const r = createRouter("svm", { C: 1 }) as SvmRouter;
-    await r.fit(base.trainX, base.trainTask);
+    await r.fit({ X: base.trainX }, base.trainTask);
     const sk = runSklearnPeer({
       estimator: "svc",
       params: { C: 1 },

@@ -9,7 +9,7 @@ import { numpyPairwiseSum } from "../../lib/routers/knn";
 import { DotsKernel } from "../../lib/routers/native/dots-wasm";
 import { saveRouterState } from "../../lib/routers/model-file";
 import { createRouter, loadRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import type { RoutingTask } from "../../lib/routers/types";
 import { clustered } from "./helpers";
 
@@ -26,7 +26,7 @@ function sub(X: EmbeddingMatrix, from: number, to: number): EmbeddingMatrix {
 
 async function knn(hp: Record<string, unknown>, X: EmbeddingMatrix, task: RoutingTask): Promise<KnnRouter> {
   const r = createRouter("knn", hp) as KnnRouter;
-  await r.fit(X, task);
+  await r.fit({ X }, task);
   return r;
 }
 
@@ -50,8 +50,8 @@ describe("knn: parity with scikit-learn KNeighborsClassifier(algorithm='brute', 
           labels: task.labels,
           test,
         });
-        assert.deepEqual(indices(r.predict(test)), Array.from(sk.pred));
-        assert.deepEqual(indices(await r.predictAsync(test)), Array.from(sk.pred));
+        assert.deepEqual(indices(await r.predict({ X: test })), Array.from(sk.pred));
+        assert.deepEqual(Array.from(r.vote(r.kneighborsJs(test)).pred), Array.from(sk.pred));
       });
     }
   }
@@ -89,9 +89,9 @@ describe("knn: parity with scikit-learn KNeighborsClassifier(algorithm='brute', 
           labels: task.labels,
           test,
         });
-        const ours = indices(r.predict(test));
+        const ours = indices(await r.predict({ X: test }));
         assert.deepEqual(ours, Array.from(sk.pred), `k=${k} weights=${weights}`);
-        assert.deepEqual(indices(await r.predictAsync(test)), ours);
+        assert.deepEqual(Array.from(r.vote(r.kneighborsJs(test)).pred), ours);
       }
     }
   });
@@ -103,15 +103,15 @@ describe("knn: behaviour", () => {
 
   it("binary: P(strong) is the strong vote share; save/load keeps decisions and bytes are deterministic", async () => {
     const r = await knn({ k: 7 }, X, task);
-    const s = r.score(X);
-    const pred = r.predict(X);
+    const s = await r.score({ X });
+    const pred = await r.predict({ X });
     pred.forEach((p, i) => assert.equal(p === "strong", s.strongProbability![i]! > 0.5));
     const a = saveRouterState(r.state(), path.join(dir, "a"));
     const r2 = await knn({ k: 7 }, X, task);
     const b = saveRouterState(r2.state(), path.join(dir, "b"));
     assert.deepEqual(readFileSync(a.bin), readFileSync(b.bin));
     const back = loadRouter(a.json);
-    assert.deepEqual(back.predict(X), pred);
+    assert.deepEqual(await back.predict({ X }), pred);
   });
 
   for (const dim of [24, 64])
@@ -121,12 +121,12 @@ describe("knn: behaviour", () => {
       const exact = await knn({ k: 10 }, big.X, t);
       const approx = await knn({ k: 10, index: { type: "ivf", nlist: 30, nprobe: 6, seed: 1 } }, big.X, t);
       const q = sub(big.X, 0, 300);
-      const e = exact.predict(q);
-      const a = approx.predict(q);
+      const e = await exact.predict({ X: q });
+      const a = await approx.predict({ X: q });
       const agree = e.filter((x, i) => x === a[i]).length / e.length;
       assert.ok(agree >= 0.97, `agreement ${agree}`);
       const p = saveRouterState(approx.state(), path.join(dir, `ivf${dim}`));
-      assert.deepEqual(loadRouter(p.json).predict(q), a);
+      assert.deepEqual(await loadRouter(p.json).predict({ X: q }), a);
       // probing every list is exact
       assert.deepEqual(approx.vote(approx.kneighborsAnn(q, 30)).pred, exact.vote(exact.kneighborsJs(q)).pred);
     });
@@ -134,8 +134,8 @@ describe("knn: behaviour", () => {
   it("bad input: k larger than the training set, dimension mismatch, NaN, single class", async () => {
     await assert.rejects(knn({ k: 400 }, X, task), /k = 400 is larger than the 300 training points/);
     const r = await knn({ k: 3 }, X, task);
-    assert.throws(
-      () => r.predict({ data: new Float32Array(8), rows: 1, dim: 8 }),
+    await assert.rejects(
+      async () => await r.predict({ X: { data: new Float32Array(8), rows: 1, dim: 8 } }),
       /dimension mismatch: got 8, the router was fitted on 16/,
     );
     const bad = X.data.slice();

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RouterlabError } from "../../lib/util/errors";
-import { checkTrainingInputs, deriveTask, RoutingSettingSchema } from "../../lib/routers/labels";
+import { checkTraining } from "../../lib/routers/checks";
+import { deriveTask, RoutingSettingSchema } from "../../lib/routers/labels";
 import { routingData } from "./helpers";
 
 const models = ["a", "b", "c"];
@@ -109,7 +110,7 @@ describe("labels: binary strong/weak", () => {
   });
 });
 
-describe("labels: checkTrainingInputs", () => {
+describe("checks: checkTraining", () => {
   const task = deriveTask(
     routingData(
       ["w", "s"],
@@ -121,21 +122,21 @@ describe("labels: checkTrainingInputs", () => {
     RoutingSettingSchema.parse({ setting: "binary", weak: "w", strong: "s" }),
   );
   it("accepts a valid pair", () => {
-    checkTrainingInputs({ data: new Float32Array([1, 0, 0, 1]), rows: 2, dim: 2 }, task);
+    checkTraining({ X: { data: new Float32Array([1, 0, 0, 1]), rows: 2, dim: 2 } }, task);
   });
   it("rejects NaN, row mismatch, empty set and a single class", () => {
     assert.throws(
-      () => checkTrainingInputs({ data: new Float32Array([1, NaN, 0, 1]), rows: 2, dim: 2 }, task),
+      () => checkTraining({ X: { data: new Float32Array([1, NaN, 0, 1]), rows: 2, dim: 2 } }, task),
       /non-finite value NaN at row 0, column 1/,
     );
     assert.throws(
-      () => checkTrainingInputs({ data: new Float32Array([1, 0, 0, 1, 1, 1]), rows: 3, dim: 2 }, task),
+      () => checkTraining({ X: { data: new Float32Array([1, 0, 0, 1, 1, 1]), rows: 3, dim: 2 } }, task),
       /3 embedding rows but 2 labels/,
     );
-    assert.throws(() => checkTrainingInputs({ data: new Float32Array([]), rows: 0, dim: 2 }, task), /empty/);
+    assert.throws(() => checkTraining({ X: { data: new Float32Array([]), rows: 0, dim: 2 } }, task), /empty/);
     const single = { ...task, labels: new Int32Array([1, 1]) };
     assert.throws(
-      () => checkTrainingInputs({ data: new Float32Array([1, 0, 0, 1]), rows: 2, dim: 2 }, single),
+      () => checkTraining({ X: { data: new Float32Array([1, 0, 0, 1]), rows: 2, dim: 2 } }, single),
       /single class \('s'\)/,
     );
   });

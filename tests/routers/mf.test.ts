@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { buildPairs, MfRouter } from "../../lib/routers/mf";
 import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { torchForwardMany, torchMfSteps } from "../../lib/routers/nn/torch-peer";
+import { torchForwardMany, torchMfSteps } from "../peers/torch-peer";
 import type { RouterState, RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";
 import { createRng } from "../../lib/util/random";
@@ -61,22 +61,22 @@ describe("MF router", () => {
     const task = qualityTask(labels.slice(0, 500), 1);
     const r = new MfRouter({ latentDim: 16, learningRate: 0.01, epochs: 8, seed: 2 });
     const epochs: number[] = [];
-    await r.fit(subset(X, 0, 500), task, { onEpoch: (m) => epochs.push(m.epoch) });
+    await r.fit({ X: subset(X, 0, 500) }, task, { onEpoch: (m) => epochs.push(m.epoch) });
     assert.deepEqual(epochs, [1, 2, 3, 4, 5, 6, 7, 8]);
     const h = r.history;
     assert.ok(h[7]!.loss < h[0]!.loss, "training loss decreases");
     assert.ok(h[7]!.val_accuracy! > 0.8, `val pair accuracy ${h[7]!.val_accuracy}`);
-    const acc = accuracy(r.predict(subset(X, 500, 700)), labels.slice(500, 700), MODELS);
+    const acc = accuracy(await r.predict({ X: subset(X, 500, 700) }), labels.slice(500, 700), MODELS);
     assert.ok(acc > 0.85, `held-out accuracy ${acc}`);
   });
 
   it("scores equal PyTorch with the same weights (multi, binary, a zero row of P; 384-d, latent 128)", async () => {
     const { X, labels } = clusters(150, 384, 3, 4);
     const multi = new MfRouter({ epochs: 1, seed: 5 });
-    await multi.fit(X, qualityTask(labels, 3));
+    await multi.fit({ X }, qualityTask(labels, 3));
     const binLabels = Int32Array.from(labels, (l) => (l === 0 ? 1 : 0));
     const bin = new MfRouter({ epochs: 2, seed: 6, learningRate: 0.01 });
-    await bin.fit(X, { kind: "binary", models: ["weak/m", "strong/m"], labels: binLabels });
+    await bin.fit({ X }, { kind: "binary", models: ["weak/m", "strong/m"], labels: binLabels });
     // A zero row exercises the max(‖P_m‖, 1e-12) clamp.
     const s = multi.state();
     const P = s.tensors["P.weight"]!;
@@ -100,15 +100,15 @@ describe("MF router", () => {
       assert.ok(worst < 1e-5, `router ${k}: max |diff| ${worst}`);
       const idx = r.companion().idx_to_model as Record<string, string>;
       assert.deepEqual(
-        r.predict(probes),
+        r.predict({ X: probes }),
         torch[k]!.argmax.map((i) => idx[String(i)]),
       );
     });
-    const sc = bin.score(probes);
+    const sc = await bin.score({ X: probes });
     torch[1]!.values.forEach((row, i) => {
       const p = 1 / (1 + Math.exp(-(row[1]! - row[0]!)));
       assert.ok(Math.abs(sc.strongProbability![i]! - p) < 1e-5);
-      assert.equal(bin.predict(probes)[i], sc.strongProbability![i]! > 0.5 ? "strong/m" : "weak/m");
+      assert.equal(bin.predict({ X: probes })[i], sc.strongProbability![i]! > 0.5 ? "strong/m" : "weak/m");
     });
   });
 
@@ -134,7 +134,7 @@ describe("MF router", () => {
         epochs: 3,
         validationFraction: 0,
       });
-      await r.fit(X, task, { initialTensors: init });
+      await r.fit({ X }, task, { initialTensors: init });
       const initState: RouterState = {
         kind: "mf",
         hyperparameters: {},
@@ -172,7 +172,7 @@ describe("MF router", () => {
         learningRate: 0.01,
         seed: 4,
       });
-      await r.fit(X, task);
+      await r.fit({ X }, task);
       return r;
     };
     const [a, b] = [await fit("ort"), await fit("js")];
@@ -198,7 +198,7 @@ describe("MF router", () => {
         name: string,
       ): Promise<{ bin: Buffer; json: string; r: MfRouter }> => {
         const r = new MfRouter({ latentDim: 8, epochs: 2, seed });
-        await r.fit(X, task);
+        await r.fit({ X }, task);
         const files = saveRouterState(r.state(), path.join(dir, name));
         return { bin: readFileSync(files.bin), json: files.json, r };
       };
@@ -208,7 +208,7 @@ describe("MF router", () => {
       assert.ok(a.bin.equals(b.bin), "same seed, same bytes");
       assert.ok(!a.bin.equals(c.bin), "another seed, other bytes");
       const back = MfRouter.fromState(loadRouterState(a.json));
-      assert.deepEqual(back.predict(X), a.r.predict(X));
+      assert.deepEqual(await back.predict({ X }), await a.r.predict({ X }));
       assert.deepEqual(back.companion(), a.r.companion());
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -222,7 +222,7 @@ describe("MF router", () => {
         "empty set",
         () =>
           new MfRouter().fit(
-            { data: new Float32Array(0), rows: 0, dim: 8 },
+            { X: { data: new Float32Array(0), rows: 0, dim: 8 } },
             qualityTask(new Int32Array(0), 1),
           ),
         /empty/,
@@ -232,34 +232,38 @@ describe("MF router", () => {
         () => {
           const d = X.data.slice();
           d[9] = NaN;
-          return new MfRouter().fit({ ...X, data: d }, qualityTask(labels, 1));
+          return new MfRouter().fit({ X: { ...X, data: d } }, qualityTask(labels, 1));
         },
-        /row 1, column 1 is NaN/,
+        /non-finite value NaN at row 1, column 1/,
       ],
       [
         "dimension mismatch",
-        () => new MfRouter({ inputDim: 384 }).fit(X, qualityTask(labels, 1)),
+        () => new MfRouter({ inputDim: 384 }).fit({ X }, qualityTask(labels, 1)),
         /expected 384/,
       ],
       [
         "single class",
-        () => new MfRouter().fit(X, { kind: "multi", models: MODELS, labels: new Int32Array(40) }),
-        /single class 'openai\/gpt-4o'/,
+        () => new MfRouter().fit({ X }, { kind: "multi", models: MODELS, labels: new Int32Array(40) }),
+        /single class \('openai\/gpt-4o'\)/,
       ],
       [
         "no pairs (all ties)",
         () =>
-          new MfRouter().fit(X, {
-            kind: "multi",
-            models: MODELS,
-            labels,
-            quality: new Float64Array(40 * 3).fill(0.5),
-          }),
+          new MfRouter().fit(
+            { X },
+            {
+              kind: "multi",
+              models: MODELS,
+              labels,
+              quality: new Float64Array(40 * 3).fill(0.5),
+            },
+          ),
         /no \(winner, loser\) pairs/,
       ],
       [
         "quality of the wrong size",
-        () => new MfRouter().fit(X, { kind: "multi", models: MODELS, labels, quality: new Float64Array(7) }),
+        () =>
+          new MfRouter().fit({ X }, { kind: "multi", models: MODELS, labels, quality: new Float64Array(7) }),
         /quality has 7 values/,
       ],
     ];

@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { MlpRouter } from "../../lib/routers/mlp";
 import { loadRouterState, saveRouterState } from "../../lib/routers/model-file";
-import { torchForwardMany, torchMlpSteps } from "../../lib/routers/nn/torch-peer";
+import { torchForwardMany, torchMlpSteps } from "../peers/torch-peer";
 import { createRng } from "../../lib/util/random";
 import type { RoutingTask } from "../../lib/routers/types";
 import { RouterlabError } from "../../lib/util/errors";
@@ -31,7 +31,7 @@ describe("MLP router", () => {
     const test = subset(X, 500, 700);
     const r = new MlpRouter({ hiddenLayerSizes: [32, 16], epochs: 15, batchSize: 32, seed: 3 });
     const seen: number[] = [];
-    await r.fit(train, multiTask(labels.slice(0, 500)), { onEpoch: (m) => seen.push(m.epoch) });
+    await r.fit({ X: train }, multiTask(labels.slice(0, 500)), { onEpoch: (m) => seen.push(m.epoch) });
     assert.ok(seen.length >= 2, "onEpoch called per epoch");
     assert.deepEqual(
       seen,
@@ -40,9 +40,9 @@ describe("MLP router", () => {
     const h = r.history;
     assert.ok(h[h.length - 1]!.loss < h[0]!.loss, "training loss decreases");
     assert.ok(h.every((e) => e.val_loss !== null && e.val_accuracy !== null));
-    const acc = accuracy(r.predict(test), labels.slice(500, 700), MODELS);
+    const acc = accuracy(await r.predict({ X: test }), labels.slice(500, 700), MODELS);
     assert.ok(acc > 0.9, `held-out accuracy ${acc}`);
-    const s = r.score(test);
+    const s = await r.score({ X: test });
     assert.equal(s.perModel.length, 200 * 3);
     const rowSum = s.perModel[0]! + s.perModel[1]! + s.perModel[2]!;
     assert.ok(Math.abs(rowSum - 1) < 1e-9);
@@ -54,15 +54,15 @@ describe("MLP router", () => {
     const routers: MlpRouter[] = [];
     for (const activation of ["relu", "tanh", "logistic", "identity"] as const) {
       const r = new MlpRouter({ hiddenLayerSizes: [128, 64], activation, epochs: 2, seed: 11 });
-      await r.fit(X, multiTask(labels));
+      await r.fit({ X }, multiTask(labels));
       routers.push(r);
     }
     const single = new MlpRouter({ hiddenLayerSizes: [], epochs: 2, seed: 11 });
-    await single.fit(X, multiTask(labels));
+    await single.fit({ X }, multiTask(labels));
     routers.push(single);
     const bin = new MlpRouter({ hiddenLayerSizes: [16], epochs: 5, threshold: 0.7, seed: 1 });
     const binLabels = Int32Array.from(labels, (l) => (l === 0 ? 1 : 0));
-    await bin.fit(X, { kind: "binary", models: ["weak/m", "strong/m"], labels: binLabels });
+    await bin.fit({ X }, { kind: "binary", models: ["weak/m", "strong/m"], labels: binLabels });
     routers.push(bin);
     const torch = torchForwardMany(routers.map((r) => ({ state: r.state(), probes })));
     routers.forEach((r, k) => {
@@ -70,14 +70,14 @@ describe("MLP router", () => {
       assert.ok(diff < 1e-5, `router ${k}: max |diff| ${diff}`);
       const idx = r.companion().idx_to_model as Record<string, string>;
       assert.deepEqual(
-        r.predict(probes),
+        r.predict({ X: probes }),
         torch[k]!.argmax.map((i) => idx[String(i)]),
       );
     });
     // Binary: strong at index 0, and the baked threshold makes the argmax equal "P(strong) >= 0.7".
     assert.deepEqual(bin.companion().idx_to_model, { "0": "strong/m", "1": "weak/m" });
-    const s = bin.score(probes);
-    const pred = bin.predict(probes);
+    const s = await bin.score({ X: probes });
+    const pred = await bin.predict({ X: probes });
     const z = bin.logits(probes);
     for (let i = 0; i < probes.rows; i++) {
       const p = s.strongProbability![i]!;
@@ -112,7 +112,7 @@ describe("MLP router", () => {
       validationFraction: 0,
       classWeight,
     });
-    await r.fit(X, multiTask(labels), { initialTensors: init });
+    await r.fit({ X }, multiTask(labels), { initialTensors: init });
     const initState = {
       ...r.state(),
       tensors: Object.fromEntries(
@@ -141,7 +141,7 @@ describe("MLP router", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), "mlp-det-"));
     const save = async (seed: number, name: string): Promise<Buffer> => {
       const r = new MlpRouter({ hiddenLayerSizes: [16], epochs: 3, seed, classWeight: "balanced" });
-      await r.fit(X, multiTask(labels));
+      await r.fit({ X }, multiTask(labels));
       return readFileSync(saveRouterState(r.state(), path.join(dir, name)).bin);
     };
     try {
@@ -166,7 +166,7 @@ describe("MLP router", () => {
       learningRate: 0.01,
       seed: 1,
     });
-    await r.fit(X, multiTask(noise));
+    await r.fit({ X }, multiTask(noise));
     const h = r.history;
     assert.ok(h.length < 60, `stopped after ${h.length} epochs`);
     const best = Math.min(...h.map((e) => e.val_loss!));
@@ -176,12 +176,12 @@ describe("MLP router", () => {
   it("state round-trips through the model file with identical predictions", async () => {
     const { X, labels } = clusters(200, 16, 3, 9);
     const r = new MlpRouter({ hiddenLayerSizes: [8, 8], activation: "tanh", epochs: 3 });
-    await r.fit(X, multiTask(labels));
+    await r.fit({ X }, multiTask(labels));
     const dir = mkdtempSync(path.join(os.tmpdir(), "mlp-rt-"));
     try {
       const files = saveRouterState(r.state(), path.join(dir, "m"));
       const back = MlpRouter.fromState(loadRouterState(files.json));
-      assert.deepEqual(back.predict(X), r.predict(X));
+      assert.deepEqual(await back.predict({ X }), await r.predict({ X }));
       assert.deepEqual(Array.from(back.logits(X)), Array.from(r.logits(X)));
       assert.deepEqual(back.companion(), r.companion());
     } finally {
@@ -195,7 +195,10 @@ describe("MLP router", () => {
       [
         "empty set",
         () =>
-          new MlpRouter().fit({ data: new Float32Array(0), rows: 0, dim: 8 }, multiTask(new Int32Array(0))),
+          new MlpRouter().fit(
+            { X: { data: new Float32Array(0), rows: 0, dim: 8 } },
+            multiTask(new Int32Array(0)),
+          ),
         /empty/,
       ],
       [
@@ -203,29 +206,33 @@ describe("MLP router", () => {
         () => {
           const d = X.data.slice();
           d[17] = NaN;
-          return new MlpRouter().fit({ ...X, data: d }, multiTask(labels));
+          return new MlpRouter().fit({ X: { ...X, data: d } }, multiTask(labels));
         },
-        /row 2, column 1 is NaN/,
+        /non-finite value NaN at row 2, column 1/,
       ],
       [
         "dimension mismatch",
-        () => new MlpRouter({ inputDim: 384 }).fit(X, multiTask(labels)),
-        /dim is 8, expected 384/,
+        () => new MlpRouter({ inputDim: 384 }).fit({ X }, multiTask(labels)),
+        /dimension mismatch: got 8, expected 384/,
       ],
       [
         "single class",
-        () => new MlpRouter().fit(X, multiTask(new Int32Array(50).fill(1))),
-        /single class 'openai\/gpt-4o-mini'/,
+        () => new MlpRouter().fit({ X }, multiTask(new Int32Array(50).fill(1))),
+        /single class \('openai\/gpt-4o-mini'\)/,
       ],
       [
         "label out of range",
-        () => new MlpRouter().fit(X, multiTask(new Int32Array(50).fill(5))),
+        () => new MlpRouter().fit({ X }, multiTask(new Int32Array(50).fill(5))),
         /out of range/,
       ],
-      ["label count", () => new MlpRouter().fit(X, multiTask(labels.slice(0, 10))), /10 labels for 50/],
+      [
+        "label count",
+        () => new MlpRouter().fit({ X }, multiTask(labels.slice(0, 10))),
+        /50 embedding rows but 10 labels/,
+      ],
       [
         "unknown model name in class weights",
-        () => new MlpRouter({ classWeight: { "openai/gpt-5": 2 } }).fit(X, multiTask(labels)),
+        () => new MlpRouter({ classWeight: { "openai/gpt-5": 2 } }).fit({ X }, multiTask(labels)),
         /unknown model 'openai\/gpt-5'/,
       ],
     ];
@@ -236,8 +243,11 @@ describe("MLP router", () => {
     }
     it("predict on a different dimension", async () => {
       const r = new MlpRouter({ hiddenLayerSizes: [4], epochs: 1 });
-      await r.fit(X, multiTask(labels));
-      assert.throws(() => r.predict(randomProbes(2, 9, 1)), /dim 9 does not match/);
+      await r.fit({ X }, multiTask(labels));
+      await assert.rejects(
+        async () => await r.predict({ X: randomProbes(2, 9, 1) }),
+        /dimension mismatch: got 9, the router was fitted on 8/,
+      );
     });
   });
 });

@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import type { EmbeddingMatrix } from "../../lib/embed/types";
 import { saveRouterState } from "../../lib/routers/model-file";
 import { createRouter, loadRouter } from "../../lib/routers/registry";
-import { runSklearnPeer } from "../../lib/routers/sklearn-peer";
+import { runSklearnPeer } from "../peers/sklearn-peer";
 import type { SvmRouter } from "../../lib/routers/svm";
 import type { RoutingTask } from "../../lib/routers/types";
 import { clustered } from "./helpers";
@@ -61,7 +61,7 @@ describe("svm: parity with scikit-learn SVC", () => {
           ? { kind: "binary", models: ["weak", "strong"], labels: y }
           : { kind: "multi", models: ["a", "b", "c"], labels: y };
       const r = createRouter("svm", c.hp) as SvmRouter;
-      await r.fit(train, task);
+      await r.fit({ X: train }, task);
       const sk = runSklearnPeer({ estimator: "svc", params: c.sk, train, labels: y, test });
       assert.deepEqual(r.model.nSV, sk.n_support);
       compare(r.decisionFunction(test), sk.decision!, r.predictIndex(test), sk.pred);
@@ -78,9 +78,9 @@ describe("svm: behaviour", () => {
   const task: RoutingTask = { kind: "binary", models: ["weak", "strong"], labels };
   it("deterministic bytes; P(strong) > 0.5 exactly when strong is predicted", async () => {
     const a = createRouter("svm", { C: 2 });
-    await a.fit(X, task);
+    await a.fit({ X }, task);
     const b = createRouter("svm", { C: 2 });
-    await b.fit(X, task);
+    await b.fit({ X }, task);
     const pa = saveRouterState(a.state(), path.join(dir, "a"));
     const pb = saveRouterState(b.state(), path.join(dir, "b"));
     assert.deepEqual(readFileSync(pa.bin), readFileSync(pb.bin));
@@ -88,17 +88,17 @@ describe("svm: behaviour", () => {
       readFileSync(pa.json, "utf8").replace("a.router", ""),
       readFileSync(pb.json, "utf8").replace("b.router", ""),
     );
-    const s = a.score(X);
-    a.predict(X).forEach((m, i) => assert.equal(m === "strong", s.strongProbability![i]! > 0.5));
+    const s = await a.score({ X });
+    (await a.predict({ X })).forEach((m, i) => assert.equal(m === "strong", s.strongProbability![i]! > 0.5));
   });
   it("bad input is rejected before training", async () => {
     await assert.rejects(
-      createRouter("svm").fit(X, { ...task, labels: new Int32Array(200).fill(1) }),
+      createRouter("svm").fit({ X }, { ...task, labels: new Int32Array(200).fill(1) }),
       /single class \('strong'\)/,
     );
     await assert.rejects(
       createRouter("svm").fit(
-        { data: new Float32Array(0), rows: 0, dim: 8 },
+        { X: { data: new Float32Array(0), rows: 0, dim: 8 } },
         { ...task, labels: new Int32Array(0) },
       ),
       /empty/,

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { z } from "zod";
-import type { TrainConfig } from "../../lib/cli/train";
-import { runTraining, TrainConfigSchema } from "../../lib/cli/train";
-import { configHash } from "../../lib/cli/train-tracking";
+import type { TrainConfig } from "../../lib/pipeline/train";
+import { runTraining, TrainConfigSchema } from "../../lib/pipeline/train";
+import { configHash } from "../../lib/pipeline/train-tracking";
 import type { MlpRouter } from "../../lib/routers/mlp";
 import { MlflowClient } from "../../lib/tracking/client";
 import { testServices } from "../support/services";
@@ -131,6 +131,17 @@ describe("routerlab train: tracking", () => {
     assert.deepEqual(lossSteps, [1, 2, 3]);
     assert.ok(events.some((e) => e.t === "artifact"));
     assert.ok(events.some((e) => e.t === "end"));
+    // The learning curves and the decisions are logged as a chart artifact.
+    const charts = readdirSync(path.join(a.tracking!.runDir, "files")).find((f) => f.endsWith("charts.html"));
+    assert.ok(charts, "charts.html logged");
+    const html = readFileSync(path.join(a.tracking!.runDir, "files", charts), "utf8");
+    for (const t of [
+      "Learning curve: loss",
+      "Learning curve: accuracy",
+      "Per-model decisions on the test split",
+    ]) {
+      assert.ok(html.includes(t), t);
+    }
 
     const b = await runTraining({ ...mf, output: { dir, name: "mf-b" } }, { tracking: { enabled: false } });
     assert.equal(b.tracking, undefined);

@@ -236,17 +236,20 @@ describe("router scores of test questions", () => {
 
   it("binary router: score = P(strong), policy = score band around the threshold", async () => {
     const r = createRouter("knn", { k: 4 });
-    await r.fit(X, {
-      kind: "binary",
-      models: ["weak", "strong"],
-      labels: Int32Array.from([0, 0, 0, 1, 1, 1, 1, 0]),
-    });
-    const v = scoreQuestions(loaded(r, "binary", ["weak", "strong"]), X, {
+    await r.fit(
+      { X },
+      {
+        kind: "binary",
+        models: ["weak", "strong"],
+        labels: Int32Array.from([0, 0, 0, 1, 1, 1, 1, 0]),
+      },
+    );
+    const v = await scoreQuestions(loaded(r, "binary", ["weak", "strong"]), X, {
       strongPolicies: ["Complex_Query"],
       ambiguousMargin: 0.1,
       threshold: () => 0.5,
     });
-    assert.deepEqual(Array.from(v.scores), Array.from(r.score(X).strongProbability!));
+    assert.deepEqual(Array.from(v.scores), Array.from((await r.score({ X })).strongProbability!));
     assert.equal(v.threshold, 0.5);
     v.scores.forEach((s, i) => assert.equal(v.policies[i], scoreBandPolicy(s, 0.5, 0.1)));
     assert.ok(v.policies.includes("Standard_Query") && v.policies.includes("Complex_Query"));
@@ -255,9 +258,9 @@ describe("router scores of test questions", () => {
   it("policy classifier: score = summed probability of the strong policies, policy = argmax", async () => {
     const labels = ["Standard_Query", "Complex_Query", "Ambiguous_Query"];
     const r = createRouter("knn", { k: 3 });
-    await r.fit(X, { kind: "multi", models: labels, labels: Int32Array.from([0, 0, 0, 2, 1, 1, 1, 2]) });
-    const s = r.score(X);
-    const v = scoreQuestions(loaded(r, "policy", labels), X, {
+    await r.fit({ X }, { kind: "multi", models: labels, labels: Int32Array.from([0, 0, 0, 2, 1, 1, 1, 2]) });
+    const s = await r.score({ X });
+    const v = await scoreQuestions(loaded(r, "policy", labels), X, {
       strongPolicies: ["Complex_Query", "Ambiguous_Query"],
       ambiguousMargin: 0.1,
       threshold: (scores) => resolveThreshold({ kind: "share", value: 0.5 }, scores),
@@ -269,7 +272,7 @@ describe("router scores of test questions", () => {
     }
     assert.equal(v.policies[0], "Standard_Query");
     assert.equal(v.policies[5], "Complex_Query");
-    assert.throws(
+    await assert.rejects(
       () =>
         scoreQuestions(loaded(r, "policy", labels), X, {
           strongPolicies: ["Hard"],

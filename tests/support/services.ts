@@ -35,7 +35,7 @@ const envSchema = z.object({
 
 export const HOW_TO_RUN =
   "run the suite with `npm test`, or one file with the services: " +
-  "`npx tsc -p tsconfig.json && node dist/tests/harness/run-suite.js dist/tests/<area>/<file>.test.js`";
+  "`npm run build && node dist/tests/harness/run-suite.js dist/tests/<area>/<file>.test.js`";
 
 /** Reads the services the suite runner started; throws, naming the missing variables, if there are none. */
 export function testServices(env: NodeJS.ProcessEnv = process.env): TestServices {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { filesUnder } from "../support/files";
 
-/** What python/mlflow_readback.py prints: the run as MLflow's own Python client sees it. */
+/** What python/peers/mlflow_readback.py prints: the run as MLflow's own Python client sees it. */
 export const ReadbackSchema = z.object({
   search: z.record(z.string(), z.string().nullable()),
   status: z.string(),
@@ -35,7 +35,7 @@ export function pythonReadback(
     dst_dir: string;
   },
 ): Readback {
-  const script = path.join(__dirname, "..", "..", "..", "python", "mlflow_readback.py");
+  const script = path.join(__dirname, "..", "..", "..", "python", "peers", "mlflow_readback.py");
   const r = spawnSync(python, [script], {
     input: JSON.stringify(req),
     encoding: "utf8",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { fitL2Logistic } from "../../lib/pipeline/feature-logreg";
+import { fitL2Logistic } from "../../lib/routers/logreg-emb-features";
 import { minimizeLbfgs } from "../../lib/util/lbfgs";
 import { venvPython } from "../../lib/util/paths";
 import { createRng } from "../../lib/util/random";

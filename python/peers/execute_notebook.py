@@ -1,6 +1,7 @@
 """Executes a Jupyter notebook headlessly with nbclient; never writes outputs back.
 
-Input (argv[1]): JSON {"path": str, "timeout_s": number, "kernel": str | null}.
+Input (argv[1]): JSON {"path": str, "timeout_s": number, "kernel": str | null, "output_path": str | null}.
+With "output_path", the executed notebook (outputs included, up to the failing cell) is written there.
 The notebook runs with its own folder as working directory, in the kernel named in its metadata
 (or "kernel" when given). Output (stdout, one JSON line):
   {"ok": true, "cells": <executed code cells>, "kernel": <name>}
@@ -32,6 +33,7 @@ def main() -> int:
         path = os.path.abspath(str(req["path"]))
         timeout_s = float(req.get("timeout_s", 600))
         kernel = req.get("kernel")
+        output_path = req.get("output_path")
         nb = nbformat.read(path, as_version=4)
     except Exception as e:  # noqa: BLE001 - reported to the caller as a structured error
         emit({"ok": False, "kind": "input", "message": f"{type(e).__name__}: {e}"})
@@ -56,7 +58,11 @@ def main() -> int:
 
     client.async_execute_cell = tracking_execute_cell
     try:
-        client.execute()
+        try:
+            client.execute()
+        finally:
+            if output_path:
+                nbformat.write(nb, output_path)
     except CellExecutionError as e:
         i = current["index"]
         source = nb.cells[i].source if 0 <= i < len(nb.cells) else ""

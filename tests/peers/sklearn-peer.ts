@@ -3,11 +3,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import type { EmbeddingMatrix } from "../embed/types";
-import { RouterlabError } from "../util/errors";
-import { projectRoot, venvPython } from "../util/paths";
+import type { EmbeddingMatrix } from "../../lib/embed/types";
+import { RouterlabError } from "../../lib/util/errors";
+import { projectRoot, venvPython } from "../../lib/util/paths";
 
-/** Runs python/sklearn_peer.py (scikit-learn KNeighborsClassifier / SVC) on the same data, for parity checks and benchmarks. */
+/** Runs python/peers/sklearn_peer.py (scikit-learn KNeighborsClassifier / SVC) on the same data, for parity checks and benchmarks. */
 export const PeerOutputSchema = z.object({
   sklearn: z.string(),
   numpy: z.string(),
@@ -56,7 +56,7 @@ export function runSklearnPeer(req: PeerRequest): PeerResult {
       single_queries: req.singleQueries ?? 0,
       repeat: req.repeat ?? 1,
     };
-    const script = path.join(projectRoot(), "python", "sklearn_peer.py");
+    const script = path.join(projectRoot(), "python", "peers", "sklearn_peer.py");
     const r = spawnSync(venvPython(), [script], {
       input: JSON.stringify(cfg),
       encoding: "utf8",

@@ -3,9 +3,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
-import { projectRoot, venvPython } from "../util/paths";
-import type { EmbeddingMatrix } from "./types";
+import { RouterlabError } from "../../lib/util/errors";
+import { projectRoot, venvPython } from "../../lib/util/paths";
+import type { EmbeddingMatrix } from "../../lib/embed/types";
 
 const ReferenceOutput = z.object({
   rows: z.number().int(),
@@ -26,13 +26,13 @@ export interface ReferenceResult {
 
 /**
  * The Python peer: sentence-transformers with the same model, offline, in the project's .venv
- * (python/embed_reference.py). Used by the parity test and the benchmark.
+ * (python/peers/embed_reference.py). Used by the parity test and the benchmark.
  */
 export async function pythonReference(
   texts: readonly string[],
   opts: { batchSize?: number; threads?: number; latencyRuns?: number } = {},
 ): Promise<ReferenceResult> {
-  const script = path.join(projectRoot(), "python", "embed_reference.py");
+  const script = path.join(projectRoot(), "python", "peers", "embed_reference.py");
   const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-embref-"));
   const out = path.join(tmp, "ref.f32");
   try {

@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import type { RoutingData } from "../data/routing";
+import { figuresToHtml } from "../plots/plotly";
+import { trainingFigures } from "../plots/training";
 import type { EpochMetrics } from "../routers/nn/common";
 import { stableStringify } from "../routers/model-file";
 import type { RoutingTask } from "../routers/types";
@@ -70,6 +72,7 @@ export interface TrainRunInputs {
 
 /** A started training run; `end*` must be called exactly once. */
 export class TrainRun {
+  private readonly epochs: EpochMetrics[] = [];
   private constructor(readonly run: TrackedRun) {}
 
   static start(inp: TrainRunInputs, target: TrainTrackingTarget): TrainRun {
@@ -112,6 +115,7 @@ export class TrainRun {
     if (m.val_loss !== null) metrics.val_loss = m.val_loss;
     if (m.val_accuracy !== null) metrics.val_accuracy = m.val_accuracy;
     this.run.logMetrics(metrics, m.epoch);
+    this.epochs.push({ ...m });
   }
 
   async finish(
@@ -122,6 +126,9 @@ export class TrainRun {
     const metrics: Record<string, number> = {};
     for (const [k, v] of Object.entries(final)) metrics[metricKey(k)] = v;
     this.run.logMetrics(metrics);
+    const charts = trainingFigures(this.epochs, final);
+    if (charts.length > 0)
+      this.run.logHtml("charts.html", figuresToHtml(charts, { title: "routerlab training run" }));
     if (files) {
       await this.run.logArtifact(files.json, "model");
       await this.run.logArtifact(files.bin, "model");

@@ -1,7 +1,7 @@
 """Generates the two one-node Gemm graphs inlined in lib/routers/native/gemm.ts (MF training's products).
 
 gemm_nt: Y[M, N] = A[M, K] @ B[N, K]^T (transB=1); gemm_tn: Y[M, N] = A[K, M]^T @ B[K, N] (transA=1). float32.
-Pinned: onnx 1.19.1, opset 17, IR version 8. Run: .venv/bin/python python/make_gemm_onnx.py (prints base64, one per line)
+Pinned: onnx 1.19.1, opset 17, IR version 8. Run: .venv/bin/python python/generators/make_gemm_onnx.py (prints base64, one per line)
 """
 
 import base64

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
-import { dataDir } from "../util/paths";
-import { createRng, shuffled } from "../util/random";
+import { RouterlabError } from "../../lib/util/errors";
+import { dataDir } from "../../lib/util/paths";
+import { createRng, shuffled } from "../../lib/util/random";
 
 const DcRouterRows = z.array(z.object({ question: z.string() }).loose());
 

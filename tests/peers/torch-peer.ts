@@ -1,5 +1,5 @@
 /**
- * Runs python/torch_peer.py in the project's venv: the PyTorch reference used by the parity tests and the benchmarks.
+ * Runs python/peers/torch_peer.py in the project's venv: the PyTorch reference used by the parity tests and the benchmarks.
  * Tensors go out as raw float32 files plus a JSON spec; the answer comes back as JSON and is checked with zod.
  */
 import { execFileSync } from "node:child_process";
@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import type { EmbeddingMatrix } from "../../embed/types";
-import { RouterlabError } from "../../util/errors";
-import { projectRoot, venvPython } from "../../util/paths";
-import type { RouterState } from "../types";
+import type { EmbeddingMatrix } from "../../lib/embed/types";
+import { RouterlabError } from "../../lib/util/errors";
+import { projectRoot, venvPython } from "../../lib/util/paths";
+import type { RouterState } from "../../lib/routers/types";
 
 const ForwardSchema = z.object({
   values: z.array(z.array(z.number())),
@@ -30,7 +30,7 @@ function runPeer<S extends z.ZodType>(
 ): z.infer<S> {
   const specFile = path.join(dir, "spec.json");
   writeFileSync(specFile, JSON.stringify(spec));
-  const script = path.join(projectRoot(), "python", "torch_peer.py");
+  const script = path.join(projectRoot(), "python", "peers", "torch_peer.py");
   let out: string;
   try {
     out = execFileSync(venvPython(), [script, mode, specFile], { encoding: "utf8", maxBuffer: 1 << 28 });

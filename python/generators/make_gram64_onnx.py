@@ -1,6 +1,6 @@
 """Generates the float64 Gram graph inlined in lib/routers/native/gram.ts: S = A @ X^T (Gemm, transB=1), A [B, D], X [N, D] float64.
 
-Pinned: onnx 1.19.1, opset 17, IR version 8. Run: .venv/bin/python python/make_gram64_onnx.py <out.onnx>
+Pinned: onnx 1.19.1, opset 17, IR version 8. Run: .venv/bin/python python/generators/make_gram64_onnx.py <out.onnx>
 """
 
 import sys, onnx

@@ -1,7 +1,7 @@
 """Generates lib/routers/native/knn_topk.onnx: S = Q @ X^T (Gemm, transB=1), then TopK(S, K) along the last axis.
 
 Inputs: Q float32 [B, D], X float32 [N, D], K int64 [1]. Outputs: values float32 [B, K], indices int64 [B, K].
-Pinned: onnx 1.19.1, opset 17, IR version 8. Run: .venv/bin/python python/make_knn_onnx.py <out.onnx>
+Pinned: onnx 1.19.1, opset 17, IR version 8. Run: .venv/bin/python python/generators/make_knn_onnx.py <out.onnx>
 """
 
 import sys

@@ -1,0 +1,34 @@
+import { RouterlabError } from "../../util/errors";
+import { eloJsonFormat } from "./elo-json";
+import { sklearnKnnFormat, sklearnSvmFormat } from "./sklearn-pickle";
+import { torchMfFormat, torchMlpFormat } from "./torch-pt";
+import type { ExportFormat } from "./types";
+
+export type { ExportFormat, FormatContext, FormatOutput } from "./types";
+
+/** Every gateway export format, one line each. A router entry names one by id (`gatewayFormat`). */
+const FORMATS: readonly ExportFormat[] = [
+  torchMlpFormat,
+  torchMfFormat,
+  sklearnKnnFormat,
+  sklearnSvmFormat,
+  eloJsonFormat,
+];
+
+export function exportFormats(): readonly ExportFormat[] {
+  return FORMATS;
+}
+
+export function exportFormat(id: string): ExportFormat {
+  const f = FORMATS.find((x) => x.id === id);
+  if (!f)
+    throw new RouterlabError(`unknown export format '${id}'; known: ${FORMATS.map((x) => x.id).join(", ")}`, {
+      file: "export format",
+    });
+  return f;
+}
+
+/** The format serving a gateway strategy `llmrouter-<gatewayKind>` (e.g. from a manifest tag), if any. */
+export function formatForGatewayKind(kind: string): ExportFormat | undefined {
+  return FORMATS.find((f) => f.gatewayKind === kind);
+}
