@@ -12,6 +12,7 @@ import { registerEvalSimpleQaCommands } from "./eval-simpleqa";
 import { registerCollectCommands } from "./collect";
 import { registerWorkbenchCommands } from "./workbench";
 import { registerLabelTrafficCommands } from "./label-traffic";
+import { registerRetrainCommands } from "./retrain";
 
 /**
  * Every command group registers itself here, one line each, so `routerlab --help` lists them all.
@@ -32,4 +33,5 @@ export function registerCommands(program: Command): void {
   registerCollectCommands(program);
   registerWorkbenchCommands(program);
   registerLabelTrafficCommands(program);
+  registerRetrainCommands(program);
 }

@@ -2,6 +2,7 @@
 import type { Figure } from "../plots/plotly";
 import { barChart, histogram } from "../plots/plotly";
 import type { ModelUsage, ScoreDrift, ShareOverTime, VariantStats } from "./analytics";
+import type { GateDecision } from "./gate";
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace("T", " ");
 
@@ -93,4 +94,35 @@ export function scoreHistogram(
     ],
     { xTitle: "score", nbinsx: 40 },
   );
+}
+
+/** The promotion gate's evidence: champion and challenger quality per strong share, and the paired difference with its interval. */
+export function gateChart(d: GateDecision): Figure {
+  const x = d.atShare.map((g) => `${Math.round(g.share * 100)}% strong`);
+  return {
+    data: [
+      { type: "bar", name: "champion", x, y: d.atShare.map((g) => g.champion) },
+      { type: "bar", name: "challenger", x, y: d.atShare.map((g) => g.challenger) },
+      {
+        type: "scatter",
+        mode: "markers",
+        name: `challenger - champion (${d.level * 100}% paired bootstrap)`,
+        x,
+        y: d.atShare.map((g) => g.diff),
+        yaxis: "y2",
+        error_y: {
+          type: "data",
+          symmetric: false,
+          array: d.atShare.map((g) => g.hi - g.diff),
+          arrayminus: d.atShare.map((g) => g.diff - g.lo),
+        },
+      },
+    ],
+    layout: {
+      title: { text: `Promotion gate, n = ${d.n}: ${d.promote ? "PROMOTE" : "keep the champion"}` },
+      barmode: "group",
+      yaxis: { title: { text: "mean quality on the held-out traffic" } },
+      yaxis2: { title: { text: "difference" }, overlaying: "y", side: "right", zeroline: true },
+    },
+  };
 }
