@@ -2,11 +2,13 @@
  * The calibration record: what `routerlab calibrate` logs and what export consumes (the threshold to
  * bake into the artifact, with its target, intervals and the fingerprint of the data it came from).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import type { CalibrationResult, DriftCheck, HoldoutCheck, Realised } from "./calibrate";
+import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 const interval = z.object({ lo: z.number().nullable(), hi: z.number().nullable() });
 const realised = z.object({
@@ -129,7 +131,7 @@ export function makeRecord(args: {
 
 export function saveRecord(file: string, record: CalibrationRecord): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(CalibrationRecordSchema.parse(record), null, 2) + "\n");
+  writeFileAtomic(file, JSON.stringify(CalibrationRecordSchema.parse(record), null, 2) + "\n");
 }
 
 /** Reads and validates a calibration record; errors name the file and the JSON path. */
@@ -140,11 +142,5 @@ export function loadRecord(file: string): CalibrationRecord {
   } catch (e) {
     throw new RouterlabError(`cannot read calibration record: ${(e as Error).message}`, { file });
   }
-  const res = CalibrationRecordSchema.safeParse(value);
-  if (res.success) return res.data;
-  const issue = res.error.issues[0]!;
-  throw new RouterlabError(issue.message, {
-    file,
-    path: "$" + issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join(""),
-  });
+  return parseWith(CalibrationRecordSchema, value, { file, jsonPath: "$" });
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
@@ -28,6 +28,7 @@ import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
 import { createRng, shuffled } from "../util/random";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export const CalibrateConfigSchema = z
   .object({
@@ -85,11 +86,11 @@ export function registerEvaluateCommands(program: Command): void {
       });
       const dir = opts.out ?? path.join(outDir(), "eval", opts.data);
       mkdirSync(dir, { recursive: true });
-      writeFileSync(
+      writeFileAtomic(
         path.join(dir, "metrics.json"),
         JSON.stringify(evaluationJson(opts.data, data.models, evals), null, 2) + "\n",
       );
-      writeFileSync(
+      writeFileAtomic(
         path.join(dir, "report.html"),
         evaluationReportHtml({
           dataset: opts.data,
@@ -225,7 +226,7 @@ export function registerEvaluateCommands(program: Command): void {
           { resamples: 200, seed, calibrationResamples: 200 },
         );
         const html = file.replace(/\.json$/, "") + ".html";
-        writeFileSync(html, calibrationReportHtml(record, [ev]));
+        writeFileAtomic(html, calibrationReportHtml(record, [ev]));
         const iv = record.intervals.share;
         process.stdout.write(
           `threshold ${record.threshold} for ${target.kind} ${target.value}: share ${(record.calibration.share * 100).toFixed(1)}% ` +

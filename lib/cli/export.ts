@@ -21,6 +21,7 @@ import { gatewayDecisions } from "../export/gateway-check";
 import { checkOperatingPoint, readOperatingPoint } from "../export/operating-point";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
+import { parseWith } from "../util/zod-error";
 
 function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
   let raw: unknown;
@@ -29,16 +30,7 @@ function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
   } catch (e) {
     throw new RouterlabError(`cannot read JSON: ${(e as Error).message}`, { file });
   }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, {
-      file,
-      path: "$." + issue.path.join("."),
-      field: String(issue.path.at(-1) ?? ""),
-    });
-  }
-  return r.data;
+  return parseWith(schema, raw, { file, jsonPath: "$" });
 }
 
 /** Raw little-endian float32 rows (`.f32`), `dim` wide. */
@@ -48,7 +40,15 @@ function readF32(file: string, dim = 384): EmbeddingMatrix {
   if (b.length % (dim * 4) !== 0)
     throw new RouterlabError(`size ${b.length} is not a multiple of ${dim} float32 values`, { file });
   const data = new Float32Array(b.length / 4);
-  for (let i = 0; i < data.length; i++) data[i] = b.readFloatLE(i * 4);
+  for (let i = 0; i < data.length; i++) {
+    const v = b.readFloatLE(i * 4);
+    if (!Number.isFinite(v))
+      throw new RouterlabError(`non-finite value ${v} at row ${Math.floor(i / dim)}, column ${i % dim}`, {
+        file,
+        field: `row ${Math.floor(i / dim)}`,
+      });
+    data[i] = v;
+  }
   return { data, rows: data.length / dim, dim };
 }
 
@@ -178,6 +178,7 @@ export function registerExportCommands(program: Command): void {
           gatewayModelsFile: o.gatewayModels,
           group: o.group,
           embeddingSpec: spec,
+          embeddingSpecFile: o.embeddingSpec,
           routerFile,
           key,
           stem: o.stem,

@@ -6,6 +6,9 @@
  * marker) and fsynced before the request is acknowledged; several waiting requests share one
  * write and one fsync (group commit). After a kill -9, records after the last batch line of a
  * segment belong to a request that was never acknowledged: `open` cuts them off.
+ *
+ * Segments are append-only files fsynced per batch (above), so they do not go through the atomic writer of
+ * lib/util/atomic-write.ts, which replaces whole files; `index.json` is a whole file and does.
  */
 import {
   closeSync,
@@ -16,7 +19,6 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  renameSync,
   rmSync,
   writeSync,
   ftruncateSync,
@@ -25,6 +27,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open as openAsync } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { fsyncDir, writeFileAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import type { BatchCounts, BatchRecord } from "./records";
 import { addCounts, BatchCountsSchema, emptyCounts } from "./records";
@@ -66,35 +69,8 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
 }
 
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some filesystems cannot fsync a directory
-  }
-}
-
 function writeIndexAtomic(dir: string, index: CollectIndex): void {
-  const tmp = path.join(dir, `.${INDEX_FILE}.tmp-${process.pid}`);
-  try {
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NOFOLLOW, 0o644);
-    try {
-      writeAll(fd, Buffer.from(JSON.stringify(index, null, 1) + "\n", "utf8"));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path.join(dir, INDEX_FILE));
-    fsyncDir(dir);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path.join(dir, INDEX_FILE), JSON.stringify(index, null, 1) + "\n");
 }
 
 /** A real directory (not a symlink), created when missing. */

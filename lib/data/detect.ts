@@ -73,11 +73,16 @@ export interface Inspection {
   preview: Record<string, unknown>[];
 }
 
-function cut(v: unknown): unknown {
+/** Preview values: long strings and arrays shortened, nesting below PREVIEW_DEPTH levels elided. */
+const PREVIEW_DEPTH = 6;
+
+function cut(v: unknown, depth = 0): unknown {
   if (typeof v === "string") return v.length > 80 ? v.slice(0, 77) + "..." : v;
-  if (Array.isArray(v)) return v.length > 5 ? [...v.slice(0, 5).map(cut), `(+${v.length - 5})`] : v.map(cut);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cut(x)]));
-  return v;
+  if (v === null || typeof v !== "object") return v;
+  if (depth >= PREVIEW_DEPTH) return "(...)";
+  const c = (x: unknown) => cut(x, depth + 1);
+  if (Array.isArray(v)) return v.length > 5 ? [...v.slice(0, 5).map(c), `(+${v.length - 5})`] : v.map(c);
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, c(x)]));
 }
 
 /** Loads a file with the loader for its format and returns the reports and a preview. */

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { parsePythonLiteral, PythonLiteralError } from "./python-literal";
 import type { Loaded, LoadOptions, LoadReport } from "./load";
-import { arrayElementLines, guardRow, LoadTracker, parseRow, readJsonDocument, readJsonLines, RowError } from "./load";
+import { guardRow, jsonArrayRows, LoadTracker, nestedTooDeep, parseRow, rawJson, readJsonDocument, readJsonLines, RowError, TOO_DEEP } from "./load";
 
 /** One dcrouter row: a question and every model's score on it (in [0,1]). */
 export interface DcrouterRow {
@@ -49,12 +49,10 @@ export function loadDcrouter(file: string, split: string, opts: LoadOptions = {}
   const tracker = new LoadTracker(file, "llmrouter-dcrouter-json", opts);
   const { text, value } = readJsonDocument(file, tracker);
   if (!Array.isArray(value)) throw new RouterlabError("expected a JSON array of rows", { file, path: "$" });
-  const lines = arrayElementLines(text);
   const rows: DcrouterRow[] = [];
   const seen = new Map<string, number>();
-  value.forEach((el: unknown, i: number) => {
-    const line = lines.length === value.length ? lines[i]! : null;
-    const row = guardRow(tracker, { line, path: `$[${i}]`, raw: JSON.stringify(el) ?? "" }, () => {
+  for (const { index: i, line, raw, value: el } of jsonArrayRows(text, value, tracker, opts)) {
+    const row = guardRow(tracker, { line, path: `$[${i}]`, raw }, () => {
       const v = parseRow(DcrouterSchema, el);
       const prev = seen.get(v.question);
       if (prev !== undefined) throw new RowError("question", `duplicate of $[${prev}]`);
@@ -62,7 +60,7 @@ export function loadDcrouter(file: string, split: string, opts: LoadOptions = {}
       return { id: `dcrouter/${split}/${i}`, line, question: v.question, scores: parseScores(v.scores), clusterId: v.cluster_id ?? null };
     });
     if (row) rows.push(row);
-  });
+  }
   const models = new Set(rows.flatMap((r) => Object.keys(r.scores)));
   const partial = rows.filter((r) => Object.keys(r.scores).length !== models.size).length;
   if (partial > 0) tracker.warn(`${partial} row(s) lack a score for some of the ${models.size} models (NaN)`);
@@ -154,7 +152,8 @@ export function loadLlmCandidates(file: string, opts: LoadOptions = {}): Loaded<
     throw new RouterlabError("expected a JSON object {model name: {...}}", { file, path: "$" });
   const rows: LlmCandidate[] = [];
   for (const [name, el] of Object.entries(value as Record<string, unknown>)) {
-    const row = guardRow(tracker, { line: null, path: `$[${JSON.stringify(name)}]`, raw: JSON.stringify(el) ?? "" }, () => {
+    const row = guardRow(tracker, { line: null, path: `$[${JSON.stringify(name)}]`, raw: rawJson(el) }, () => {
+      if (nestedTooDeep(el)) throw new RowError("(row)", TOO_DEEP);
       const v = parseRow(CandidateSchema, el);
       return {
         name,
@@ -187,7 +186,8 @@ export interface RoutingJsonlRow {
   extras: Record<string, unknown>;
 }
 
-const optNum = z.number().nullable().optional();
+/** Token counts, times and costs cannot be negative. */
+const optNonNeg = z.number().min(0).nullable().optional();
 
 const RoutingJsonlSchema = z
   .object({
@@ -195,13 +195,13 @@ const RoutingJsonlSchema = z
     model_name: z.string().min(1),
     performance: z.number().nullable().optional(),
     embedding_id: z.number().int().nullable().optional(),
-    input_tokens: optNum,
-    output_tokens: optNum,
-    prompt_tokens: optNum,
-    completion_tokens: optNum,
-    response_time: optNum,
-    response_time_ms: optNum,
-    cost: optNum,
+    input_tokens: optNonNeg,
+    output_tokens: optNonNeg,
+    prompt_tokens: optNonNeg,
+    completion_tokens: optNonNeg,
+    response_time: optNonNeg,
+    response_time_ms: optNonNeg,
+    cost: optNonNeg,
   })
   .passthrough();
 

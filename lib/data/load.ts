@@ -1,9 +1,11 @@
 import { isUtf8 } from "node:buffer";
-import { appendFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomic } from "../util/atomic-write";
 import type { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
+import { issueKeyPath } from "../util/zod-error";
 
 /** What a loader did with a file: rows read = rows accepted + rows quarantined, always. */
 export interface LoadReport {
@@ -43,6 +45,11 @@ export interface LoadOptions {
 }
 
 export const DEFAULT_MAX_ROW_CHARS = 8 * 1024 * 1024;
+/**
+ * A row (JSONL line, JSON array element, trace span) whose arrays/objects nest deeper than this is quarantined:
+ * schema checks and JSON.stringify recurse, and a hostile row must not overflow the stack and fail its file.
+ */
+export const MAX_NESTING_DEPTH = 100;
 const RAW_LIMIT = 2000;
 
 /** A row-level problem: the loader catches it and quarantines the row. */
@@ -95,11 +102,8 @@ export class LoadTracker {
     }
     if (this.quarantined.length > 0) {
       const dir = this.opts.quarantineDir ?? path.join(outDir(), "quarantine");
-      mkdirSync(dir, { recursive: true });
-      const name = quarantineName(this.file);
-      const qf = path.join(dir, name);
-      writeFileSync(qf, "");
-      appendFileSync(qf, this.quarantined.map((q) => JSON.stringify(q)).join("\n") + "\n");
+      const qf = path.join(dir, quarantineName(this.file));
+      writeFileAtomic(qf, this.quarantined.map((q) => JSON.stringify(q)).join("\n") + "\n");
       r.quarantineFile = qf;
       r.warnings.push(`${this.quarantined.length} row(s) quarantined to ${qf}`);
     }
@@ -195,13 +199,40 @@ export function readJsonLines(file: string, tracker: LoadTracker, opts: LoadOpti
       tracker.quarantine({ line: i + 1, field: "(line)", reason: `line has ${raw.length} characters, over the limit ${max}`, raw });
       continue;
     }
+    let value: unknown;
     try {
-      out.push({ line: i + 1, raw, value: parseJsonLenient(raw) });
+      value = parseJsonLenient(raw);
     } catch (e) {
       tracker.quarantine({ line: i + 1, field: "(line)", reason: `invalid JSON: ${(e as Error).message}`, raw });
+      continue;
     }
+    if (nestedTooDeep(value)) {
+      tracker.quarantine({ line: i + 1, field: "(line)", reason: TOO_DEEP, raw });
+      continue;
+    }
+    out.push({ line: i + 1, raw, value });
   }
   return out;
+}
+
+export const TOO_DEEP = `nested deeper than ${MAX_NESTING_DEPTH} levels`;
+
+/** Whether arrays/objects in `value` nest deeper than `max` (iterative: safe on any depth). */
+export function nestedTooDeep(value: unknown, max = MAX_NESTING_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d + 1 > max) return true;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) if (x !== null && typeof x === "object") stack.push([x, d + 1]);
+  }
+  return false;
+}
+
+/** JSON text of a parsed row for the quarantine file; never throws (a too-deep value gets a placeholder). */
+export function rawJson(value: unknown): string {
+  if (nestedTooDeep(value)) return `(${TOO_DEEP}; not shown)`;
+  return JSON.stringify(value) ?? "";
 }
 
 /** JSON.parse that also accepts Python's bare NaN / Infinity / -Infinity tokens (as non-finite numbers). */
@@ -212,10 +243,33 @@ export function parseJsonLenient(text: string): unknown {
     if (!/\b(NaN|Infinity)\b/.test(text)) throw e;
     const marked = replaceOutsideStrings(text);
     if (marked === text) throw e;
-    return JSON.parse(marked, (_k, v: unknown) =>
-      v === "\u0000NaN" ? NaN : v === "\u0000Infinity" ? Infinity : v === "\u0000-Infinity" ? -Infinity : v,
-    );
+    // no reviver: V8 walks a reviver recursively, which a deeply nested document would overflow
+    return unmark(JSON.parse(marked) as unknown);
   }
+}
+
+const MARKS = new Map<unknown, number>([
+  ["\u0000NaN", NaN],
+  ["\u0000Infinity", Infinity],
+  ["\u0000-Infinity", -Infinity],
+]);
+
+/** Turns the marker strings of `replaceOutsideStrings` back into non-finite numbers (iteratively). */
+function unmark(root: unknown): unknown {
+  if (MARKS.has(root)) return MARKS.get(root);
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== "object") continue;
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      const x = o[k];
+      if (typeof x === "string") {
+        if (MARKS.has(x)) o[k] = MARKS.get(x);
+      } else if (x !== null && typeof x === "object") stack.push(x);
+    }
+  }
+  return root;
 }
 
 function replaceOutsideStrings(text: string): string {
@@ -263,10 +317,27 @@ function lineOfEnd(text: string, msg: string): number | undefined {
 
 /** 1-based start lines of the elements of a top-level JSON array (scanned, not parsed). */
 export function arrayElementLines(text: string): number[] {
-  const lines: number[] = [];
+  return arrayElementSpans(text).map((s) => s.line);
+}
+
+/** Where each element of a top-level JSON array starts (line, offset) and ends (offset after its last character). */
+export interface ElementSpan {
+  line: number;
+  start: number;
+  end: number;
+}
+
+/** The elements of a top-level JSON array, scanned without parsing (iterative: safe on any depth). */
+export function arrayElementSpans(text: string): ElementSpan[] {
+  const spans: ElementSpan[] = [];
   let line = 1;
   let depth = 0;
   let expectingElement = false;
+  let lastEnd = 0;
+  const close = () => {
+    const s = spans[spans.length - 1];
+    if (s && s.end < 0) s.end = lastEnd;
+  };
   const n = text.length;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
@@ -275,21 +346,23 @@ export function arrayElementLines(text: string): number[] {
       continue;
     }
     if (c === 32 || c === 9 || c === 13) continue;
+    if (depth === 1 && (c === 44 || c === 93)) close();
     if (depth === 1 && expectingElement && c !== 93 /* ] */) {
-      lines.push(line);
+      spans.push({ line, start: i, end: -1 });
       expectingElement = false;
     }
     if (c === 34 /* " */) {
       // JSON strings hold no raw newlines: jump to the closing quote (not preceded by an odd run of \)
       let q = text.indexOf('"', i + 1);
       for (;;) {
-        if (q < 0) return lines;
+        if (q < 0) return spans;
         let b = q - 1;
         while (text.charCodeAt(b) === 92) b--;
         if ((q - 1 - b) % 2 === 0) break;
         q = text.indexOf('"', q + 1);
       }
       i = q;
+      lastEnd = q + 1;
       continue;
     }
     if (c === 91 /* [ */ || c === 123 /* { */) {
@@ -300,8 +373,38 @@ export function arrayElementLines(text: string): number[] {
     } else if (c === 44 /* , */ && depth === 1) {
       expectingElement = true;
     }
+    lastEnd = i + 1;
   }
-  return lines;
+  close();
+  return spans;
+}
+
+export interface JsonArrayRow {
+  index: number;
+  line: number | null;
+  raw: string;
+  value: unknown;
+}
+
+/**
+ * The elements of a parsed top-level JSON array as rows, with the same limits as JSON Lines: an element longer than
+ * `maxRowChars` or nested deeper than MAX_NESTING_DEPTH is quarantined (with its line and `$[i]`).
+ */
+export function jsonArrayRows(text: string, value: readonly unknown[], tracker: LoadTracker, opts: LoadOptions = {}): JsonArrayRow[] {
+  const max = opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS;
+  const spans = arrayElementSpans(text);
+  const aligned = spans.length === value.length;
+  const out: JsonArrayRow[] = [];
+  value.forEach((el, i) => {
+    const span = aligned ? spans[i]! : undefined;
+    const line = span ? span.line : null;
+    const raw = span ? text.slice(span.start, span.end) : rawJson(el);
+    const where = { line, path: `$[${i}]`, field: "(row)", raw };
+    if (raw.length > max) tracker.quarantine({ ...where, reason: `element has ${raw.length} characters, over the limit ${max}` });
+    else if (nestedTooDeep(el)) tracker.quarantine({ ...where, reason: TOO_DEEP });
+    else out.push({ index: i, line, raw, value: el });
+  });
+  return out;
 }
 
 // ---------------------------------------------------------------- CSV
@@ -456,7 +559,7 @@ export function parseRow<S extends z.ZodType>(schema: S, value: unknown): z.infe
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
-  throw new RowError(issue.path.map(String).join(".") || "(row)", issue.message);
+  throw new RowError(issueKeyPath(issue).map(String).join(".") || "(row)", issue.message);
 }
 
 /** Parses a CSV boolean cell (True/False/true/false/1/0). */

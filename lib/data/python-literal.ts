@@ -16,6 +16,9 @@ export class PythonLiteralError extends Error {
   }
 }
 
+/** Dicts, lists and tuples nested deeper than this are refused (the parser recurses; a hostile cell must not overflow the stack). */
+export const MAX_LITERAL_DEPTH = 100;
+
 export function parsePythonLiteral(text: string): PyValue {
   const p = new Parser(text);
   p.ws();
@@ -41,6 +44,7 @@ const SIMPLE_ESCAPES: Record<string, string> = {
 
 class Parser {
   i = 0;
+  private depth = 0;
   constructor(readonly s: string) {}
 
   ws(): void {
@@ -58,9 +62,12 @@ class Parser {
   value(): PyValue {
     const c = this.s[this.i];
     if (c === undefined) this.fail("unexpected end of input");
-    if (c === "{") return this.dict();
-    if (c === "[") return this.list("]");
-    if (c === "(") return this.list(")");
+    if (c === "{" || c === "[" || c === "(") {
+      if (++this.depth > MAX_LITERAL_DEPTH) this.fail(`nested deeper than ${MAX_LITERAL_DEPTH} levels`);
+      const v = c === "{" ? this.dict() : this.list(c === "[" ? "]" : ")");
+      this.depth--;
+      return v;
+    }
     if (c === "'" || c === '"') return this.strings();
     if (/[rRbBuU]/.test(c) && (this.s[this.i + 1] === "'" || this.s[this.i + 1] === '"')) return this.strings();
     if (/[-+0-9.]/.test(c)) return this.number();

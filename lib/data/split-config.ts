@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import type { OutputFile } from "../util/atomic-write";
+import { writeFolderAtomic } from "../util/atomic-write";
 import { z } from "zod";
 import { outDir } from "../util/paths";
 import type { BundledDataset, LoadedDataset } from "./bundled";
@@ -51,6 +52,8 @@ function pooled(a: RoutingData, b: RoutingData, name: string): RoutingData {
   };
 }
 
+const SPLIT_OUTPUT = /^(train|test|leakage|fold-\d+)\.json$/;
+
 /** Loads the dataset, splits it, writes query-id lists and the leakage report (what `routerlab data split` does). */
 export function runSplit(cfg: SplitConfig, opts: LoadOptions = {}): SplitResult {
   let data: RoutingData;
@@ -68,12 +71,10 @@ export function runSplit(cfg: SplitConfig, opts: LoadOptions = {}): SplitResult 
     data = d.data;
   }
   const dir = cfg.out_dir ?? path.join(outDir(), "splits", cfg.dataset);
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
+  // The whole set (train, test, folds, leakage) appears together or not at all.
+  const outputs: OutputFile[] = [];
   const write = (name: string, v: unknown) => {
-    const f = path.join(dir, name);
-    writeFileSync(f, JSON.stringify(v, null, 2) + "\n");
-    files.push(f);
+    outputs.push({ name, data: JSON.stringify(v, null, 2) + "\n" });
   };
   const ids = (s: Split) => ({ train: s.train.map((i) => data.queryIds[i]!), test: s.test.map((i) => data.queryIds[i]!) });
   const stratifyBy = cfg.stratify ? ("group" as const) : undefined;
@@ -101,5 +102,7 @@ export function runSplit(cfg: SplitConfig, opts: LoadOptions = {}): SplitResult 
     ...(given ? { given_split_leakage: given } : {}),
     folds,
   });
+  writeFolderAtomic(dir, outputs, { owns: (n) => SPLIT_OUTPUT.test(n) });
+  const files = outputs.map((o) => path.join(dir, o.name));
   return { outDir: dir, files, train: split.train.length, test: split.test.length, leakage, givenSplitLeakage: given, reports };
 }

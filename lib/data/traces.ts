@@ -1,12 +1,25 @@
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import type { DecisionRow } from "./decisions";
 import { DECISION_EVENT, DECISION_PAYLOAD_ATTR, placeholderReason, RouterDecisionSchema } from "./decisions";
 import type { Loaded, LoadOptions, LoadReport } from "./load";
-import { guardRow, LoadTracker, parseJsonLenient, parseRow, readJsonDocument, readJsonLines, readText, RowError } from "./load";
+import {
+  DEFAULT_MAX_ROW_CHARS,
+  guardRow,
+  LoadTracker,
+  nestedTooDeep,
+  parseJsonLenient,
+  parseRow,
+  rawJson,
+  readJsonDocument,
+  readJsonLines,
+  readText,
+  RowError,
+  TOO_DEEP,
+} from "./load";
 import type { ChatMessage } from "./query-text";
 import { chatQueryText, inputQueryText } from "./query-text";
 import type { RoutingJsonlRow } from "./llmrouter";
+import { issueKeyPath, schemaError } from "../util/zod-error";
 
 type AttrValue = string | number | boolean | null | AttrValue[];
 
@@ -76,21 +89,31 @@ function jaegerValue(t: z.infer<typeof JaegerTag>): AttrValue {
   return v === null || v === undefined ? null : JSON.stringify(v);
 }
 
-function jaegerSpans(doc: unknown, file: string): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
+/** Why a span cannot be read safely (too deep or too long), or undefined. */
+function spanLimitProblem(raw: unknown, maxRowChars: number): { field: string; reason: string } | undefined {
+  if (nestedTooDeep(raw)) return { field: "(span)", reason: TOO_DEEP };
+  const n = rawJson(raw).length;
+  if (n > maxRowChars) return { field: "(span)", reason: `span has ${n} characters, over the limit ${maxRowChars}` };
+  return undefined;
+}
+
+function jaegerSpans(doc: unknown, file: string, maxRowChars: number): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
   const d = JaegerDoc.safeParse(doc);
-  if (!d.success) {
-    const issue = d.error.issues[0]!;
-    throw new RouterlabError(`not a Jaeger export: ${issue.message}`, { file, path: "$." + issue.path.join(".") });
-  }
+  if (!d.success) throw schemaError(d.error, { file, jsonPath: "$", what: "not a Jaeger export" });
   const spans: NormSpan[] = [];
   const bad: { path: string; raw: unknown; field: string; reason: string }[] = [];
   d.data.data.forEach((trace, ti) =>
     trace.spans.forEach((raw, si) => {
       const p = `$.data[${ti}].spans[${si}]`;
+      const limit = spanLimitProblem(raw, maxRowChars);
+      if (limit) {
+        bad.push({ path: p, raw, ...limit });
+        return;
+      }
       const s = JaegerSpan.safeParse(raw);
       if (!s.success) {
         const issue = s.error.issues[0]!;
-        bad.push({ path: p, raw, field: issue.path.join(".") || "(span)", reason: issue.message });
+        bad.push({ path: p, raw, field: issueKeyPath(issue).join(".") || "(span)", reason: issue.message });
         return;
       }
       const v = s.data;
@@ -130,7 +153,11 @@ interface OtlpAnyValue {
 }
 
 const OtlpAttr = z.object({ key: z.string(), value: z.custom<OtlpAnyValue>((v) => v !== null && typeof v === "object").optional() });
-const nanos = z.union([z.string().regex(/^\d+$/), z.number()]);
+/** Nanoseconds since the epoch: a digit string (the OTLP/JSON encoding of a uint64) or a whole non-negative number. */
+const nanos = z.union([
+  z.string().regex(/^\d+$/, "expected a whole number of nanoseconds"),
+  z.number().refine((n) => Number.isInteger(n) && n >= 0, "expected a whole non-negative number of nanoseconds"),
+]);
 const OtlpSpan = z.object({
   traceId: z.string().min(1),
   spanId: z.string().min(1),
@@ -167,12 +194,9 @@ function attrMap(attrs: readonly { key: string; value?: OtlpAnyValue }[]): Map<s
 }
 
 /** OTLP hex ids; OTLP/JSON from some exporters uses base64: both are accepted and kept as given. */
-function otlpSpans(doc: unknown, file: string, line: number | null, prefix: string): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
+function otlpSpans(doc: unknown, file: string, line: number | null, prefix: string, maxRowChars: number): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
   const d = OtlpDoc.safeParse(doc);
-  if (!d.success) {
-    const issue = d.error.issues[0]!;
-    throw new RouterlabError(`not an OTLP/JSON trace export: ${issue.message}`, { file, line: line ?? undefined, path: prefix + "." + issue.path.join(".") });
-  }
+  if (!d.success) throw schemaError(d.error, { file, line: line ?? undefined, jsonPath: prefix, what: "not an OTLP/JSON trace export" });
   const spans: NormSpan[] = [];
   const bad: { path: string; raw: unknown; field: string; reason: string }[] = [];
   d.data.resourceSpans.forEach((rs, ri) => {
@@ -180,23 +204,32 @@ function otlpSpans(doc: unknown, file: string, line: number | null, prefix: stri
     scopes.forEach((ss, si) =>
       ss.spans.forEach((raw, pi) => {
         const p = `${prefix}.resourceSpans[${ri}].scopeSpans[${si}].spans[${pi}]`;
+        const limit = spanLimitProblem(raw, maxRowChars);
+        if (limit) {
+          bad.push({ path: p, raw, ...limit });
+          return;
+        }
         const s = OtlpSpan.safeParse(raw);
         if (!s.success) {
           const issue = s.error.issues[0]!;
-          bad.push({ path: p, raw, field: issue.path.join(".") || "(span)", reason: issue.message });
+          bad.push({ path: p, raw, field: issueKeyPath(issue).join(".") || "(span)", reason: issue.message });
           return;
         }
         const v = s.data;
         const startNs = BigInt(v.startTimeUnixNano);
         const start = Number(startNs / 1000n) / 1e6;
         const durationNs = BigInt(v.endTimeUnixNano) - startNs;
+        if (durationNs < 0n) {
+          bad.push({ path: p, raw, field: "endTimeUnixNano", reason: `the span ends ${-durationNs} ns before it starts` });
+          return;
+        }
         spans.push({
           traceId: v.traceId,
           spanId: v.spanId,
           parentSpanId: v.parentSpanId ? v.parentSpanId : null,
           name: v.name,
           start,
-          duration: Math.max(0, Number(durationNs) / 1e9),
+          duration: Number(durationNs) / 1e9,
           attrs: attrMap(v.attributes),
           events: v.events.map((e) => ({ name: e.name, attrs: attrMap(e.attributes) })),
           line,
@@ -317,19 +350,30 @@ export function parseDecisionPayload(payload: string): DecisionRow["decision"] {
   } catch (e) {
     throw new RowError(DECISION_PAYLOAD_ATTR, `invalid JSON: ${(e as Error).message}`);
   }
+  if (nestedTooDeep(v)) throw new RowError(DECISION_PAYLOAD_ATTR, TOO_DEEP);
   const d = parseRow(RouterDecisionSchema, v);
   const ph = placeholderReason(d);
   if (ph) throw new RowError("selected_deployment", ph);
   return d;
 }
 
-function collect(spans: NormSpan[], bad: { path: string; raw: unknown; field: string; reason: string }[], tracker: LoadTracker, line: number | null): { llm: TraceLlmRow[]; decisions: DecisionRow[]; ignored: number } {
+/** Span and decision-event ids seen so far in one file (a JSON Lines export repeats no span across lines either). */
+interface Seen {
+  spans: Map<string, string>;
+  events: Set<string>;
+}
+
+function collect(
+  spans: NormSpan[],
+  bad: { path: string; raw: unknown; field: string; reason: string }[],
+  tracker: LoadTracker,
+  line: number | null,
+  seen: Seen = { spans: new Map(), events: new Set() },
+): { llm: TraceLlmRow[]; decisions: DecisionRow[]; ignored: number } {
   const llm: TraceLlmRow[] = [];
   const decisions: DecisionRow[] = [];
   let ignored = 0;
-  const seenSpans = new Set<string>();
-  const seenEvents = new Set<string>();
-  for (const b of bad) tracker.quarantine({ line, path: b.path, field: b.field, reason: b.reason, raw: JSON.stringify(b.raw) ?? "" });
+  for (const b of bad) tracker.quarantine({ line, path: b.path, field: b.field, reason: b.reason, raw: rawJson(b.raw) });
   for (const s of spans) {
     const isLlm = MODEL_ATTRS.some((k) => s.attrs.has(k));
     const events = decisionRows(s);
@@ -337,12 +381,13 @@ function collect(spans: NormSpan[], bad: { path: string; raw: unknown; field: st
       ignored++;
       continue;
     }
-    const raw = JSON.stringify(s.raw) ?? "";
+    const raw = rawJson(s.raw);
     if (isLlm) {
       const row = guardRow(tracker, { line: s.line, path: s.path, raw }, () => {
         const key = `${s.traceId}/${s.spanId}`;
-        if (seenSpans.has(key)) throw new RowError("spanId", `duplicate span ${key}`);
-        seenSpans.add(key);
+        const first = seen.spans.get(key);
+        if (first !== undefined) throw new RowError("spanId", `duplicate span ${key}, first at ${first}`);
+        seen.spans.set(key, s.line === null ? s.path : `line ${s.line} ${s.path}`);
         return llmRow(s);
       });
       if (row) llm.push(row);
@@ -350,8 +395,8 @@ function collect(spans: NormSpan[], bad: { path: string; raw: unknown; field: st
     for (const e of events) {
       const d = guardRow(tracker, { line: s.line, path: `${s.path}.events[${e.index}]`, raw: e.payload }, () => {
         const decision = parseDecisionPayload(e.payload);
-        if (seenEvents.has(decision.event_id)) throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
-        seenEvents.add(decision.event_id);
+        if (seen.events.has(decision.event_id)) throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
+        seen.events.add(decision.event_id);
         return {
           decision,
           strategyVersion: str(s.attrs.get("router.strategy_version")),
@@ -371,7 +416,7 @@ export type TraceFormat = "jaeger-json" | "otlp-json";
 export function loadJaeger(file: string, opts: LoadOptions = {}): TraceLoad {
   const tracker = new LoadTracker(file, "jaeger-json", opts);
   const { value } = readJsonDocument(file, tracker);
-  const { spans, bad } = jaegerSpans(value, file);
+  const { spans, bad } = jaegerSpans(value, file, opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS);
   const r = collect(spans, bad, tracker, null);
   if (r.ignored > 0) tracker.warn(`${r.ignored} span(s) without gen_ai model attributes or decision events ignored`);
   return { llm: r.llm, decisions: r.decisions, report: tracker.finish() };
@@ -401,9 +446,10 @@ export function loadOtlp(file: string, opts: LoadOptions = {}): TraceLoad {
   const llm: TraceLlmRow[] = [];
   const decisions: DecisionRow[] = [];
   let ignored = 0;
+  const seen: Seen = { spans: new Map(), events: new Set() };
   for (const d of docs) {
-    const { spans, bad } = otlpSpans(d.value, file, d.line, d.prefix);
-    const r = collect(spans, bad, tracker, d.line);
+    const { spans, bad } = otlpSpans(d.value, file, d.line, d.prefix, opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS);
+    const r = collect(spans, bad, tracker, d.line, seen);
     llm.push(...r.llm);
     decisions.push(...r.decisions);
     ignored += r.ignored;

@@ -1,19 +1,10 @@
 import { randomBytes, createHash } from "node:crypto";
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, writeSync } from "node:fs";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import { cacheDir as defaultCacheRoot } from "../util/paths";
 import type { EmbeddingSpec } from "./types";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /**
  * Persistent, content-addressed embedding cache.
@@ -78,9 +69,7 @@ export class EmbeddingCache {
     this.dir = path.join(root, "embeddings", specKey(spec));
     mkdirSync(this.dir, { recursive: true });
     const specFile = path.join(this.dir, "spec.json");
-    const tmp = `${specFile}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-    writeFileSync(tmp, JSON.stringify(spec, null, 2) + "\n");
-    renameSync(tmp, specFile);
+    writeFileAtomic(specFile, JSON.stringify(spec, null, 2) + "\n");
     this.scan();
   }
 
@@ -93,6 +82,11 @@ export class EmbeddingCache {
     const buf = Buffer.alloc(rs * chunkRecords);
     for (const f of files) {
       const fd = openSync(path.join(this.dir, f), "r");
+      if (!fstatSync(fd).isFile()) {
+        closeSync(fd);
+        process.emitWarning(`embedding cache: ${path.join(this.dir, f)} is not a regular file; skipped`);
+        continue;
+      }
       const seg = this.fds.length;
       this.fds.push(fd);
       this.stats.segments++;

@@ -8,6 +8,7 @@ import { loadModelFiles, provisionHint } from "./model";
 import type { Precision } from "./model";
 import type { EmbeddingMatrix, EmbeddingSpec } from "./types";
 import { GATEWAY_EMBEDDING } from "./types";
+import { env } from "../util/env";
 
 export interface EmbedderOptions {
   /** "fp32" (default, gateway parity) or "int8" (faster, NOT bit-compatible with the gateway). */
@@ -103,13 +104,6 @@ export function validateText(text: unknown, index: number, where = "texts"): str
 
 const HubConfig = z.object({ hidden_size: z.number().int().positive() }).loose();
 
-function envFlag(name: string): boolean | undefined {
-  const v = process.env[name];
-  if (v === "1" || v === "true") return true;
-  if (v === "0" || v === "false") return false;
-  return undefined;
-}
-
 export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedder> {
   const precision = opts.precision ?? "fp32";
   const maxLength = opts.maxLength ?? GATEWAY_EMBEDDING.maxLength;
@@ -157,13 +151,11 @@ export async function createEmbedder(opts: EmbedderOptions = {}): Promise<Embedd
       file: `${files.dir}/tokenizer.json`,
     });
   }
-  const envThreads = Number(process.env.ROUTERLAB_EMBED_THREADS ?? "");
   const threads =
     opts.threads ??
-    (Number.isInteger(envThreads) && envThreads > 0
-      ? envThreads
-      : Math.min(4, (await import("node:os")).availableParallelism()));
-  const spinning = opts.spinning ?? envFlag("ROUTERLAB_EMBED_SPIN") ?? false;
+    env().ROUTERLAB_EMBED_THREADS ??
+    Math.min(4, (await import("node:os")).availableParallelism());
+  const spinning = opts.spinning ?? env().ROUTERLAB_EMBED_SPIN ?? false;
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(files.onnxPath, {

@@ -7,7 +7,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -18,6 +17,8 @@ import { RouterlabError } from "../util/errors";
 import { sha256File } from "../util/hash";
 import { cacheDir } from "../util/paths";
 import { provisionHint } from "./model";
+import { writeFileAtomic } from "../util/atomic-write";
+import { env } from "../util/env";
 
 /**
  * Opt-in download of a sentence-transformers model from the Hugging Face hub (or a mirror speaking its
@@ -65,7 +66,7 @@ export interface HubOptions {
 }
 
 export function remoteAllowed(explicit?: boolean): boolean {
-  return explicit ?? process.env.ROUTERLAB_ALLOW_REMOTE_MODELS === "1";
+  return explicit ?? env().ROUTERLAB_ALLOW_REMOTE_MODELS === true;
 }
 
 export function hubEndpoint(explicit?: string): string {
@@ -185,8 +186,7 @@ export async function ensureHubModel(opts: HubOptions): Promise<{ dir: string; m
     );
   }
   const endpoint = hubEndpoint(opts.endpoint);
-  const envTimeout = Number(process.env.ROUTERLAB_HUB_TIMEOUT_MS ?? "");
-  const timeoutMs = opts.timeoutMs ?? (envTimeout > 0 ? envTimeout : 10 * 60_000);
+  const timeoutMs = opts.timeoutMs ?? env().ROUTERLAB_HUB_TIMEOUT_MS ?? 10 * 60_000;
   mkdirSync(dir, { recursive: true });
   rmSync(path.join(dir, "hub.json"), { force: true });
   const files: Record<string, z.infer<typeof HubFile>> = {};
@@ -202,9 +202,7 @@ export async function ensureHubModel(opts: HubOptions): Promise<{ dir: string; m
     downloadedAt: new Date().toISOString(),
     files,
   };
-  const tmp = path.join(dir, `hub.json.${process.pid}.tmp`);
   // hub.json goes last: its presence marks a complete download
-  writeFileSync(tmp, JSON.stringify(manifest, null, 2) + "\n");
-  renameSync(tmp, path.join(dir, "hub.json"));
+  writeFileAtomic(path.join(dir, "hub.json"), JSON.stringify(manifest, null, 2) + "\n");
   return { dir, manifest };
 }

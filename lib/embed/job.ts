@@ -1,14 +1,5 @@
 /** Embedding jobs: the queries of a bundled dataset or a .jsonl/.txt file, streamed through the cache into a .f32 matrix. */
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  openSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
@@ -18,6 +9,7 @@ import { createEmbedder } from "./embedder";
 import { embedStream } from "./pipeline";
 import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
+import { writeFileAtomic } from "../util/atomic-write";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 
@@ -193,7 +185,7 @@ export async function runEmbed(
     closeSync(fd);
     renameSync(tmp, out);
     const sidecar = out.replace(/\.f32$/, "") + ".json";
-    writeFileSync(
+    writeFileAtomic(
       sidecar,
       JSON.stringify(
         {

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { sha256File } from "../util/hash";
 import { cacheDir, projectRoot, venvPython } from "../util/paths";
+import { env } from "../util/env";
 
 /** Directory name of the provisioned model under `.cache/models/`. */
 export const DEFAULT_MODEL_DIRNAME = "all-MiniLM-L6-v2";
@@ -51,8 +52,8 @@ export function defaultModelDir(): string {
 
 export function resolveModelDir(explicit?: string): { dir: string; isDefault: boolean } {
   if (explicit) return { dir: path.resolve(explicit), isDefault: false };
-  const env = process.env.ROUTERLAB_EMBEDDING_MODEL_DIR;
-  if (env) return { dir: path.resolve(env), isDefault: false };
+  const fromEnv = env().ROUTERLAB_EMBEDDING_MODEL_DIR;
+  if (fromEnv) return { dir: path.resolve(fromEnv), isDefault: false };
   return { dir: defaultModelDir(), isDefault: true };
 }
 

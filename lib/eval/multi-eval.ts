@@ -2,12 +2,13 @@
  * Multi-model evaluation (LLMRouter data): a per-task mean-quality predictor as a baseline scorer, and the
  * willingness-to-pay sweep, Pareto frontier and AIQ against the Zero router for any per-model scores.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { llmrouterRouting } from "../data/bundled";
 import type { Figure, PlotTrace } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import { RouterlabError } from "../util/errors";
+import { writeFileAtomic } from "../util/atomic-write";
 import { loadScoresFile } from "./scores-file";
 import type { RoutingData } from "../data/routing";
 import type { CostQuality, WtpPoint } from "./multi";
@@ -221,7 +222,7 @@ export function evaluateMultiScoresFiles(files: readonly string[], dir: string):
       })),
     })),
   };
-  writeFileSync(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
+  writeFileAtomic(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
   const table = htmlTable(
     ["router", "N", "AIQ", "Zero router AIQ", "interval (USD/query)", "Pareto points"],
     evals.map((e) => [
@@ -252,7 +253,7 @@ export function evaluateMultiScoresFiles(files: readonly string[], dir: string):
       yaxis: { title: { text: "% of queries" } },
     },
   };
-  writeFileSync(
+  writeFileAtomic(
     path.join(dir, "report.html"),
     figuresToHtml([multiCostQualityFigure(MULTI_DATASET, evals), shareFig], {
       title: `routerlab evaluation: ${MULTI_DATASET}`,

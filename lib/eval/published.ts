@@ -4,6 +4,7 @@ import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { dataDir } from "../util/paths";
+import { parseWith } from "../util/zod-error";
 
 export const PublishedRowSchema = z.object({
   benchmark: z.string().min(1),
@@ -75,27 +76,23 @@ export function loadPublishedMetrics(
     if (lines[i]!.trim() === "") continue;
     const cells = splitCsvLine(lines[i]!);
     const obj = Object.fromEntries(header.map((h, j) => [h, cells[j] ?? ""]));
-    const res = PublishedRowSchema.safeParse(obj);
-    if (!res.success) {
-      const issue = res.error.issues[0]!;
-      throw new RouterlabError(issue.message, { file, line: i + 1, field: issue.path.join(".") });
-    }
-    const value = parsePublishedValue(res.data.value);
+    const row = parseWith(PublishedRowSchema, obj, { file, line: i + 1 });
+    const value = parsePublishedValue(row.value);
     if (value === null)
-      throw new RouterlabError(`cannot read '${res.data.value}' as a number, % or x ratio`, {
+      throw new RouterlabError(`cannot read '${row.value}' as a number, % or x ratio`, {
         file,
         line: i + 1,
         field: "value",
       });
     out.push({
-      benchmark: res.data.benchmark,
-      router: res.data.router,
-      trainingData: res.data.training_data,
-      metric: res.data.metric,
-      raw: res.data.value,
+      benchmark: row.benchmark,
+      router: row.router,
+      trainingData: row.training_data,
+      metric: row.metric,
+      raw: row.value,
       value,
-      sourceQuality: res.data.source_quality,
-      note: res.data.note,
+      sourceQuality: row.source_quality,
+      note: row.note,
       line: i + 1,
     });
   }

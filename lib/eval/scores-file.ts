@@ -2,12 +2,14 @@
  * Router scores exchanged between `routerlab train`, `evaluate` and `calibrate`, and the binary datasets
  * they are evaluated on. Parsed once at the edge with zod; errors name the file and JSON path.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { loadGsm8k, loadMmlu, ROUTELLM_STRONG, ROUTELLM_WEAK } from "../data/routellm";
 import { RouterlabError } from "../util/errors";
 import { dataDir } from "../util/paths";
+import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 export const ScoresFileSchema = z
   .object({
@@ -52,20 +54,8 @@ export const ScoresFileSchema = z
 
 export type ScoresFile = z.infer<typeof ScoresFileSchema>;
 
-function jsonPath(p: readonly PropertyKey[]): string {
-  return "$" + p.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("");
-}
-
 export function parseScoresFile(value: unknown, file: string): ScoresFile {
-  const res = ScoresFileSchema.safeParse(value);
-  if (res.success) return res.data;
-  const issue = res.error.issues[0]!;
-  const last = issue.path[issue.path.length - 1];
-  throw new RouterlabError(issue.message, {
-    file,
-    path: jsonPath(issue.path),
-    ...(typeof last === "string" ? { field: last } : {}),
-  });
+  return parseWith(ScoresFileSchema, value, { file, jsonPath: "$" });
 }
 
 export function loadScoresFile(file: string): ScoresFile {
@@ -86,7 +76,7 @@ export function loadScoresFile(file: string): ScoresFile {
 
 export function saveScoresFile(file: string, scores: ScoresFile): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(ScoresFileSchema.parse(scores)) + "\n");
+  writeFileAtomic(file, JSON.stringify(ScoresFileSchema.parse(scores)) + "\n");
 }
 
 /** The binary score per query: strongProbability, or the strong column of perModel. */

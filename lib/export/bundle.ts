@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
+import { safeJoin, writeFileAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { BundleFile, ExportKind } from "./artifacts";
@@ -46,10 +47,10 @@ export function buildManifest(files: readonly BundleFile[], opts: ManifestOption
 
 /** Writes a bundle (artifact files + manifest.json) into a fresh directory. Not for the gateway's live directory. */
 export function writeBundleDir(dir: string, files: readonly BundleFile[], opts: ManifestOptions): Manifest {
-  mkdirSync(dir, { recursive: true });
   const manifest = buildManifest(files, opts);
-  for (const f of files) writeFileSync(path.join(dir, f.name), f.bytes);
-  writeFileSync(path.join(dir, MANIFEST_NAME), manifestJson(manifest));
+  // each file atomically and never through a symlink; the manifest last, so it only names files already in place
+  for (const f of files) writeFileAtomic(safeJoin(dir, f.name, "bundle file name"), f.bytes);
+  writeFileAtomic(path.join(dir, MANIFEST_NAME), manifestJson(manifest));
   return manifest;
 }
 

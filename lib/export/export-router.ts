@@ -44,6 +44,8 @@ export interface ExportOptions {
   group?: string;
   /** Overrides the spec recorded in the model file (`meta.embedding`); export refuses when neither is known. */
   embeddingSpec?: EmbeddingSpec;
+  /** Where `embeddingSpec` was read from (errors about it name this file, not the router). */
+  embeddingSpecFile?: string;
   routerFile?: string;
   key?: SigningKey;
   stem?: string;
@@ -84,7 +86,10 @@ export function formatOfKind(kind: string, where = `${kind} router`): ExportForm
 export async function exportRouterState(state: RouterState, o: ExportOptions): Promise<ExportResult> {
   const where = o.routerFile ?? `${state.kind} router`;
   const format = formatOfKind(state.kind, where);
-  checkEmbeddingSpec(o.embeddingSpec ?? embeddingSpecOf(state, where), where);
+  checkEmbeddingSpec(
+    o.embeddingSpec ?? embeddingSpecOf(state, where),
+    o.embeddingSpec ? (o.embeddingSpecFile ?? "embedding spec") : where,
+  );
   const op = format.operatingPoint;
   if (o.calibration && op.refusal !== undefined) refuseOperatingPoint(state.kind, op.refusal, where);
   const router = routerFromState(state);

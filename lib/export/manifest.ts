@@ -9,6 +9,7 @@ import type { KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { parseWith } from "../util/zod-error";
 
 /** Manifest schema (gateway-contract.md §8.1). Parsed once, at the edge. */
 export const ManifestEntrySchema = z.object({
@@ -39,17 +40,7 @@ export function parseManifest(text: string, file: string): Manifest {
   } catch (e) {
     throw new RouterlabError(`manifest is not valid JSON: ${(e as Error).message}`, { file });
   }
-  const r = ManifestSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const p = issue.path.map(String);
-    throw new RouterlabError(issue.message, {
-      file,
-      path: "$." + p.join("."),
-      field: p[p.length - 1] ?? "(root)",
-    });
-  }
-  return r.data;
+  return parseWith(ManifestSchema, raw, { file, jsonPath: "$" });
 }
 
 /** The gateway's reading of `signature_type`: case-insensitive; anything unknown counts as none. */

@@ -1,17 +1,6 @@
-import {
-  closeSync,
-  existsSync,
-  readFileSync,
-  fsyncSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeSync,
-} from "node:fs";
-import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import path from "node:path";
+import { fsyncDir, safeJoin, writeFileAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import type { BundleFile } from "./artifacts";
 import { MANIFEST_NAME } from "./bundle";
@@ -35,37 +24,6 @@ function previousBundleFiles(dir: string): string[] {
  * served file's mtime is made strictly newer than the one it replaced, so the gateway's lazy reload picks it up.
  */
 
-function atomicWrite(dir: string, name: string, bytes: Uint8Array): void {
-  const tmp = path.join(dir, `.${name}.routerlab-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  try {
-    const fd = openSync(tmp, "w", 0o644);
-    try {
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path.join(dir, name));
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // some filesystems do not support fsync on directories
-  }
-}
-
 export interface PublishResult {
   served: string;
   order: string[];
@@ -81,18 +39,18 @@ export function publishToDir(dir: string, files: readonly BundleFile[], manifest
   // Loaded and re-scored before anything is written: a matching hash alone does not make a file loadable.
   if (manifest) assertRescores(files, manifest, dir);
   const previous = previousBundleFiles(dir);
-  const target = path.join(dir, served[0]!.name);
+  const target = safeJoin(dir, served[0]!.name, "bundle file name");
   const previousMtimeMs = existsSync(target) ? statSync(target).mtimeMs : null;
   const order: string[] = [];
   if (manifest) {
-    atomicWrite(dir, MANIFEST_NAME, manifest);
+    writeFileAtomic(path.join(dir, MANIFEST_NAME), manifest);
     order.push(MANIFEST_NAME);
   }
   for (const f of files.filter((x) => !x.served)) {
-    atomicWrite(dir, f.name, f.bytes);
+    writeFileAtomic(safeJoin(dir, f.name, "bundle file name"), f.bytes);
     order.push(f.name);
   }
-  atomicWrite(dir, served[0]!.name, served[0]!.bytes);
+  writeFileAtomic(safeJoin(dir, served[0]!.name, "bundle file name"), served[0]!.bytes);
   order.push(served[0]!.name);
   // Exactly one bundle in the folder: the previous bundle's files that this one does not have are removed (only
   // files its manifest listed; nothing else in the folder is touched).

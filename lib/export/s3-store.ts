@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -20,6 +20,9 @@ import { parseManifest } from "./manifest";
 import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
 import { assertRescores } from "./rescore";
+import { safeJoin, writeFileAtomic } from "../util/atomic-write";
+import { env } from "../util/env";
+import { parseWith } from "../util/zod-error";
 
 /**
  * Promotion through S3/MinIO (gateway-contract.md §11). Layout per router name, under an optional prefix:
@@ -129,10 +132,11 @@ export async function readPointer(
   const k = key(st, router, "CURRENT.pointer");
   const got = await getBytes(st, k);
   if (!got) return undefined;
-  const r = PointerSchema.safeParse(JSON.parse(got.bytes.toString("utf8")));
-  if (!r.success)
-    throw new RouterlabError(r.error.issues[0]!.message, { file: `s3://${st.bucket}/${k}`, path: "$" });
-  return { pointer: r.data, etag: got.etag };
+  const pointer = parseWith(PointerSchema, JSON.parse(got.bytes.toString("utf8")), {
+    file: `s3://${st.bucket}/${k}`,
+    jsonPath: "$",
+  });
+  return { pointer, etag: got.etag };
 }
 
 async function writePointer(st: Store, router: string, p: Pointer, etag: string | undefined): Promise<void> {
@@ -274,7 +278,7 @@ export interface PromoteResult {
 }
 
 function who(w?: string): string {
-  return w ?? process.env.ROUTERLAB_USER ?? process.env.USER ?? os.userInfo().username;
+  return w ?? env().ROUTERLAB_USER ?? process.env.USER ?? os.userInfo().username;
 }
 
 export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResult> {
@@ -530,7 +534,7 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
     for (const n of names) {
       const got = await getBytes(st, key(st, o.router, cur.pointer.version, n));
       if (!got) throw new RouterlabError(`version ${cur.pointer.version}: ${n} disappeared during download`);
-      writeFileSync(path.join(staging, n), got.bytes);
+      writeFileAtomic(safeJoin(staging, n, "bundle file name"), got.bytes);
     }
     const report = verifyBundleDir(staging, {
       ...(o.verifyKey ? { key: o.verifyKey } : {}),
@@ -547,12 +551,10 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
       );
     }
     const publish = publishToDir(o.gatewayDir, files, manifest);
-    const stateTmp = `${statePath}.${process.pid}.tmp`;
-    writeFileSync(
-      stateTmp,
+    writeFileAtomic(
+      statePath,
       JSON.stringify({ version: cur.pointer.version, served_sha256: cur.pointer.served_sha256 }),
     );
-    renameSync(stateTmp, statePath);
     return { changed: true, version: cur.pointer.version, publish };
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { cacheDir, projectRoot } from "../util/paths";
 import { writeProbes } from "./gateway-check";
+import { env } from "../util/env";
 
 /**
  * The pinned KNN/SVM export step (gateway-contract.md §6.1). Pickles hold private, version-specific estimator state,
@@ -130,7 +131,7 @@ export function ensureExportPython(
   log = (_: string) => {},
   root?: string,
 ): string {
-  const direct = process.env.ROUTERLAB_EXPORT_PYTHON;
+  const direct = env().ROUTERLAB_EXPORT_PYTHON;
   if (direct) return direct;
   const dir = root ? path.join(root, path.basename(exportVenvDir(v))) : exportVenvDir(v);
   const py = path.join(dir, "bin", "python");
@@ -140,7 +141,7 @@ export function ensureExportPython(
   // The stamp is written only after a complete install; the step itself re-checks the versions on every run.
   const ready = () => existsSync(py) && existsSync(stamp) && readFileSync(stamp, "utf8") === req;
   if (ready()) return py;
-  const base = process.env.ROUTERLAB_EXPORT_BASE_PYTHON ?? "python3";
+  const base = env().ROUTERLAB_EXPORT_BASE_PYTHON ?? "python3";
   const probe = probePython(base);
   if ("error" in probe) {
     throw new RouterlabError(

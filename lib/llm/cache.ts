@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
+  fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -134,6 +135,11 @@ export class ResponseCache {
       fd = openSync(file, "r");
     } catch {
       return; // removed by someone else between readdir and open
+    }
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      process.emitWarning(`LLM cache: ${file} is not a regular file; skipped`);
+      return;
     }
     this.fds.push(fd);
     this.counts.segments++;

@@ -2,8 +2,6 @@
  * The oracle's output files, schema-checked when written and when read back. Rows carry no timestamps or
  * latencies and keys are written in schema order, so a re-run (cached or not) is byte-identical.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import type { RoutingData } from "../data/routing";
 import { RouterlabError } from "../util/errors";
@@ -120,13 +118,7 @@ export const OUTPUT_FILES = {
   summary: "summary.json",
 } as const;
 
-/** Writes `text` to `file` through a temporary file and a rename, so a killed process never leaves a torn file. */
-export function writeFileAtomic(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
+export { writeFileAtomic } from "../util/atomic-write";
 
 /** Validates every row with `schema` (which also fixes the key order) and returns the JSONL text. */
 export function toJsonl<S extends z.ZodType>(rows: readonly unknown[], schema: S, what: string): string {

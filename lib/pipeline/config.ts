@@ -1,10 +1,11 @@
 import { z } from "zod";
 import { BinaryLabelRuleSchema } from "../routers/labels";
 import { FeatureLogregSchema } from "./feature-logreg";
+import { OutputNameSchema } from "../util/atomic-write";
 
 /** One router of the main job: a registry kind with hyperparameters, under a display name. */
 export const RouterSpecSchema = z.strictObject({
-  name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only"),
+  name: OutputNameSchema,
   kind: z.string().min(1),
   hyperparameters: z.record(z.string(), z.unknown()).default({}),
   /** Train on at most this many rows (a seeded sample), e.g. to bound SVM time (O(n^2) kernel). */

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { calibrate, dataFingerprint, driftCheck, verifyHoldout } from "../calibrate/calibrate";
@@ -31,6 +31,7 @@ import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export interface BinaryDatasetResult {
   dataset: string;
@@ -151,7 +152,10 @@ export async function runMainJob(
     seconds: (performance.now() - started) / 1000,
     steps: timer.steps,
   };
-  writeFileSync(path.join(out, "summary.json"), JSON.stringify(summaryJson(config, result), null, 2) + "\n");
+  writeFileAtomic(
+    path.join(out, "summary.json"),
+    JSON.stringify(summaryJson(config, result), null, 2) + "\n",
+  );
   return result;
 }
 
@@ -358,8 +362,8 @@ async function runBinaryDataset(
       "</body>",
       `<h2>Calibration of the best router (${best.router})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
-    writeFileSync(reportFile, html);
-    writeFileSync(
+    writeFileAtomic(reportFile, html);
+    writeFileAtomic(
       path.join(dir, "metrics.json"),
       JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
     );
@@ -451,9 +455,9 @@ async function runMulti(
     });
     const dir = path.join(out, "llmrouter");
     mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "multi.json"), JSON.stringify(multi, null, 2) + "\n");
+    writeFileAtomic(path.join(dir, "multi.json"), JSON.stringify(multi, null, 2) + "\n");
     const html = multiReportHtml(multi);
-    writeFileSync(path.join(dir, "report.html"), html);
+    writeFileAtomic(path.join(dir, "report.html"), html);
     run.logMetrics({
       "zero_router.aiq": multi.zeroAiq,
       ...Object.fromEntries(multi.routers.map((r) => [`${r.router}.aiq`, r.aiq])),

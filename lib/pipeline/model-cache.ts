@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddingSpec } from "../embed/types";
 import { saveRouterState, stableStringify } from "../routers/model-file";
@@ -6,6 +6,7 @@ import { loadRouter } from "../routers/registry";
 import type { Router } from "../routers/types";
 import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /**
  * Trained routers keyed by everything that determines them: router kind and hyperparameters, the
@@ -82,8 +83,5 @@ export function loadCachedScores(modelKey: string, rowIds: readonly string[]): F
 
 export function saveCachedScores(modelKey: string, rowIds: readonly string[], scores: Float64Array): void {
   const file = scoresFile(modelKey, rowIds);
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength));
-  renameSync(tmp, file);
+  writeFileAtomic(file, new Uint8Array(scores.buffer, scores.byteOffset, scores.byteLength));
 }

@@ -1,5 +1,4 @@
 /** The run step framework of `routerlab run`: load and summarise the data, report, then the main job. */
-import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { BundledDataset } from "../data/bundled";
 import { BUNDLED_DATASETS, bundledPaths, bundledRouting } from "../data/bundled";
@@ -9,10 +8,11 @@ import type { LoadReport } from "../data/load";
 import type { RoutingData } from "../data/routing";
 import type { SimpleQaRow } from "../data/simpleqa";
 import { loadSimpleQa } from "../data/simpleqa";
-import { htmlTable, writeFiguresHtml } from "../plots/plotly";
+import { figuresToHtml, htmlTable } from "../plots/plotly";
 import type { MainJobConfig } from "./config";
 import { runMainJob, summaryTable } from "./main-job";
 import { timingTable } from "./timing";
+import { writeFolderAtomic } from "../util/atomic-write";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 
@@ -146,14 +146,21 @@ export const reportStep: RunStep = {
     const s = ctx.summary;
     if (!s) throw new Error("the summarise step must run before the report step");
     const dir = path.join(ctx.outDir, "summary");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "summary.json"), JSON.stringify(s, null, 2) + "\n");
     const figs = explorationFigures(Object.values(ctx.routing), ctx.simpleqa);
     const loads = `<p>${s.loads.files} files: ${s.loads.rowsRead} rows read, ${s.loads.rowsAccepted} accepted, ${s.loads.rowsQuarantined} quarantined. Costs are estimates (docs/data.md).</p>`;
-    writeFiguresHtml(path.join(dir, "index.html"), figs, {
+    const html = figuresToHtml(figs, {
       title: "routerlab: bundled data summary",
       bodyHtml: loads + htmlTable(HEADER, summaryRows(s)),
     });
+    // summary.json and index.html appear together or not at all
+    writeFolderAtomic(
+      dir,
+      [
+        { name: "summary.json", data: JSON.stringify(s, null, 2) + "\n" },
+        { name: "index.html", data: html },
+      ],
+      { owns: (n) => n === "summary.json" || n === "index.html" },
+    );
     ctx.log(formatTable(HEADER, summaryRows(s)));
     ctx.log(`\n${loads.replace(/<[^>]+>/g, "")}`);
     ctx.log(`wrote ${path.join(dir, "summary.json")} and ${path.join(dir, "index.html")}`);

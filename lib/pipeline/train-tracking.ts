@@ -14,6 +14,7 @@ import type { RoutingTask } from "../routers/types";
 import type { EndResult, TrackedRun } from "../tracking/run";
 import { startRun } from "../tracking/run";
 import { sha256Hex } from "../util/hash";
+import { OutputNameSchema } from "../util/atomic-write";
 
 export const TrainTrackingSchema = z
   .strictObject({
@@ -24,7 +25,7 @@ export const TrainTrackingSchema = z
     /** Register the logged model file (`model/`) as a version of this model, optionally moving an alias. */
     registerModel: z
       .strictObject({
-        name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only"),
+        name: OutputNameSchema,
         alias: z
           .string()
           .regex(/^[\w-]+$/, "letters, digits, '_' and '-' only")

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { BUNDLED_DATASETS, bundledRouting, routingFromRoutingRows } from "../data/bundled";
@@ -15,57 +15,75 @@ import type { EndResult } from "../tracking/run";
 import { sha256Hex } from "../util/hash";
 import type { TrainTrackingTarget } from "./train-tracking";
 import { TrainRun, TrainTrackingSchema } from "./train-tracking";
-import { createRouter, routerEntry } from "../routers/registry";
+import { createRouter, routerEntry, routerKinds } from "../routers/registry";
 import type { Router, RouterScores, RoutingTask } from "../routers/types";
-import { RouterlabError } from "../util/errors";
+import { formatLocation, RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
+import { OutputNameSchema, safeJoin, writeFileAtomic } from "../util/atomic-write";
 
 /** `routerlab train --config configs/<router>.yaml`: one YAML file, validated here, says everything. */
-export const TrainConfigSchema = z.strictObject({
-  data: z.strictObject({
-    /** A bundled dataset, or a routing JSONL file (LLMRouter format, e.g. `routerlab oracle`'s routing.jsonl). */
-    dataset: z.union([
-      z.enum(BUNDLED_DATASETS),
-      z.string().regex(/\.jsonl$/, `one of ${BUNDLED_DATASETS.join(", ")}, or a routing .jsonl file`),
-    ]),
-    split: z
+export const TrainConfigSchema = z
+  .strictObject({
+    data: z.strictObject({
+      /** A bundled dataset, or a routing JSONL file (LLMRouter format, e.g. `routerlab oracle`'s routing.jsonl). */
+      dataset: z.union([
+        z.enum(BUNDLED_DATASETS),
+        z.string().regex(/\.jsonl$/, `one of ${BUNDLED_DATASETS.join(", ")}, or a routing .jsonl file`),
+      ]),
+      split: z
+        .strictObject({
+          testFraction: z.number().gt(0).lt(1).default(0.2),
+          stratifyBy: z.enum(["group", "none"]).default("group"),
+        })
+        .default({ testFraction: 0.2, stratifyBy: "group" }),
+      /** Keep at most this many training rows (a seeded sample), e.g. to bound SVM memory (n^2 float32). */
+      maxTrain: z.number().int().positive().optional(),
+      /** Keep at most this many test rows (a seeded sample). */
+      maxTest: z.number().int().positive().optional(),
+    }),
+    routing: RoutingSettingSchema,
+    embedding: z
       .strictObject({
-        testFraction: z.number().gt(0).lt(1).default(0.2),
-        stratifyBy: z.enum(["group", "none"]).default("group"),
+        /** "fp32" matches the gateway; "int8" is faster but not gateway-compatible. */
+        precision: z.enum(["fp32", "int8"]).default("fp32"),
+        /**
+         * Precomputed embeddings instead of running the embedder: a raw little-endian float32 file with
+         * one row per dataset row (in dataset order), `dim` columns.
+         */
+        matrix: z.string().min(1).optional(),
+        dim: z.number().int().positive().default(384),
       })
-      .default({ testFraction: 0.2, stratifyBy: "group" }),
-    /** Keep at most this many training rows (a seeded sample), e.g. to bound SVM memory (n^2 float32). */
-    maxTrain: z.number().int().positive().optional(),
-    /** Keep at most this many test rows (a seeded sample). */
-    maxTest: z.number().int().positive().optional(),
-  }),
-  routing: RoutingSettingSchema,
-  embedding: z
-    .strictObject({
-      /** "fp32" matches the gateway; "int8" is faster but not gateway-compatible. */
-      precision: z.enum(["fp32", "int8"]).default("fp32"),
-      /**
-       * Precomputed embeddings instead of running the embedder: a raw little-endian float32 file with
-       * one row per dataset row (in dataset order), `dim` columns.
-       */
-      matrix: z.string().min(1).optional(),
-      dim: z.number().int().positive().default(384),
-    })
-    .default({ precision: "fp32", dim: 384 }),
-  router: z.strictObject({
-    kind: z.string().min(1),
-    hyperparameters: z.record(z.string(), z.unknown()).default({}),
-  }),
-  /** Split/sample seed; also the router's `seed` (MLP, MF, random) unless its hyperparameters set one. */
-  seed: z.number().int().nonnegative().default(0),
-  tracking: TrainTrackingSchema,
-  output: z
-    .strictObject({
-      dir: z.string().min(1).optional(),
-      name: z.string().regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only"),
-    })
-    .optional(),
-});
+      .default({ precision: "fp32", dim: 384 }),
+    router: z.strictObject({
+      kind: z.string().min(1),
+      hyperparameters: z.record(z.string(), z.unknown()).default({}),
+    }),
+    /** Split/sample seed; also the router's `seed` (MLP, MF, random) unless its hyperparameters set one. */
+    seed: z.number().int().nonnegative().default(0),
+    tracking: TrainTrackingSchema,
+    output: z
+      .strictObject({
+        dir: z.string().min(1).optional(),
+        name: OutputNameSchema,
+      })
+      .optional(),
+  })
+  // The router's own hyperparameter schema, checked here so an error names the config file and line.
+  .superRefine((c, ctx) => {
+    try {
+      createRouter(c.router.kind, c.router.hyperparameters, "router.hyperparameters");
+    } catch (e) {
+      if (!(e instanceof RouterlabError)) throw e;
+      const field = e.location?.field;
+      const inHyper = routerKinds().includes(c.router.kind) && field !== undefined && field !== "(root)";
+      const prefix = e.location ? `${formatLocation(e.location)}: ` : "";
+      ctx.addIssue({
+        code: "custom",
+        message: e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message,
+        path: inHyper ? ["router", "hyperparameters", ...field.split(".")] : ["router", "kind"],
+      });
+    }
+  });
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 
 export interface DecisionSummary {
@@ -363,10 +381,10 @@ async function trainAndSave(
           },
         },
       },
-      path.join(dir, config.output.name),
+      safeJoin(dir, config.output.name),
     );
-    summaryFile = path.join(dir, `${config.output.name}.summary.json`);
-    writeFileSync(summaryFile, stableStringify({ fitSeconds, summary }));
+    summaryFile = safeJoin(dir, `${config.output.name}.summary.json`);
+    writeFileAtomic(summaryFile, stableStringify({ fitSeconds, summary }));
   }
   return {
     config,

@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /** One plotly trace. Only the commonly used fields are typed; anything else plotly accepts may be added. */
 export interface PlotTrace {
@@ -150,8 +150,7 @@ export function writeFiguresHtml(
   figs: readonly Figure[],
   opts: { title?: string; bodyHtml?: string } = {},
 ): string {
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, figuresToHtml(figs, opts));
+  writeFileAtomic(file, figuresToHtml(figs, opts));
   return file;
 }
 

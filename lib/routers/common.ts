@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import type { RouterScores, RouterState, RoutingTask } from "./types";
+import { parseWith } from "../util/zod-error";
 
 /** What every fitted router remembers about its task, stored in the model file's `meta`. */
 export const FittedMetaSchema = z.object({
@@ -17,15 +18,11 @@ export function fittedMeta(X: EmbeddingMatrix, task: RoutingTask): FittedMeta {
 
 /** Parses a state's `meta` with a kind's schema; a bad field is a RouterlabError naming its JSON path. */
 export function parseStateMeta<T>(state: RouterState, schema: z.ZodType<T>, file = "model file"): T {
-  const r = schema.safeParse(state.meta);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(`invalid ${state.kind} router state: ${issue.message}`, {
-      file,
-      path: "$.meta." + issue.path.map(String).join("."),
-    });
-  }
-  return r.data;
+  return parseWith(schema, state.meta, {
+    file,
+    jsonPath: "$.meta",
+    what: `invalid ${state.kind} router state`,
+  });
 }
 
 export function parseFittedMeta(state: RouterState): FittedMeta {

@@ -1,6 +1,6 @@
 import type { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import type { Router, RouterState } from "./types";
+import { parseWith } from "../util/zod-error";
 
 /**
  * What other layers need to know about a kind, declared once here instead of guessed elsewhere (the job
@@ -57,15 +57,7 @@ export function parseHyperparameters<H>(
   raw: unknown,
   where = "hyperparameters",
 ): H {
-  const parsed = schema.safeParse(raw ?? {});
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new RouterlabError(`${kind}: ${issue.message}`, {
-      file: where,
-      field: issue.path.map(String).join(".") || "(root)",
-    });
-  }
-  return parsed.data;
+  return parseWith(schema, raw ?? {}, { file: where, what: kind });
 }
 
 export function defineRouter<H>(entry: RouterEntry<H>): RegisteredRouter {

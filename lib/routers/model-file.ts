@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -7,6 +7,8 @@ import { EmbeddingSpecSchema } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
+import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 /**
  * The routerlab model file: `<name>.router.json` (kind, hyperparameters, meta, tensor index) plus
@@ -121,8 +123,8 @@ export function saveRouterState(state: RouterState, base: string): { json: strin
     tensors: entries,
   };
   mkdirSync(path.dirname(path.resolve(jsonPath)), { recursive: true });
-  writeFileSync(binPath, bin);
-  writeFileSync(jsonPath, stableStringify(file));
+  writeFileAtomic(binPath, bin);
+  writeFileAtomic(jsonPath, stableStringify(file));
   return { json: jsonPath, bin: binPath };
 }
 
@@ -135,15 +137,7 @@ export function loadRouterState(p: string): RouterState {
   } catch (e) {
     throw new RouterlabError(`cannot read model file: ${(e as Error).message}`, { file: jsonPath });
   }
-  const parsed = ModelFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new RouterlabError(issue.message, {
-      file: jsonPath,
-      path: "$" + issue.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join(""),
-    });
-  }
-  const mf = parsed.data;
+  const mf = parseWith(ModelFileSchema, raw, { file: jsonPath, jsonPath: "$" });
   const binPath = path.join(path.dirname(jsonPath), mf.bin.file);
   let bin: Buffer;
   try {
@@ -167,7 +161,18 @@ export function loadRouterState(p: string): RouterState {
         path: `$.tensors[${i}]`,
       });
     }
-    tensors[t.name] = { shape: t.shape, data: fromLittleEndianBytes(bytes) };
+    const data = fromLittleEndianBytes(bytes);
+    const bad = data.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0)
+      throw new RouterlabError(
+        `tensor '${t.name}' holds a non-finite value (${data[bad]}) at element ${bad}`,
+        {
+          file: binPath,
+          path: `$.tensors[${i}]`,
+          field: t.name,
+        },
+      );
+    tensors[t.name] = { shape: t.shape, data };
   });
   return { kind: mf.kind, hyperparameters: mf.hyperparameters, meta: mf.meta, tensors };
 }
@@ -175,15 +180,11 @@ export function loadRouterState(p: string): RouterState {
 /** The recorded embedding spec, or undefined when the model file has none; a malformed one is an error. */
 export function embeddingSpecOf(state: RouterState, file = "model file"): EmbeddingSpec | undefined {
   if (state.meta.embedding === undefined) return undefined;
-  const r = EmbeddingSpecSchema.safeParse(state.meta.embedding);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(`invalid embedding spec: ${issue.message}`, {
-      file,
-      path: "$.meta.embedding." + issue.path.map(String).join("."),
-    });
-  }
-  return r.data;
+  return parseWith(EmbeddingSpecSchema, state.meta.embedding, {
+    file,
+    jsonPath: "$.meta.embedding",
+    what: "invalid embedding spec",
+  });
 }
 
 /**

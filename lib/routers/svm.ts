@@ -3,7 +3,7 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
-import { fittedMeta, parseFittedMeta, requireTensor } from "./common";
+import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor } from "./common";
 import { defineRouter, parseHyperparameters } from "./define";
 import type { KernelSpec, SvcModel } from "./libsvm";
 import { svcDecision, trainSvc } from "./libsvm";
@@ -161,14 +161,7 @@ export class SvmRouter implements Router {
   static fromState(state: RouterState): SvmRouter {
     const hp = SvmHyper.parse(state.hyperparameters);
     const meta = parseFittedMeta(state);
-    const parsed = SvmStateMeta.safeParse(state.meta);
-    if (!parsed.success) {
-      throw new RouterlabError(`invalid svm state: ${parsed.error.issues[0]!.message}`, {
-        file: "model file",
-        path: "$.meta." + parsed.error.issues[0]!.path.map(String).join("."),
-      });
-    }
-    const s = parsed.data;
+    const s = parseStateMeta(state, SvmStateMeta);
     const sv = requireTensor(state, "support_vectors");
     const total = s.nSV.reduce((a, b) => a + b, 0);
     if (

@@ -1,6 +1,7 @@
 /** SimpleQA evaluation outputs: responses JSONL, results JSON, an HTML report (plotly), and the tracking run. */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomic } from "../util/atomic-write";
 import type { SimpleqaMetrics } from "../eval/simpleqa";
 import type { Figure } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
@@ -172,12 +173,6 @@ export function reportHtml(result: EvalResult, opts: { simulated: boolean; title
   });
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
-
 /** Writes the three output files; returns their paths. */
 export function writeOutputs(
   dir: string,
@@ -190,12 +185,12 @@ export function writeOutputs(
     results: path.join(dir, SIMPLEQA_OUTPUT_FILES.results),
     report: path.join(dir, SIMPLEQA_OUTPUT_FILES.report),
   };
-  writeAtomic(files.responses, responsesJsonl(result));
-  writeAtomic(
+  writeFileAtomic(files.responses, responsesJsonl(result));
+  writeFileAtomic(
     files.results,
     JSON.stringify(resultsJson(result, opts.extra ?? {}, opts.simulated), null, 2) + "\n",
   );
-  writeAtomic(files.report, reportHtml(result, { simulated: opts.simulated }));
+  writeFileAtomic(files.report, reportHtml(result, { simulated: opts.simulated }));
   return files;
 }
 

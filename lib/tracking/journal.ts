@@ -14,6 +14,8 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { outDir } from "../util/paths";
 import { RunStatusSchema } from "./schemas";
+import { parseWith } from "../util/zod-error";
+import { env } from "../util/env";
 
 /**
  * The local run journal: every tracking call is appended here first, so the main job works with no
@@ -25,7 +27,7 @@ import { RunStatusSchema } from "./schemas";
  */
 
 export function journalRoot(): string {
-  return process.env.ROUTERLAB_TRACKING_DIR ?? path.join(outDir(), "mlruns-journal");
+  return env().ROUTERLAB_TRACKING_DIR ?? path.join(outDir(), "mlruns-journal");
 }
 
 export const RunMetaSchema = z.object({
@@ -101,12 +103,7 @@ export function readRunMeta(runDir: string): RunMeta {
   } catch (e) {
     throw new RouterlabError(`cannot read run journal: ${(e as Error).message}`, { file });
   }
-  const r = RunMetaSchema.safeParse(json);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, { file, path: `$.${issue.path.join(".")}` });
-  }
-  return r.data;
+  return parseWith(RunMetaSchema, json, { file, jsonPath: "$" });
 }
 
 /**
@@ -129,12 +126,7 @@ export function readEvents(runDir: string): JournalEvent[] {
       if (isLast) break;
       throw new RouterlabError("corrupt journal line (not JSON)", { file, line: i + 1 });
     }
-    const r = JournalEventSchema.safeParse(json);
-    if (!r.success) {
-      const issue = r.error.issues[0]!;
-      throw new RouterlabError(issue.message, { file, line: i + 1, field: issue.path.join(".") });
-    }
-    out.push(r.data);
+    out.push(parseWith(JournalEventSchema, json, { file, line: i + 1 }));
   }
   // Async and sync flushes may interleave lines; the sequence number is the truth.
   out.sort((a, b) => a.s - b.s);

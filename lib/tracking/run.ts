@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { RouterlabError } from "../util/errors";
@@ -20,6 +20,7 @@ import {
 import type { RunStatus } from "./schemas";
 import type { S3Options } from "./s3";
 import { RunSyncer } from "./sync";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export interface StartRunOptions {
   experiment: string;
@@ -177,7 +178,7 @@ export class TrackedRun {
       startTime,
       ...(opts.artifactLocation ? { artifactLocation: opts.artifactLocation } : {}),
     };
-    writeFileSync(path.join(this.runDir, "run.json"), JSON.stringify(this.meta, null, 2));
+    writeFileAtomic(path.join(this.runDir, "run.json"), JSON.stringify(this.meta, null, 2));
     this.journal = new JournalWriter(this.runDir, opts.flushIntervalMs ?? 200);
 
     const uri = opts.trackingUri ?? process.env.MLFLOW_TRACKING_URI;
@@ -330,7 +331,7 @@ export class TrackedRun {
     // HTML (with inlined JS): only exact secret values are replaced, not URL patterns, which could be code.
     const text = patterns ? this.clean(content) : scrubKnownSecrets(content, this.secrets);
     const file = `files/${++this.artifactCount}-${path.basename(name)}`;
-    writeFileSync(path.join(this.runDir, file), text);
+    writeFileAtomic(path.join(this.runDir, file), text);
     this.push({
       s: ++this.seq,
       t: "artifact",

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,8 @@ import { decodeMetricValue, readEvents, readRunMeta } from "./journal";
 import { redactString } from "./redact";
 import type { S3Options } from "./s3";
 import { parseS3Uri, S3ArtifactStore, s3OptionsFromEnv } from "./s3";
+import { writeFileAtomic } from "../util/atomic-write";
+import { parseWith } from "../util/zod-error";
 
 /** Tag on every server run that links it to its local journal run (makes run creation idempotent). */
 export const LOCAL_RUN_TAG = "routerlab.local_run_id";
@@ -46,13 +48,7 @@ export function loadSyncState(runDir: string, server: string): SyncState {
   } catch (e) {
     throw new RouterlabError(`cannot read sync state: ${(e as Error).message}`, { file });
   }
-  const r = SyncStateSchema.safeParse(json);
-  if (!r.success)
-    throw new RouterlabError(r.error.issues[0]!.message, {
-      file,
-      path: `$.${r.error.issues[0]!.path.join(".")}`,
-    });
-  return r.data;
+  return parseWith(SyncStateSchema, json, { file, jsonPath: "$" });
 }
 
 /** One unit of work: a log-batch, an input, an artifact, a registration or the run's end. */
@@ -139,9 +135,7 @@ export class RunSyncer {
   }
 
   private save(): void {
-    const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state, null, 2));
-    renameSync(tmp, this.stateFile);
+    writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 2));
   }
 
   /** Finds or creates the server run for this journal run. */

@@ -7,19 +7,7 @@
  * Resumable: every step writes into `<output.dir>/<step>/` and then an atomic `<step>.done` marker holding the
  * fingerprint of its inputs and its result; a re-run skips a step whose marker matches and redoes the others.
  */
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { routingFromRoutingRows } from "../data/bundled";
@@ -41,9 +29,11 @@ import type { RouterScores } from "../routers/types";
 import { startRun } from "../tracking/run";
 import type { TrackedRun } from "../tracking/run";
 import { loadYamlConfig } from "../util/config";
+import { writeFileAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import { createRng, shuffled } from "../util/random";
+import { parseWith } from "../util/zod-error";
 import type { GateDecision } from "./gate";
 import { promotionGate } from "./gate";
 import { LabelTrafficConfigSchema, runLabelTraffic } from "./label-traffic";
@@ -151,28 +141,6 @@ export interface RetrainResult {
   tracking?: { localRunId: string; runDir: string; serverRunId?: string };
 }
 
-/** temp file, fsync, rename, fsync of the folder. */
-function writeDurable(file: string, data: string | Uint8Array): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dfd = openSync(path.dirname(file), "r");
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
 /** sha256 over a folder's regular files (relative name and content), without following symlinks. */
 function folderFingerprint(dir: string): string {
   const lines: string[] = [];
@@ -193,7 +161,7 @@ const fp = (...parts: unknown[]) => sha256Hex(stableStringify(parts));
 function writeMatrix(file: string, m: EmbeddingMatrix): void {
   const b = Buffer.alloc(m.data.length * 4);
   for (let i = 0; i < m.data.length; i++) b.writeFloatLE(m.data[i]!, i * 4);
-  writeDurable(file, b);
+  writeFileAtomic(file, b);
 }
 
 function readMatrix(file: string, dim: number): EmbeddingMatrix {
@@ -207,11 +175,7 @@ function readRoutingRows(file: string): RoutingRow[] {
   return readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "")
-    .map((l, i) => {
-      const r = RoutingRowSchema.safeParse(JSON.parse(l));
-      if (!r.success) throw new RouterlabError(r.error.issues[0]!.message, { file, line: i + 1 });
-      return r.data;
-    });
+    .map((l, i) => parseWith(RoutingRowSchema, JSON.parse(l), { file, line: i + 1 }));
 }
 
 /** P(strong) per query: the binary probability when the router gives one, else the strong model's column. */
@@ -255,7 +219,7 @@ async function step<T>(
   mkdirSync(dir, { recursive: true });
   const t0 = Date.now();
   const result = await work(dir);
-  writeDurable(marker, JSON.stringify({ fingerprint, result }) + "\n");
+  writeFileAtomic(marker, JSON.stringify({ fingerprint, result }) + "\n");
   m.log(`retrain: ${name}: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   m.run?.setTags({ [`step.${name}`]: "done" });
   return result;
@@ -390,7 +354,7 @@ async function retrainSteps(
         performance: perf.get(`${to.get(r.query)!}\u0000${r.model_name}`) ?? null,
       }));
     }
-    writeDurable(path.join(dir, "train.jsonl"), toJsonl(rows, RoutingRowSchema, "routing"));
+    writeFileAtomic(path.join(dir, "train.jsonl"), toJsonl(rows, RoutingRowSchema, "routing"));
     return { heldOut, train, seed: config.heldOut.seed };
   });
   m.log(
@@ -470,7 +434,7 @@ async function retrainSteps(
       champion: cp[j]!,
       challenger: ch[j]!,
     }));
-    writeDurable(path.join(dir, "held-out.jsonl"), rows.map((r) => JSON.stringify(r) + "\n").join(""));
+    writeFileAtomic(path.join(dir, "held-out.jsonl"), rows.map((r) => JSON.stringify(r) + "\n").join(""));
     return { rows: rows.length };
   });
   const held = readFileSync(path.join(m.runDir, "score", "held-out.jsonl"), "utf8")
@@ -490,7 +454,7 @@ async function retrainSteps(
       },
       config.gate,
     );
-    writeDurable(path.join(dir, "gate.json"), stableStringify(d) + "\n");
+    writeFileAtomic(path.join(dir, "gate.json"), stableStringify(d) + "\n");
     return d;
   });
   m.log(`retrain: gate (${scored.rows} held-out queries): ${decision.reason}`);
@@ -561,7 +525,7 @@ async function retrainSteps(
 
   // 9. promote: publish to the gateway folder (served file last) and/or the S3 store, then the challenger is the champion
   const gatewayDir = config.promote.gatewayDir !== undefined ? abs(config.promote.gatewayDir) : null;
-  writeDurable(path.join(m.runDir, "promote.begun"), `${championFp}\n`);
+  writeFileAtomic(path.join(m.runDir, "promote.begun"), `${championFp}\n`);
   const promoteFp = fp("promote", exportFp, gatewayDir, config.promote.s3 ?? null, config.champion.model);
   const bundleDir = path.join(m.runDir, "export", "bundle");
   const promoted = await step(m, "promote", promoteFp, async (dir) => {
@@ -601,8 +565,8 @@ async function retrainSteps(
       loadRouterState(trained.model),
       path.join(dir, path.basename(modelBasePath(championSrc))),
     );
-    writeDurable(`${modelBasePath(championSrc)}.router.bin`, readFileSync(staged.bin));
-    writeDurable(championSrc, readFileSync(staged.json));
+    writeFileAtomic(`${modelBasePath(championSrc)}.router.bin`, readFileSync(staged.bin));
+    writeFileAtomic(championSrc, readFileSync(staged.json));
     return { published, store };
   });
   if (promoted.published) run?.setTags({ "promote.dir": promoted.published.dir });

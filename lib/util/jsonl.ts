@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
 import { RouterlabError } from "./errors";
+import { parseWith } from "./zod-error";
 
 export interface JsonlLine<T> {
   /** 1-based line number in the file. */
@@ -32,12 +33,7 @@ export function readJsonlLines<S extends z.ZodType>(
     } catch (e) {
       throw new RouterlabError(`invalid JSON: ${(e as Error).message}`, { file, line: i + 1 });
     }
-    const res = schema.safeParse(value);
-    if (!res.success) {
-      const issue = res.error.issues[0]!;
-      throw new RouterlabError(issue.message, { file, line: i + 1, field: issue.path.join(".") || "(line)" });
-    }
-    out.push({ line: i + 1, value: res.data });
+    out.push({ line: i + 1, value: parseWith(schema, value, { file, line: i + 1 }) });
   });
   return out;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { env } from "./env";
 
 /** The repository root, found from this file whether it runs from `lib/` (tsx) or `dist/lib/` (compiled). */
 export function projectRoot(): string {
@@ -13,19 +14,19 @@ export function projectRoot(): string {
 }
 
 export function dataDir(): string {
-  return process.env.ROUTERLAB_DATA_DIR ?? path.join(projectRoot(), "data");
+  return env().ROUTERLAB_DATA_DIR ?? path.join(projectRoot(), "data");
 }
 
 /** Caches (embeddings, LLM responses, models). Overridable so tests can use an empty one. */
 export function cacheDir(): string {
-  return process.env.ROUTERLAB_CACHE_DIR ?? path.join(projectRoot(), ".cache");
+  return env().ROUTERLAB_CACHE_DIR ?? path.join(projectRoot(), ".cache");
 }
 
 export function outDir(): string {
-  return process.env.ROUTERLAB_OUT_DIR ?? path.join(projectRoot(), "out");
+  return env().ROUTERLAB_OUT_DIR ?? path.join(projectRoot(), "out");
 }
 
 /** The project's Python environment, created by scripts/setup-python.sh. */
 export function venvPython(): string {
-  return process.env.ROUTERLAB_PYTHON ?? path.join(projectRoot(), ".venv", "bin", "python");
+  return env().ROUTERLAB_PYTHON ?? path.join(projectRoot(), ".venv", "bin", "python");
 }

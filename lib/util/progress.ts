@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { env } from "./env";
 
 export interface Progress {
   tick(n?: number): void;
@@ -10,7 +11,7 @@ export interface Progress {
  * few seconds instead, so logs stay readable.
  */
 export function progressBar(label: string, total: number, unit = "items"): Progress {
-  if (process.env.ROUTERLAB_QUIET === "1") return { tick: () => {}, stop: () => {} };
+  if (env().ROUTERLAB_QUIET === true) return { tick: () => {}, stop: () => {} };
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
       {

@@ -7,16 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomic } from "../util/atomic-write";
+import { env } from "../util/env";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
-import {
-  httpGet,
-  pickPort,
-  startServerProcess,
-  waitUntilReady,
-  writeFileAtomic,
-  type ServerProcess,
-} from "./server-process";
+import { httpGet, pickPort, startServerProcess, waitUntilReady, type ServerProcess } from "./server-process";
 
 export interface LabOptions {
   /** Folder JupyterLab serves (default: the project's notebooks/). */
@@ -44,7 +39,7 @@ export interface RunningLab {
 }
 
 export function projectVenv(): string {
-  return process.env.ROUTERLAB_VENV ?? path.join(projectRoot(), ".venv");
+  return env().ROUTERLAB_VENV ?? path.join(projectRoot(), ".venv");
 }
 
 function writeLabSettings(settingsDir: string): void {

@@ -4,16 +4,7 @@
  * SIGKILL) when the command is interrupted or the server exits, so nothing is left running.
  */
 import { spawn } from "node:child_process";
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -190,18 +181,4 @@ export async function serveUntilInterrupted(server: ServerProcess, what: string)
       void server.stop(1000).then(() => done(code === 0 ? 0 : 1));
     });
   });
-}
-
-/** Writes `text` to `file` atomically (temp file in the same folder, fsync, rename). */
-export function writeFileAtomic(file: string, text: string): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, "w");
-  try {
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
 }

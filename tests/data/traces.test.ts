@@ -49,7 +49,7 @@ test("OTLP/JSON export: same LLM span and decision as Jaeger; embedding input jo
   assert.equal(rows[0]!.performance, null);
 });
 
-test("OTLP JSON Lines (collector file exporter): a broken line and a bad decision payload are quarantined", () => {
+test("OTLP JSON Lines (collector file exporter): a broken line, a bad decision payload and spans repeated across lines are quarantined", () => {
   const doc = JSON.parse(readFileSync(fixture("traces", "otlp_export.json"), "utf8")) as {
     resourceSpans: { scopeSpans: { spans: { events: { attributes: { value: { stringValue: string } }[] }[] }[] }[] }[];
   };
@@ -60,8 +60,8 @@ test("OTLP JSON Lines (collector file exporter): a broken line and a bad decisio
   const bad = JSON.stringify(doc);
   const f = t.file("otlp.jsonl", [ok, bad, ok.slice(0, 100)].join("\n") + "\n");
   const r = loadOtlp(f, opts);
-  // line 1: 2 llm + 1 decision; line 2: 2 llm (duplicates of line 1's spans) + bad decision; line 3 truncated
-  assert.equal(r.llm.length, 4);
+  // line 1: 2 llm + 1 decision; line 2: 2 llm spans repeating line 1's (quarantined) + bad decision; line 3 truncated
+  assert.equal(r.llm.length, 2);
   assert.equal(r.decisions.length, 1);
   assert.equal(r.report.rowsRead, 3 + 3 + 1);
   const q = readFileSync(r.report.quarantineFile!, "utf8")
@@ -73,6 +73,8 @@ test("OTLP JSON Lines (collector file exporter): a broken line and a bad decisio
     [
       [3, "(line)"],
       [2, "contract_version"],
+      [2, "spanId"],
+      [2, "spanId"],
     ],
   );
   assert.match(q[1]!.path!, /spans\[0\]\.events\[0\]$/);

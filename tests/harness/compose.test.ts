@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { describe, test } from "node:test";
 import { z } from "zod";
+import { ENV_VARIABLES } from "../../lib/util/env";
 import { projectRoot } from "../../lib/util/paths";
 import { venvBin } from "./services";
 
@@ -52,7 +53,8 @@ function filesUnder(dir: string, ext: string): string[] {
 
 /**
  * Every environment variable lib/ and the notebooks read: `process.env.X` / `process.env["X"]`, `env.X` on a passed
- * environment object, `envFlag("X")`, and the `apiKeyEnv` names in configs/.
+ * environment object, `envFlag("X")`, every variable of the library's env schema (lib/util/env.ts, read through
+ * `env()`), and the `apiKeyEnv` names in configs/.
  */
 function environmentVariablesRead(): Set<string> {
   const sources = [
@@ -68,8 +70,10 @@ function environmentVariablesRead(): Set<string> {
     /\benv\??\.([A-Z][A-Z0-9_]{2,})\b/g,
     /\benvFlag\(\s*["']([A-Z][A-Z0-9_]*)["']/g,
   ];
-  const out = new Set<string>();
-  for (const src of sources) for (const re of patterns) for (const m of src.matchAll(re)) out.add(m[1]!);
+  const out = new Set<string>(ENV_VARIABLES);
+  // a name ending in '_' is a prefix in prose (`process.env.ROUTERLAB_*`), not a variable
+  for (const src of sources)
+    for (const re of patterns) for (const m of src.matchAll(re)) if (!m[1]!.endsWith("_")) out.add(m[1]!);
   for (const f of filesUnder(path.join(root, "configs"), ".yaml")) {
     for (const m of readFileSync(f, "utf8").matchAll(/^\s*apiKeyEnv:\s*([A-Z][A-Z0-9_]*)\s*$/gm))
       out.add(m[1]!);

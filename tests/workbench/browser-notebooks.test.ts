@@ -6,7 +6,7 @@ import { after, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { projectRoot } from "../../lib/util/paths";
 import { startLab, type RunningLab } from "../../lib/workbench/lab";
-import { writeFileAtomic } from "../../lib/workbench/server-process";
+import { writeFileAtomic } from "../../lib/util/atomic-write";
 import { launchBrowser } from "../support/browser";
 import { testServices } from "../support/services";
 

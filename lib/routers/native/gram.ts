@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { env } from "../../util/env";
 
 /**
  * float64 Gram products with onnxruntime (Gemm, transB=1): S = A @ X^T. Used to precompute SVM
@@ -11,10 +12,10 @@ let session: Promise<ort.InferenceSession> | undefined;
 
 function gramSession(): Promise<ort.InferenceSession> {
   if (!session) {
-    const t = Number(process.env.ROUTERLAB_KNN_THREADS);
+    const t = env().ROUTERLAB_KNN_THREADS;
     session = ort.InferenceSession.create(new Uint8Array(Buffer.from(GRAM64_ONNX_BASE64, "base64")), {
       executionMode: "sequential",
-      ...(Number.isInteger(t) && t > 0 ? { intraOpNumThreads: t } : {}),
+      ...(t !== undefined ? { intraOpNumThreads: t } : {}),
     });
   }
   return session;

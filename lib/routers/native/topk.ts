@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { env } from "../../util/env";
 
 /**
  * A tiny ONNX graph run by onnxruntime (MLAS sgemm, multi-threaded): S = Q @ X^T, then TopK(S, K)
@@ -11,8 +12,7 @@ export const KNN_TOPK_ONNX_BASE64 =
 let session: Promise<ort.InferenceSession> | undefined;
 
 function threads(): number {
-  const env = Number(process.env.ROUTERLAB_KNN_THREADS);
-  return Number.isInteger(env) && env > 0 ? env : 0;
+  return env().ROUTERLAB_KNN_THREADS ?? 0;
 }
 
 /** The shared session (created once; intra-op threads from $ROUTERLAB_KNN_THREADS, default: ORT's choice). */

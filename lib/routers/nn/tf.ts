@@ -6,6 +6,7 @@
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { env } from "../../util/env";
 
 export { tf };
 
@@ -17,7 +18,7 @@ function wasmDir(): string {
 }
 
 async function init(): Promise<string> {
-  const wanted = process.env.ROUTERLAB_TF_BACKEND;
+  const wanted = env().ROUTERLAB_TF_BACKEND;
   if (wanted !== "wasm" && wanted !== "cpu") {
     try {
       // Optional: the native backend registers itself as "tensorflow" when installed.

@@ -1,0 +1,316 @@
+import { randomBytes } from "node:crypto";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import path from "node:path";
+import { env } from "./env";
+import { RouterlabError } from "./errors";
+import { z } from "zod";
+
+/**
+ * The one way routerlab writes an output, report, bundle, cache or state file: a temporary file in the same folder
+ * (created exclusively, never through a symlink), the bytes, fsync, rename over the target, fsync of the folder.
+ * A reader sees the old file or the new one, never a torn one. Multi-file outputs go through `writeFolderAtomic`.
+ *
+ * Disk-full and read-only failures become a RouterlabError naming the path and saying what was kept; the
+ * temporary file is removed. A target that is a symlink is refused (a write never follows a link out of its folder).
+ */
+
+export type FileData = string | Uint8Array;
+
+export interface OutputFile {
+  /** A plain file name: no folder separators, not `.` or `..` (checked by `assertSafeName`). */
+  name: string;
+  data: FileData;
+}
+
+/** Refuses a name that could leave its folder: empty, `.`, `..`, absolute, or holding a separator or NUL. */
+export function assertSafeName(name: string, what = "output name"): string {
+  if (
+    name === "" ||
+    name === "." ||
+    name === ".." ||
+    name.includes("/") ||
+    name.includes("\\") ||
+    name.includes("\0") ||
+    path.isAbsolute(name)
+  ) {
+    throw new RouterlabError(
+      `${what} ${JSON.stringify(name)} is not a plain file name (no '..', no separators, not absolute)`,
+      { file: name, field: what },
+    );
+  }
+  return name;
+}
+
+/**
+ * A config field naming a file or folder inside an output folder: letters, digits, '.', '_' and '-', and not `.` or
+ * `..` (which would name the folder itself or its parent).
+ */
+export const OutputNameSchema = z
+  .string()
+  .regex(/^[\w.-]+$/, "letters, digits, '.', '_' and '-' only")
+  .refine((n) => n !== "." && n !== "..", "'.' and '..' are not names (they would leave the output folder)");
+
+/** `dir/name` after checking that `name` stays inside `dir`. */
+export function safeJoin(dir: string, name: string, what?: string): string {
+  return path.join(dir, assertSafeName(name, what));
+}
+
+// ------------------------------------------------------------------ test hook
+
+let writePoints = 0;
+
+/**
+ * Counts a write point; with ROUTERLAB_TEST_KILL_AT_WRITE=N the process SIGKILLs itself at the N-th one. The
+ * points are: half-way through each temporary file, after each rename into place, and between the two renames
+ * of a folder swap.
+ */
+function writePoint(): void {
+  writePoints++;
+  const at = env().ROUTERLAB_TEST_KILL_AT_WRITE;
+  if (at !== undefined && writePoints === at) process.kill(process.pid, "SIGKILL");
+}
+
+// ------------------------------------------------------------------ errors
+
+const FULL = new Set(["ENOSPC", "EDQUOT"]);
+const READ_ONLY = new Set(["EROFS", "EACCES", "EPERM"]);
+
+function writeError(e: unknown, target: string, kept: string): Error {
+  if (e instanceof RouterlabError) return e;
+  const code = (e as NodeJS.ErrnoException).code ?? "";
+  const why = FULL.has(code)
+    ? "the disk is full"
+    : READ_ONLY.has(code)
+      ? "the folder is read-only or not writable"
+      : `write failed (${(e as Error).message})`;
+  return new RouterlabError(
+    `cannot write: ${why}${code ? ` [${code}]` : ""}; ${kept}; no partial file was left`,
+    { file: target },
+    FULL.has(code) ? "free some space and run again" : undefined,
+  );
+}
+
+function keptWhat(target: string, kind: "file" | "folder"): string {
+  return existsSync(target) ? `the previous ${kind} is kept unchanged` : `no ${kind} was written`;
+}
+
+function refuseSymlink(target: string): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(target).isSymbolicLink();
+  } catch {
+    return; // absent
+  }
+  if (isLink)
+    throw new RouterlabError("refusing to write through a symlink (outputs never follow links)", {
+      file: target,
+    });
+}
+
+// ------------------------------------------------------------------ files
+
+function toBytes(data: FileData): Uint8Array {
+  return typeof data === "string" ? Buffer.from(data, "utf8") : data;
+}
+
+function tempName(target: string, tag: string): string {
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${tag}-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
+}
+
+/** Creates `file` exclusively (never through a symlink), writes `bytes`, fsyncs; a write point half-way. */
+function writeNewFile(file: string, bytes: Uint8Array, mode: number): void {
+  const fd = openSync(
+    file,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    mode,
+  );
+  try {
+    const half = bytes.length >> 1;
+    let off = 0;
+    while (off < half) off += writeSync(fd, bytes, off, half - off);
+    writePoint();
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * mkdir -p; on a read-only filesystem node reports ENOENT for a recursive mkdir, so the nearest existing
+ * ancestor is asked whether it is writable and its error (EROFS, EACCES) is reported instead.
+ */
+function ensureDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    let anc = path.dirname(dir);
+    while (!existsSync(anc) && path.dirname(anc) !== anc) anc = path.dirname(anc);
+    accessSync(anc, constants.W_OK);
+    throw e;
+  }
+}
+
+export function fsyncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch {
+    return;
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // some filesystems do not support fsync on a folder
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes one file atomically (creating its folder). See the module comment. */
+export function writeFileAtomic(file: string, data: FileData, opts: { mode?: number } = {}): void {
+  const dir = path.dirname(file);
+  const kept = keptWhat(file, "file");
+  let tmp: string | undefined;
+  try {
+    ensureDir(dir);
+    refuseSymlink(file);
+    tmp = tempName(file, "tmp");
+    writeNewFile(tmp, toBytes(data), opts.mode ?? 0o644);
+    renameSync(tmp, file);
+    tmp = undefined;
+    writePoint();
+    fsyncDir(dir);
+  } catch (e) {
+    if (tmp !== undefined) rmSync(tmp, { force: true });
+    throw writeError(e, file, kept);
+  }
+}
+
+/** `JSON.stringify(value, null, 2)` plus a final newline, written atomically. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");
+}
+
+// ------------------------------------------------------------------ folders
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Finishes what a killed folder swap left: if the folder is missing but its previous version was set aside,
+ * that version is put back (the old set); temporary and set-aside folders of dead processes are removed.
+ * `writeFolderAtomic` calls it first; readers of a folder written that way may call it too.
+ */
+export function recoverFolder(dir: string): void {
+  const parent = path.dirname(dir);
+  const base = path.basename(dir);
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  const mine = (tag: string) =>
+    names
+      .map((n) => ({ n, m: new RegExp(`^\\.${escapeRe(base)}\\.${tag}-(\\d+)-[0-9a-f]+$`).exec(n) }))
+      .filter((x): x is { n: string; m: RegExpExecArray } => x.m !== null && !pidAlive(Number(x.m[1])))
+      .map((x) => path.join(parent, x.n));
+  const olds = mine("old");
+  if (!existsSync(dir) && olds.length > 0) {
+    renameSync(olds[0]!, dir);
+    olds.shift();
+  }
+  for (const p of [...olds, ...mine("tmp")]) rmSync(p, { recursive: true, force: true });
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/**
+ * Writes a set of files as one folder: they are written into a temporary sibling folder, which then replaces
+ * `dir` (the previous folder is set aside by one rename and removed after the second), so the set appears
+ * together or not at all. `dir` belongs to this output alone: `owns(name)` says which names the output may hold,
+ * and an existing folder holding anything else is refused (nothing is written), so a folder swap never deletes a
+ * file it did not write. Old outputs missing from `files` (e.g. `fold-7.json` after a re-split with k = 5) go.
+ * A kill between the two renames leaves `dir` missing with its old version set aside; the next `writeFolderAtomic`
+ * or `recoverFolder` puts it back.
+ */
+export function writeFolderAtomic(
+  dir: string,
+  files: readonly OutputFile[],
+  opts: { owns: (name: string) => boolean; mode?: number },
+): void {
+  const names = new Set<string>();
+  for (const f of files) {
+    assertSafeName(f.name, "output file name");
+    if (!opts.owns(f.name))
+      throw new RouterlabError(`output file name ${JSON.stringify(f.name)} is not one this output writes`, {
+        file: dir,
+      });
+    if (names.has(f.name))
+      throw new RouterlabError(`output file name ${JSON.stringify(f.name)} given twice`, { file: dir });
+    names.add(f.name);
+  }
+  const parent = path.dirname(dir);
+  let kept = keptWhat(dir, "folder");
+  let tmp: string | undefined;
+  let old: string | undefined;
+  try {
+    ensureDir(parent);
+    refuseSymlink(dir);
+    recoverFolder(dir);
+    kept = keptWhat(dir, "folder");
+    if (existsSync(dir)) {
+      const foreign = readdirSync(dir).filter((n) => !opts.owns(n));
+      if (foreign.length > 0)
+        throw new RouterlabError(
+          `refusing to replace a folder holding files this output did not write: ${foreign.slice(0, 5).join(", ")}`,
+          { file: dir },
+          "choose an empty or dedicated output folder",
+        );
+    }
+    tmp = tempName(dir, "tmp");
+    mkdirSync(tmp);
+    for (const f of files) writeNewFile(path.join(tmp, f.name), toBytes(f.data), opts.mode ?? 0o644);
+    fsyncDir(tmp);
+    if (existsSync(dir)) {
+      old = tempName(dir, "old");
+      renameSync(dir, old);
+      writePoint();
+    }
+    renameSync(tmp, dir);
+    tmp = undefined;
+    writePoint();
+    fsyncDir(parent);
+  } catch (e) {
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+    if (old !== undefined && !existsSync(dir)) renameSync(old, dir);
+    throw writeError(e, dir, kept);
+  }
+  if (old !== undefined) rmSync(old, { recursive: true, force: true });
+}
