@@ -13,7 +13,10 @@ import { z } from "zod";
 import { routingFromRoutingRows } from "../data/bundled";
 import { loadRoutingJsonl } from "../data/llmrouter";
 import type { EmbeddingMatrix } from "../embed/types";
+import { calibrate, dataFingerprint } from "../calibrate/calibrate";
+import { loadRecord, makeRecord, saveRecord } from "../calibrate/record";
 import { exportRouterState } from "../export/export-router";
+import type { CalibrationInput } from "../export/operating-point";
 import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
 import { promote, readBundle, storeFromEnv } from "../export/s3-store";
@@ -68,7 +71,10 @@ export const RetrainConfigSchema = z.strictObject({
       seed: z.number().int().nonnegative().default(0),
     })
     .default({ shares: [0.5], resamples: 1000, level: 0.95, seed: 0 }),
-  /** The operating point: the challenger's threshold for this strong share on the held-out traffic, recorded in the bundle. */
+  /**
+   * The operating point: the challenger calibrated (lib/calibrate, bootstrap with the run's seed and the gate's
+   * resamples and level) for this strong share on the held-out traffic, baked into the served artifact.
+   */
   calibration: z.strictObject({ strongShare: z.number().gt(0).lt(1) }).optional(),
   export: z
     .strictObject({
@@ -486,17 +492,40 @@ async function retrainSteps(
   };
   if (!decision.promote) return result;
 
-  // 8. export: the challenger's gateway files, checked against routerlab's decisions on the held-out embeddings
-  let operatingPoint: RetrainResult["operatingPoint"];
-  if (config.calibration) {
-    const sorted = held.map((h) => h.challenger).sort((a, b) => b - a);
-    const k = Math.max(1, Math.round(config.calibration.strongShare * sorted.length));
-    operatingPoint = { strongShare: config.calibration.strongShare, threshold: sorted[k - 1]! };
-    result.operatingPoint = operatingPoint;
-  }
+  // 8. export: the challenger's gateway files, checked against routerlab's decisions on the held-out embeddings; with
+  // `calibration`, the library's calibration of the challenger's held-out scores is baked into the served artifact
+  // (formats that cannot carry a threshold are refused here, before anything is published)
   const exportFp = fp("export", gateFp, config.export, config.calibration ?? null);
   const exported = await step(m, "export", exportFp, async (dir) => {
     const gm = abs(config.export.gatewayModels);
+    let calibration: CalibrationInput | undefined;
+    if (config.calibration) {
+      const set = {
+        scores: held.map((h) => h.challenger),
+        queryIds: heldTexts,
+        yWeak: held.map((h) => h.yWeak),
+        yStrong: held.map((h) => h.yStrong),
+      };
+      const res = calibrate(
+        set,
+        { kind: "share", value: config.calibration.strongShare },
+        { resamples: config.gate.resamples, seed: config.seed, level: config.gate.level },
+      );
+      const record = makeRecord({
+        router: config.router.kind,
+        dataset: path.basename(abs(config.labels.dataset)),
+        models: [weak, strong],
+        result: res,
+        nCalibration: held.length,
+        fingerprint: dataFingerprint(set.queryIds, set.scores),
+        level: config.gate.level,
+      });
+      const recordFile = path.join(dir, "calibration.json");
+      saveRecord(recordFile, record);
+      // the held-out rows the threshold was chosen on, as `routerlab verify --calibration-set` reads them
+      writeMatrix(path.join(dir, "held-out.f32"), heldX);
+      calibration = { record, recordFile, X: heldX, queryIds: heldTexts };
+    }
     const r = await exportRouterState(loadRouterState(trained.model), {
       outDir: path.join(dir, "bundle"),
       evalX: heldX,
@@ -507,20 +536,41 @@ async function retrainSteps(
       // signed as `routerlab export` signs: with ROUTERLAB_SIGNING_KEY_* when set
       ...(signingKeyFromEnv() ? { key: signingKeyFromEnv() } : {}),
       stem: config.export.stem,
+      ...(calibration ? { calibration } : {}),
       metadata: {
         retrain_run: path.basename(m.runDir),
         gate_n: decision.n,
-        ...(operatingPoint
+        ...(calibration
           ? {
-              operating_point_strong_share: operatingPoint.strongShare,
-              operating_point_threshold: operatingPoint.threshold,
+              operating_point_strong_share: calibration.record.target.value,
+              operating_point_threshold: calibration.record.threshold,
             }
           : {}),
       },
       log: m.log,
     });
-    return { kind: r.kind, files: r.files, served: r.served, warnings: r.warnings };
+    return {
+      kind: r.kind,
+      files: r.files,
+      served: r.served,
+      warnings: r.warnings,
+      ...(calibration ? { threshold: calibration.record.threshold } : {}),
+    };
   });
+  let operatingPoint: RetrainResult["operatingPoint"];
+  if (config.calibration && exported.threshold !== undefined) {
+    operatingPoint = { strongShare: config.calibration.strongShare, threshold: exported.threshold };
+    result.operatingPoint = operatingPoint;
+    const record = loadRecord(path.join(m.runDir, "export", "calibration.json"));
+    run?.logJson("calibration.json", record);
+    const iv = record.intervals.share;
+    run?.logMetrics({
+      operating_point_threshold: record.threshold,
+      ...(iv.lo !== null && iv.hi !== null
+        ? { operating_point_share_lo: iv.lo, operating_point_share_hi: iv.hi }
+        : {}),
+    });
+  }
   run?.setTags({ "export.kind": exported.kind, "export.served": exported.served });
 
   // 9. promote: publish to the gateway folder (served file last) and/or the S3 store, then the challenger is the champion

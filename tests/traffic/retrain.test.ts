@@ -14,6 +14,8 @@ import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
 import { CollectStore } from "../../lib/collect/store";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
+import { loadRecord } from "../../lib/calibrate/record";
+import { readOperatingPoint } from "../../lib/export/operating-point";
 import { readPointer, storeFromEnv } from "../../lib/export/s3-store";
 import { loadRouterState } from "../../lib/routers/model-file";
 import { MlflowClient } from "../../lib/tracking/client";
@@ -74,6 +76,7 @@ function writeConfig(
     gatewayDir: string;
     shuffle: boolean;
     out: string;
+    kind?: string;
     s3?: { bucket: string; prefix: string };
   },
 ): string {
@@ -91,8 +94,10 @@ function writeConfig(
       "  seed: 2",
       "heldOut: { fraction: 0.35, seed: 5 }",
       "router:",
-      "  kind: mlp",
-      "  hyperparameters: { hiddenLayerSizes: [32], epochs: 40, validationFraction: 0 }",
+      `  kind: ${o.kind ?? "mlp"}`,
+      o.kind === undefined
+        ? "  hyperparameters: { hiddenLayerSizes: [32], epochs: 40, validationFraction: 0 }"
+        : "  hyperparameters: {}",
       `  shuffleLabels: ${o.shuffle}`,
       `champion: { model: ${o.champion} }`,
       "gate: { shares: [0.5], resamples: 500, level: 0.95, seed: 9 }",
@@ -195,10 +200,35 @@ describe("routerlab retrain", () => {
       unknown
     >;
     assert.match(JSON.stringify(companion), /operating_point_threshold/);
+    // the operating point is baked into the served file: the library's calibration record of the challenger's
+    // held-out scores, and the artifact loaded the gateway's way (Python) routes those rows inside its interval
+    const exportDir = path.join(dir, "run-better", "export");
+    const record = loadRecord(path.join(exportDir, "calibration.json"));
+    assert.equal(record.target.value, 0.5);
+    assert.equal(record.n.calibration, g1.n);
+    assert.equal(record.resamples, 500);
+    const op = readOperatingPoint(gatewayDir);
+    assert.ok(op, "the published manifest records the operating point");
+    assert.equal(op.threshold, record.threshold);
+    assert.equal(op.calibration.fingerprint_checked, true);
+    const verified = await runChild(
+      process.execPath,
+      [cli, "verify", gatewayDir, "--calibration-set", path.join(exportDir, "held-out.f32")],
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(verified.code, 0, verified.stderr);
+    const share = Number(
+      verified.stdout.match(/operating point ok: ([\d.]+)% strong on (\d+) calibration rows/)![1],
+    );
+    assert.ok(
+      share / 100 >= record.intervals.share.lo! && share / 100 <= record.intervals.share.hi!,
+      `${share}% outside the recorded interval`,
+    );
     const runDir = r1.stdout.match(/tracking run \S+: (.+)$/m)![1]!;
     assert.ok(runDir.startsWith(path.join(dir, "journal")), runDir);
     const journal = readFileSync(path.join(runDir, "events.jsonl"), "utf8");
     assert.match(journal, /gate_s50_lo/);
+    assert.match(journal, /"path":"calibration.json"/);
     // the gate's evidence reached the MLflow server
     const serverRun = await new MlflowClient(svc.mlflowUri).getRun(
       r1.stdout.match(/MLflow server run (\S+)/)![1]!,
@@ -278,5 +308,33 @@ describe("routerlab retrain", () => {
       readFileSync(path.join(killedOut, "score", "held-out.jsonl"), "utf8"),
       readFileSync(path.join(dir, "run-worse", "score", "held-out.jsonl"), "utf8"),
     );
+
+    // 4. a KNN challenger (no exact threshold knob) against a fresh random champion: the gate promotes it, the export
+    // step refuses the operating point with the library's reason, and nothing is published
+    const knnChampion = await writeRandomChampion(path.join(dir, "champion-knn", "champion"), 4, {
+      weak: WEAK,
+      strong: STRONG,
+    });
+    const knnOut = path.join(dir, "run-knn");
+    const knn = writeConfig(dir, "knn", {
+      dataset,
+      models,
+      champion: knnChampion,
+      gatewayDir,
+      shuffle: false,
+      out: knnOut,
+      kind: "knn",
+    });
+    const knnChampionBytes = readFileSync(knnChampion);
+    const r4 = await retrain(knn, dir);
+    const g4 = gateOf(knnOut);
+    t.diagnostic(`knn: ${g4.reason}`);
+    assert.equal(g4.promote, true, g4.reason);
+    assert.notEqual(r4.code, 0, "the export of a calibrated KNN must fail");
+    assert.match(r4.stderr, /cannot export the calibrated operating point into a knn router/);
+    assert.equal(existsSync(path.join(knnOut, "export.done")), false);
+    assert.equal(existsSync(path.join(knnOut, "promote.begun")), false);
+    assert.equal(statSync(path.join(gatewayDir, "router.pt")).mtimeMs, served);
+    assert.deepEqual(readFileSync(knnChampion), knnChampionBytes);
   });
 });
