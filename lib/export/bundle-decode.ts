@@ -107,60 +107,80 @@ function labelsOf(m: Record<string, string>, n: number, file: string): string[] 
   });
 }
 
-/** Decodes a `.pt` + companion bundle (MLP or MF layout) and decides `X`: the decision, then the scores behind it. */
-export function decideTorch(kind: "mlp" | "mf", files: readonly BundleFile[], X: EmbeddingMatrix): string[] {
+/** What a torch layout decodes to: the tensors re-encoded, and the decision plus the raw scores behind it. */
+export interface TorchDecoded {
+  bytesAgain: Buffer;
+  decide: (e: Float32Array) => string;
+}
+
+/** One torch layout's decoder (MLP §6.2, MF §6.3): the format entry names its own. */
+export type TorchDecoder = (companion: BundleFile, st: Float32Array[]) => TorchDecoded;
+
+export const decodeMlpTorch: TorchDecoder = (companion, st) => {
+  const c = parseJson(companion.bytes, MlpCompanion, companion.name);
+  const widths = [c.input_dim, ...c.hidden_layer_sizes, c.num_classes];
+  if (st.length !== 2 * (widths.length - 1))
+    throw new RouterlabError(`${st.length} tensors, the companion describes ${2 * (widths.length - 1)}`);
+  const layers: LinearLayer[] = widths.slice(0, -1).map((inDim, i) => ({
+    inDim,
+    outDim: widths[i + 1]!,
+    weight: st[2 * i]!,
+    bias: st[2 * i + 1]!,
+  }));
+  const m: MlpWeights = {
+    inputDim: c.input_dim,
+    hiddenLayerSizes: c.hidden_layer_sizes,
+    activation: activationOf(c.activation),
+    layers,
+    labels: labelsOf(c.idx_to_model, c.num_classes, companion.name),
+  };
+  return {
+    bytesAgain: writeTorchStateDict(mlpStateDict(m)),
+    decide: (e) => `${mlpDecide(m, e)} ${Array.from(mlpLogits(m, e)).join(" ")}`,
+  };
+};
+
+export const decodeMfTorch: TorchDecoder = (companion, st) => {
+  const c = parseJson(companion.bytes, MfCompanion, companion.name);
+  if (st.length !== 3) throw new RouterlabError(`${st.length} tensors, MF has 3`);
+  const m: MfWeights = {
+    latentDim: c.latent_dim,
+    textDim: c.text_dim,
+    P: st[0]!,
+    textProj: st[1]!,
+    classifier: st[2]!,
+    labels: labelsOf(c.idx_to_model, c.num_models, companion.name),
+  };
+  return {
+    bytesAgain: writeTorchStateDict(mfStateDict(m)),
+    decide: (e) => `${mfDecide(m, e)} ${Array.from(mfScores(m, e)).join(" ")}`,
+  };
+};
+
+/** Decodes a `.pt` + companion bundle with its layout's decoder and decides `X`: the decision, then the scores. */
+export function decideTorch(
+  decode: TorchDecoder,
+  files: readonly BundleFile[],
+  X: EmbeddingMatrix,
+): string[] {
   const served = servedOf(files);
   const companionName = served.name.replace(/\.[^.]+$/, "") + ".json";
   const companion = files.find((f) => f.name === companionName);
   if (!companion) throw new RouterlabError(`no companion ${companionName}`, { file: served.name });
   const st = storages(zipEntries(served.bytes, served.name), served.name);
-  let bytesAgain: Buffer;
   // The decision and the raw scores behind it, so that another router with the same decisions still differs.
-  let decide: (e: Float32Array) => string;
+  let decoded: TorchDecoded;
   try {
-    if (kind === "mlp") {
-      const c = parseJson(companion.bytes, MlpCompanion, companion.name);
-      const widths = [c.input_dim, ...c.hidden_layer_sizes, c.num_classes];
-      if (st.length !== 2 * (widths.length - 1))
-        throw new RouterlabError(`${st.length} tensors, the companion describes ${2 * (widths.length - 1)}`);
-      const layers: LinearLayer[] = widths.slice(0, -1).map((inDim, i) => ({
-        inDim,
-        outDim: widths[i + 1]!,
-        weight: st[2 * i]!,
-        bias: st[2 * i + 1]!,
-      }));
-      const m: MlpWeights = {
-        inputDim: c.input_dim,
-        hiddenLayerSizes: c.hidden_layer_sizes,
-        activation: activationOf(c.activation),
-        layers,
-        labels: labelsOf(c.idx_to_model, c.num_classes, companion.name),
-      };
-      bytesAgain = writeTorchStateDict(mlpStateDict(m));
-      decide = (e) => `${mlpDecide(m, e)} ${Array.from(mlpLogits(m, e)).join(" ")}`;
-    } else {
-      const c = parseJson(companion.bytes, MfCompanion, companion.name);
-      if (st.length !== 3) throw new RouterlabError(`${st.length} tensors, MF has 3`);
-      const m: MfWeights = {
-        latentDim: c.latent_dim,
-        textDim: c.text_dim,
-        P: st[0]!,
-        textProj: st[1]!,
-        classifier: st[2]!,
-        labels: labelsOf(c.idx_to_model, c.num_models, companion.name),
-      };
-      bytesAgain = writeTorchStateDict(mfStateDict(m));
-      decide = (e) => `${mfDecide(m, e)} ${Array.from(mfScores(m, e)).join(" ")}`;
-    }
+    decoded = decode(companion, st);
   } catch (e) {
     throw new RouterlabError(`cannot load: ${(e as Error).message}`, { file: served.name });
   }
-  if (!bytesAgain.equals(served.bytes))
+  if (!decoded.bytesAgain.equals(served.bytes))
     throw new RouterlabError(
       "the tensors do not re-encode to the same file (not the state_dict its companion describes)",
       { file: served.name },
     );
-  return Array.from({ length: X.rows }, (_, i) => decide(rowOf(X, i)));
+  return Array.from({ length: X.rows }, (_, i) => decoded.decide(rowOf(X, i)));
 }
 
 /** ELO JSON: the winner, then the digest of the canonical ratings. */

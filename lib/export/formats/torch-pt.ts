@@ -3,7 +3,8 @@ import type { RouterState } from "../../routers/types";
 import type { BundleFile, JsonValue } from "../artifacts";
 import { mfBundle, mlpBundle } from "../artifacts";
 import type { MfWeights, MlpWeights } from "../gateway-scoring";
-import { decideTorch } from "../bundle-decode";
+import type { TorchDecoder } from "../bundle-decode";
+import { decideTorch, decodeMfTorch, decodeMlpTorch } from "../bundle-decode";
 import { mfDecide, mlpDecide } from "../gateway-scoring";
 import { bakeOperatingPoint, operatingPointJson, scoreShiftOf } from "../operating-point";
 import { mfWeightsOf, mlpWeightsOf } from "./state";
@@ -21,6 +22,8 @@ interface TorchFlavour<W extends { labels: readonly string[] }> {
   bundle(w: W, stem: string, metadata: Record<string, JsonValue>): BundleFile[];
   /** The gateway's decision for one embedding row. */
   decide(w: W, row: Float32Array): string;
+  /** Reads a published bundle of this layout back (publish-time re-scoring). */
+  readonly decode: TorchDecoder;
   readonly operatingPoint: OperatingPointSupport;
 }
 
@@ -47,7 +50,7 @@ function torchFormat<W extends { labels: readonly string[] }>(f: TorchFlavour<W>
     env: () => ["LLMROUTER_ENFORCE_SIGNED_MODELS=true"],
     needsMlImage: true,
     operatingPoint: f.operatingPoint,
-    rescore: (files, X) => decideTorch(f.gatewayKind, files, X),
+    rescore: (files, X) => decideTorch(f.decode, files, X),
     build: (state, ctx) => torchOutput(f, f.weightsOf(state, ctx.where), ctx, ctx.metadata),
   };
 }
@@ -78,6 +81,7 @@ export const torchMlpFormat = torchFormat<MlpWeights>({
   description: "torch .pt state dict + companion JSON (llmrouter-mlp)",
   weightsOf: mlpWeightsOf,
   ...torchMlpFlavour,
+  decode: decodeMlpTorch,
   operatingPoint: mlpOperatingPoint,
 });
 
@@ -88,6 +92,7 @@ export const torchMfFormat = torchFormat<MfWeights>({
   weightsOf: mfWeightsOf,
   bundle: mfBundle,
   decide: mfDecide,
+  decode: decodeMfTorch,
   operatingPoint: {
     refusal:
       "the gateway's MF has no bias anywhere (contract §6.3): it always routes at win rate 0.5, so a calibrated " +
