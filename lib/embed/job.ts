@@ -1,5 +1,13 @@
 /** Embedding jobs: the queries of a bundled dataset or a .jsonl/.txt file, streamed through the cache into a .f32 matrix. */
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  renameSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
@@ -9,7 +17,7 @@ import { createEmbedder } from "./embedder";
 import { embedStream } from "./pipeline";
 import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
-import { writeFileAtomic } from "../util/atomic-write";
+import { fsyncDir, openNewFile, tempPathFor, writeFileAtomic } from "../util/atomic-write";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 
@@ -158,8 +166,8 @@ export async function runEmbed(
     o.out ?? path.join(outDir(), "embeddings", `${name}.${embedder.spec.precision}.f32`),
   );
   mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  const fd = openSync(tmp, "w");
+  const tmp = tempPathFor(out);
+  const fd = openNewFile(tmp);
   const bar = progressBar(`embed ${name}`, total ?? 0, "texts");
   const started = Date.now();
   try {
@@ -182,8 +190,10 @@ export async function runEmbed(
       })(),
     });
     bar.stop();
+    fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, out);
+    fsyncDir(path.dirname(out));
     const sidecar = out.replace(/\.f32$/, "") + ".json";
     writeFileAtomic(
       sidecar,

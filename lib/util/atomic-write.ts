@@ -133,13 +133,32 @@ function tempName(target: string, tag: string): string {
   );
 }
 
-/** Creates `file` exclusively (never through a symlink), writes `bytes`, fsyncs; a write point half-way. */
-function writeNewFile(file: string, bytes: Uint8Array, mode: number): void {
-  const fd = openSync(
+/** Opens a new file for writing: created exclusively, never through a symlink (streamed outputs renamed into place). */
+export function openNewFile(file: string, mode = 0o644): number {
+  return openSync(
     file,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     mode,
   );
+}
+
+/** Opens an append-only log, created if missing, never through a symlink. */
+export function openAppendLog(file: string, mode = 0o644): number {
+  return openSync(
+    file,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW,
+    mode,
+  );
+}
+
+/** A temp name beside `target` (same folder, so a rename lands atomically), unique to this process and call. */
+export function tempPathFor(target: string): string {
+  return tempName(target, "tmp");
+}
+
+/** Creates `file` exclusively (never through a symlink), writes `bytes`, fsyncs; a write point half-way. */
+function writeNewFile(file: string, bytes: Uint8Array, mode: number): void {
+  const fd = openNewFile(file, mode);
   try {
     const half = bytes.length >> 1;
     let off = 0;

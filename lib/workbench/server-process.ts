@@ -4,10 +4,11 @@
  * SIGKILL) when the command is interrupted or the server exits, so nothing is left running.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, readFileSync, writeSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { openAppendLog } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 
 export interface ServerProcess {
@@ -70,7 +71,7 @@ export function startServerProcess(
   opts: { logFile: string; env: NodeJS.ProcessEnv; cwd: string },
 ): ServerProcess {
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
-  const fd = openSync(opts.logFile, "a");
+  const fd = openAppendLog(opts.logFile);
   writeSync(fd, `# ${new Date().toISOString()} ${cmd} ${args.join(" ")}\n`);
   const child = spawn(cmd, [...args], {
     detached: true,
