@@ -11,6 +11,7 @@
  */
 import { createRng } from "../util/random";
 import { percentileInterval } from "./calibrate";
+import { sigmoid } from "../util/logistic";
 
 export const ELO_SCALE = 400;
 export const ELO_BASE = 10;
@@ -113,7 +114,6 @@ function solve(A: Float64Array, y: Float64Array, m: number): Float64Array {
 
 const LN = Math.log(ELO_BASE);
 const softplus = (z: number): number => (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z)));
-const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** β (Σβ = 0) maximising the likelihood of the aggregated battles. Throws BradleyTerryError when none exists. */
 function fitBeta(K: number, n: Float64Array, wa: Float64Array, models: readonly string[]): Float64Array {

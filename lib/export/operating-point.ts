@@ -29,6 +29,7 @@ import { sha256Hex } from "../util/hash";
 import type { JsonValue } from "./artifacts";
 import type { MlpWeights } from "./gateway-scoring";
 import { mlpLogits } from "../routers/nn/gateway";
+import { sigmoid } from "../util/logistic";
 
 /** What export needs to bake a calibration record: the record and the calibration rows' embeddings. */
 export interface CalibrationInput {
@@ -95,7 +96,6 @@ export function embeddingsSha256(X: EmbeddingMatrix): string {
 }
 
 const logit = (p: number): number => Math.log(p / (1 - p));
-const sigmoid = (z: number): number => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 function margins(m: MlpWeights, X: EmbeddingMatrix): Float64Array {
   const z = mlpLogits(m, X);

@@ -17,6 +17,7 @@ import type { RegisteredRouter } from "./define";
 import { defineRouter, parseHyperparameters } from "./define";
 import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
+import { sigmoid } from "../util/logistic";
 
 export const LogregHyperparametersSchema = z.strictObject({
   /** L2 strength on the weights (the objective is the mean log-loss + l2/2 · ‖w‖²). */
@@ -33,10 +34,6 @@ interface Fitted {
   intercept: number;
   iterations: number;
   converged: boolean;
-}
-
-function sigmoid(z: number): number {
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
 }
 
 export class LogregRouter implements Router {

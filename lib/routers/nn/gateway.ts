@@ -125,10 +125,6 @@ export function mfScores(w: MfWeights, X: EmbeddingMatrix): Float64Array {
   return out;
 }
 
-export function sigmoid(v: number): number {
-  return v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
-}
-
 /** Per-row argmax (first on ties) of a rows x cols matrix. */
 export function rowArgmax(values: Float64Array, rows: number, cols: number): Int32Array {
   const out = new Int32Array(rows);
