@@ -174,6 +174,23 @@ export function timeResult(name: string, c: Comparison, goal: { factor: number; 
   };
 }
 
+/**
+ * Stamps the area's load average on every figure that did not record its own (areas outside the timing protocol, e.g.
+ * throughput or memory figures): above the core count the figure is noisy and never met.
+ */
+export function withAreaLoad(
+  results: readonly BenchResult[],
+  load: { before: number; after: number },
+  cores = os.availableParallelism(),
+): BenchResult[] {
+  const noisy = Math.max(load.before, load.after) > cores;
+  return results.map((r) =>
+    r.load !== undefined
+      ? r
+      : { ...r, load, noisy: r.noisy === true || noisy, met: r.met === null ? null : r.met && !noisy },
+  );
+}
+
 /** The verdict of one figure for the summary table: a noisy figure is never met. */
 export function verdict(r: BenchResult): "met" | "not met" | "noisy" | "info" {
   if (r.noisy) return "noisy";

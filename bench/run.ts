@@ -1,9 +1,10 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, existsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { writeFileAtomic } from "../lib/util/atomic-write";
 import { projectRoot } from "../lib/util/paths";
 import { AREAS } from "./areas";
-import { verdict } from "./protocol";
+import { verdict, withAreaLoad } from "./protocol";
 import type { BenchResult } from "./types";
 
 const HELP = `usage: npm run bench [-- [--long] [<prefix> ...]]
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
   const started = performance.now();
   for (const area of areas) {
     console.error(`[bench] ${area.prefix} ...`);
-    const results = await area.run();
+    const before = os.loadavg()[0]!;
+    const results = withAreaLoad(await area.run(), { before, after: os.loadavg()[0]! });
     fresh.push(...results);
     printTable(results);
   }
@@ -64,8 +66,7 @@ async function main(): Promise<void> {
   const merged = [...previous.filter((r) => !names.has(r.name)), ...fresh].sort((a, b) =>
     a.name.localeCompare(b.name),
   );
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(merged, null, 2) + "\n");
+  writeFileAtomic(file, JSON.stringify(merged, null, 2) + "\n");
   console.error(`[bench] wrote ${fresh.length} figures to ${path.relative(process.cwd(), file)}`);
   printSummary(fresh, (performance.now() - started) / 1000);
 }

@@ -12,6 +12,7 @@ import {
   threadCounts,
   threadLabel,
   timeResult,
+  withAreaLoad,
   withThreadEnv,
 } from "../../bench/protocol";
 
@@ -169,5 +170,32 @@ describe("bench protocol", () => {
     assert.equal(seen, "1 1");
     assert.equal(process.env.OMP_NUM_THREADS, before);
     assert.deepEqual(threadCounts(2), [1, 2]);
+  });
+
+  it("figures outside the timing protocol get the area's load: above the core count noisy and never met", () => {
+    const base = { unit: "spans/s", peer: null, peerValue: null, ratio: null, goal: ">= 1" };
+    const figures = [
+      { ...base, name: "a.met", value: 2, met: true },
+      { ...base, name: "a.info", value: 2, met: null },
+      { ...base, name: "a.own", value: 2, met: true, load: { before: 0.1, after: 0.2 } },
+    ];
+    const quiet = withAreaLoad(figures, { before: 0.5, after: 1.5 }, 2);
+    assert.deepEqual(
+      quiet.map((r) => [verdict(r), r.load]),
+      [
+        ["met", { before: 0.5, after: 1.5 }],
+        ["info", { before: 0.5, after: 1.5 }],
+        ["met", { before: 0.1, after: 0.2 }],
+      ],
+    );
+    const loaded = withAreaLoad(figures, { before: 1, after: 2.5 }, 2);
+    assert.deepEqual(
+      loaded.map((r) => [verdict(r), r.met]),
+      [
+        ["noisy", false],
+        ["noisy", null],
+        ["met", true],
+      ],
+    );
   });
 });
