@@ -8,6 +8,7 @@ import { evalBench } from "./eval";
 import { embedBench } from "./embed";
 import { dataBench } from "./data";
 import { exportBench } from "./export";
+import { exportFormatsBench } from "./export-formats";
 import { llmBench } from "./llm";
 import { simBench } from "./sim";
 import { collectBench } from "./collect";
@@ -25,6 +26,7 @@ export const AREAS: BenchArea[] = [
   evalBench,
   embedBench,
   exportBench,
+  exportFormatsBench,
   llmBench,
   simBench,
   collectBench,

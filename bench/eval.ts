@@ -96,6 +96,18 @@ const MainSummarySchema = z.object({
           fitSeconds: z.number().nullable(),
         }),
       ),
+      servable: z
+        .object({
+          scorers: z.array(
+            z.object({
+              router: z.string(),
+              gatewayFormat: z.string().nullable(),
+              cpt50Deterministic: z.number().nullable(),
+            }),
+          ),
+          recommended: z.string().nullable(),
+        })
+        .optional(),
     }),
   ),
   multi: z
@@ -147,6 +159,43 @@ const PAPER = {
   "routellm-gsm8k": { apgr: null, cpt50: 0.33, cpt80: 0.63 },
 } as const;
 const PEER = "RouteLLM paper best (published, Arena-trained)";
+
+/**
+ * What a served file reaches (lib/pipeline/servable.ts): each scorer's CPT(50%) with a fixed threshold (metrics.md
+ * §7a), and the scorer the main job recommends for the gateway.
+ */
+function servableFigures(s: MainSummary): BenchResult[] {
+  const out: BenchResult[] = [];
+  for (const b of s.binary) {
+    if (!b.servable) continue;
+    const short = b.dataset.replace("routellm-", "");
+    const key = (router: string): string => router.replace(/ \(baseline\)$/, "").replace(/[^\w-]/g, "_");
+    for (const r of b.servable.scorers)
+      out.push({
+        name: `eval.${short}.${key(r.router)}.cpt50_fixed_threshold_strong_share`,
+        value: r.cpt50Deterministic ?? NaN,
+        unit: "share",
+        peer: null,
+        peerValue: null,
+        ratio: null,
+        goal: `reported: CPT(50%) with one fixed threshold (${r.gatewayFormat ?? "not servable"}; lower is better)`,
+        met: null,
+      });
+    const rec = b.routers.find((r) => r.router === b.servable!.recommended);
+    if (rec)
+      out.push({
+        name: `eval.${short}.servable_best.apgr`,
+        value: rec.apgr ?? NaN,
+        unit: "APGR",
+        peer: null,
+        peerValue: null,
+        ratio: null,
+        goal: `reported (recommended for the gateway: ${rec.router})`,
+        met: null,
+      });
+  }
+  return out;
+}
 
 /**
  * Quality per router, exactly as the main job computes it (5-fold out-of-fold, in-domain), read from
@@ -224,6 +273,7 @@ function qualityFigures(s: MainSummary): BenchResult[] {
       });
     }
   }
+  out.push(...servableFigures(s));
   if (s.multi) {
     for (const r of s.multi.routers)
       out.push({

@@ -22,6 +22,12 @@ const DEFAULT_BINARY_ROUTERS: RouterSpec[] = [
     hyperparameters: { hiddenLayerSizes: [128, 64], epochs: 30, patience: 4, classWeight: "balanced" },
   },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
+  // Embedding-only scorers the gateway serves with a calibrated threshold (as an MLP with no hidden layer; as the
+  // centroid pair of its default strategy).
+  { name: "logreg", kind: "logreg", hyperparameters: {} },
+  { name: "centroid", kind: "centroid", hyperparameters: {} },
+  // The query-blind ELO baseline: one choice for every query (out of fold: one score level per fold).
+  { name: "elo", kind: "elo", hyperparameters: { resamples: 0 } },
 ];
 
 const DEFAULT_FEATURE_LOGREG = {

@@ -32,6 +32,8 @@ import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
 import { writeFileAtomic } from "../util/atomic-write";
+import type { ScorerInput, ServableSummary } from "./servable";
+import { servableHtml, servableJson, servableLines, servableSummary } from "./servable";
 
 export interface BinaryDatasetResult {
   dataset: string;
@@ -40,6 +42,8 @@ export interface BinaryDatasetResult {
   evaluations: RouterEvaluation[];
   fitSeconds: Record<string, number>;
   calibration: CalibrationRecord;
+  /** Which scorers the gateway can serve, the recommended one and the gap to the best unservable one. */
+  servable: ServableSummary;
   reportFile: string;
 }
 
@@ -234,6 +238,7 @@ async function runBinaryDataset(
       context: "evaluation",
     });
     const evaluations: RouterEvaluation[] = [];
+    const scorers: ScorerInput[] = [];
     const oofScores = new Map<string, Float64Array>();
     const fitSeconds: Record<string, number> = {};
     const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
@@ -251,6 +256,7 @@ async function runBinaryDataset(
      */
     const record = (
       name: string,
+      kind: string,
       scoreRegime: string,
       scores: Float64Array,
       fit?: {
@@ -265,6 +271,7 @@ async function runBinaryDataset(
         { resamples: config.binary.bootstrapResamples, seed: config.seed },
       );
       evaluations.push(e);
+      scorers.push({ evaluation: e, kind, scores });
       if (!fit) return;
       fitSeconds[name] = fit.seconds;
       oofScores.set(name, scores);
@@ -306,7 +313,7 @@ async function runBinaryDataset(
         onFold: () => bar.tick(),
       });
       bar.stop();
-      record(rs.name, regime, oof.scores, {
+      record(rs.name, rs.kind, regime, oof.scores, {
         seconds: oof.fitSeconds,
         cached: oof.cachedFolds === config.binary.folds,
         logName: rs.name.padEnd(6),
@@ -331,7 +338,7 @@ async function runBinaryDataset(
         useCache: config.modelCache,
       });
       const lrRegime = `${regime}; L2 by inner ${logregOptions.innerFolds}-fold CV on each training part (chosen ${lr.chosenL2.join(", ")})`;
-      record(name, lrRegime, lr.scores, {
+      record(name, name, lrRegime, lr.scores, {
         seconds: lr.seconds,
         cached: lr.fromCache,
         logName: name,
@@ -341,6 +348,7 @@ async function runBinaryDataset(
     // Baselines. feature-score: logistic regression on subject + text shape, on the same folds.
     record(
       "feature-score (baseline)",
+      "feature-score",
       `${regime}; logistic regression on subject and text shape, no embeddings`,
       featureScores(data.queries, data.groups, labels, { splits }),
     );
@@ -348,19 +356,23 @@ async function runBinaryDataset(
     const rng = createRng(config.seed);
     record(
       "random (baseline)",
+      "random",
       "seeded uniform scores",
       Float64Array.from({ length: data.queryIds.length }, () => rng.next()),
     );
 
-    // Calibrate the best trained router (the ones export can ship), not a baseline.
-    const best = bestRouter(evaluations.slice(0, config.binary.routers.length));
-    const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router);
+    // Calibrate the scorer recommended for the gateway (the best servable one); when none of the job's scorers is
+    // servable, the best trained registry router, never a baseline.
+    const servable = servableSummary(scorers, yWeak, yStrong);
+    const best =
+      servable.recommended?.router ?? bestRouter(evaluations.slice(0, config.binary.routers.length)).router;
+    const calibration = calibrateBest(config, data, oofScores.get(best)!, best);
     saveRecord(path.join(dir, "calibration.json"), calibration);
 
     const reportFile = path.join(dir, "report.html");
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
-      `<h2>Calibration of the best router (${best.router})</h2>${calibrationRecordHtml(calibration)}</body>`,
+      `${servableHtml(servable)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
     writeFileAtomic(reportFile, html);
     writeFileAtomic(
@@ -373,6 +385,7 @@ async function runBinaryDataset(
     });
     run.logHtml("report.html", html);
     run.logJson("calibration.json", calibration);
+    run.logJson("servable.json", servableJson(servable));
     run.logJson("metrics.json", evaluationJson(data.name, models, evaluations));
     await run.end("FINISHED");
     return {
@@ -383,6 +396,7 @@ async function runBinaryDataset(
         evaluations,
         fitSeconds,
         calibration,
+        servable,
         reportFile,
       },
       runDir: run.runDir,
@@ -502,6 +516,7 @@ function summaryJson(config: MainJobConfig, r: MainJobResult): object {
         share: b.calibration.calibration.share,
         holdout: b.calibration.holdout,
       },
+      servable: servableJson(b.servable),
       report: b.reportFile,
     })),
     multi: r.multi && {
@@ -532,6 +547,7 @@ export function summaryTable(r: MainJobResult): string {
       lines.push(
         `  ${e.router.padEnd(20)} ${fmt(e.summary.apgr).padStart(6)} ${pct(e.summary.cpt50.value).padStart(12)} ${pct(e.summary.cpt80.value).padStart(12)}`,
       );
+    lines.push(...servableLines(b.servable));
     const c = b.calibration;
     lines.push(
       `  calibrated ${c.router}: t = ${c.threshold.toPrecision(5)} for ${pct(c.target.value)} strong; held-out share ${pct(c.holdout?.realised.share)} ` +

@@ -30,18 +30,49 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     assert.equal(cold.binary.length, 2);
     for (const b of cold.binary) {
       assert.equal(b.n, 120);
-      // four registry routers, the embedding + features logistic regression, then the two baselines,
-      // each with a full curve and finite APGR
+      // the registry routers, the embedding + features logistic regression, then the two baselines, each with a
+      // full curve and finite APGR
       assert.deepEqual(
         b.evaluations.map((e) => e.router),
-        ["knn", "svm", "mlp", "mf", "logreg-emb-features", "feature-score (baseline)", "random (baseline)"],
+        [
+          "knn",
+          "svm",
+          "mlp",
+          "mf",
+          "logreg",
+          "centroid",
+          "elo",
+          "logreg-emb-features",
+          "feature-score (baseline)",
+          "random (baseline)",
+        ],
       );
-      // the calibrated router is a registry router (export can ship it), never a baseline
-      assert.ok(
-        ["knn", "svm", "mlp", "mf"].includes(
-          loadRecord(path.join(cold.outDir, b.dataset, "calibration.json")).router,
-        ),
+      // servable by the gateway or not, from each kind's registry entry and its format's operating-point support
+      const serving = new Map(b.servable.scorers.map((s) => [s.router, s]));
+      for (const name of ["logreg-emb-features", "feature-score (baseline)", "random (baseline)"])
+        assert.equal(serving.get(name)!.gatewayFormat, null, `${name} is not servable`);
+      assert.deepEqual(
+        b.servable.scorers.filter((s) => s.carriesOperatingPoint).map((s) => s.router),
+        ["mlp", "logreg", "centroid"],
       );
+      assert.equal(serving.get("knn")!.gatewayFormat, "sklearn-knn");
+      assert.equal(serving.get("knn")!.carriesOperatingPoint, false);
+      // the recommendation: the best APGR among the scorers whose threshold the served file carries; it is the one
+      // calibrated, and the gap is measured to the best unservable scorer
+      const carrying = b.evaluations.filter((e) => ["mlp", "logreg", "centroid"].includes(e.router));
+      const bestApgr = Math.max(...carrying.map((e) => e.summary.apgr!));
+      assert.equal(b.servable.recommended!.apgr, bestApgr);
+      assert.equal(
+        loadRecord(path.join(cold.outDir, b.dataset, "calibration.json")).router,
+        b.servable.recommended!.router,
+      );
+      const unservable = b.evaluations.filter((e) => serving.get(e.router)!.gatewayFormat === null);
+      assert.equal(b.servable.bestUnservable!.apgr, Math.max(...unservable.map((e) => e.summary.apgr!)));
+      assert.ok(Math.abs(b.servable.gap!.apgr! - (bestApgr - b.servable.bestUnservable!.apgr!)) < 1e-12);
+      // the query-blind ELO router: one score per outer fold (the folds' ratings), so a fixed threshold reaches at
+      // most one share strictly between 0 and 100% with 2 folds
+      const elo = loadScoresFile(path.join(cold.outDir, b.dataset, "scores", "elo.json"));
+      assert.ok(new Set(elo.strongProbability).size <= 2);
       for (const e of b.evaluations)
         assert.ok(Number.isFinite(e.summary.apgr), `${b.dataset} ${e.router} APGR`);
       const html = readFileSync(b.reportFile, "utf8");
@@ -60,6 +91,9 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.ok(existsSync(path.join(dir, "run.json")), `journal ${dir}`);
     }
     assert.match(summaryTable(cold), /APGR/);
+    assert.match(summaryTable(cold), /recommended for the gateway: (mlp|logreg|centroid) \(/);
+    assert.match(summaryTable(cold), /gap to the best unservable scorer/);
+    assert.match(readFileSync(cold.binary[0]!.reportFile, "utf8"), /What the gateway can serve/);
     // where the time went: load, embedding, one step per binary dataset (with each router's fit), multi
     const steps = cold.steps;
     assert.equal(steps[0]!.step, "load data");
@@ -75,8 +109,13 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     assert.match(timingTable(steps, cold.seconds), /where the time went[\s\S]*embedding/);
     const summary = JSON.parse(readFileSync(path.join(cold.outDir, "summary.json"), "utf8")) as {
       schema: string;
+      binary: {
+        servable: { recommended: string; scorers: { router: string; cpt50Deterministic: number }[] };
+      }[];
     };
     assert.equal(summary.schema, "routerlab.main-job.v1");
+    assert.equal(summary.binary[0]!.servable.recommended, cold.binary[0]!.servable.recommended!.router);
+    assert.equal(summary.binary[0]!.servable.scorers.length, 10);
     const coldScores = loadScoresFile(path.join(cold.outDir, "routellm-mmlu", "scores", "mlp.json"));
 
     const warm = await runMainJob(config, (m) => log.push(m));
