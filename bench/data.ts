@@ -4,9 +4,8 @@ import path from "node:path";
 import { z } from "zod";
 import { bundledPaths, loadAllBundled } from "../lib/data/bundled";
 import { projectRoot, venvPython } from "../lib/util/paths";
+import { compare, threadCounts, threadLabel, timeResult, withThreadEnv } from "./protocol";
 import type { BenchArea, BenchResult } from "./types";
-
-const REPEATS = 3;
 
 /** Every bundled file the loaders read, with the kind pandas/json reads it as. */
 export function bundledFiles(): { path: string; kind: "csv" | "jsonl" | "json" }[] {
@@ -34,8 +33,6 @@ export function bundledFiles(): { path: string; kind: "csv" | "jsonl" | "json" }
 
 const PeerResult = z.object({ seconds: z.array(z.number().positive()).min(1), rows: z.number().int() });
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 function runPeer(files: ReturnType<typeof bundledFiles>): z.infer<typeof PeerResult> {
   const py = spawnSync(
     venvPython(),
@@ -49,41 +46,43 @@ function runPeer(files: ReturnType<typeof bundledFiles>): z.infer<typeof PeerRes
   return PeerResult.parse(JSON.parse(py.stdout));
 }
 
+/**
+ * bench/protocol.ts: the Python peer's thread variables are tried 1..cores (pandas' C parser and json are
+ * single-threaded, so the search only confirms it); routerlab's loaders are single-threaded TypeScript, one
+ * configuration. Interleaved rounds, medians, load average recorded.
+ */
 async function run(): Promise<BenchResult[]> {
   const files = bundledFiles();
-  const secs: number[] = [];
-  const peerSecs: number[] = [];
   let rows = 0;
   let peerRows = 0;
-  // Interleaved so both sides see the same machine load (the cores are shared).
-  for (let i = 0; i < REPEATS; i++) {
-    // Python peer: pandas.read_csv for CSV, json for JSON / JSON Lines, timed inside the process.
-    const peer = runPeer(files);
-    peerSecs.push(peer.seconds[0]!);
-    peerRows = peer.rows;
-    // routerlab: every file through its schema-checked loader, into RoutingData (decontaminated,
-    // joined, costed) + SimpleQA rows with parsed metadata. Quarantine to a throwaway folder.
+  // routerlab: every file through its schema-checked loader, into RoutingData (decontaminated, joined, costed) +
+  // SimpleQA rows with parsed metadata. Quarantine to a throwaway folder.
+  const ours = (): number => {
     const t = process.hrtime.bigint();
     const all = loadAllBundled({ quarantineDir: path.join(projectRoot(), "out", "bench-quarantine") });
-    secs.push(Number(process.hrtime.bigint() - t) / 1e9);
+    const seconds = Number(process.hrtime.bigint() - t) / 1e9;
     rows = all.reports.reduce((s, r) => s + r.rowsRead, 0);
-  }
-  const value = median(secs);
-  const peerValue = median(peerSecs);
-  const ratio = peerValue / value;
-  return [
+    return seconds;
+  };
+  // Python peer: pandas.read_csv for CSV, json for JSON / JSON Lines, timed inside the process.
+  const peer = (threads: number) => (): Promise<number> =>
+    withThreadEnv(threads, () => {
+      const r = runPeer(files);
+      peerRows = r.rows;
+      return r.seconds[0]!;
+    });
+  const c = await compare(
+    { name: "routerlab loaders", configs: [{ label: "single-threaded", run: ours }] },
     {
-      name: "data.load_all_seconds",
-      value,
-      unit: "s",
-      // median of REPEATS interleaved runs; detail in the peer label
-      peer: `pandas read_csv + json (${files.length} files, ${peerRows} rows; routerlab ${rows} rows, median of ${REPEATS})`,
-      peerValue,
-      ratio,
-      goal: ">= 0.5x peer (routerlab also validates every row, parses literals, decontaminates and builds RoutingData)",
-      met: ratio >= 0.5,
+      name: "pandas read_csv + json",
+      configs: threadCounts().map((n) => ({ label: threadLabel(n), run: peer(n) })),
     },
-  ];
+  );
+  const r = timeResult("data.load_all_seconds", c, {
+    factor: 2,
+    text: ">= 0.5x peer (routerlab also validates every row, parses literals, decontaminates and builds RoutingData)",
+  });
+  return [{ ...r, peer: `${r.peer}; ${files.length} files, ${peerRows} rows (routerlab ${rows} rows)` }];
 }
 
 export const dataBench: BenchArea = { prefix: "data.", run };

@@ -1,10 +1,10 @@
 /**
- * MLP training speed: routerlab (default engine: hand-written backward + Adam, large products on onnxruntime) vs
- * PyTorch CPU in the project's venv at its best thread count (bench/protocol.ts), same architecture
+ * MLP training speed: routerlab (default engine: each step's forward and backward one onnxruntime graph run, Adam in
+ * TypeScript) vs PyTorch CPU in the project's venv at its best thread count (bench/protocol.ts), same architecture
  * (384 -> [128, 64] -> 5, ReLU), Adam lr 1e-3, batch 64, 20 epochs, 15,000 rows. The data are synthetic (seeded
  * Gaussian rows, uniform labels): the figure is wall time, which does not depend on the values. No validation split
- * or early stopping on either side, so both run exactly 20 x 235 steps. routerlab's products run on one
- * onnxruntime thread (native/gemm.ts has no thread knob), so its side has one configuration.
+ * or early stopping on either side, so both run exactly 20 x 235 steps. routerlab's step graph runs on one
+ * onnxruntime thread (nn/mlp-ort.ts has no thread knob), so its side has one configuration.
  */
 import { MlpRouter } from "../lib/routers/mlp";
 import { torchTrain } from "../tests/peers/torch-peer";

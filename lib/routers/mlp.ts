@@ -1,8 +1,8 @@
 /**
  * MLP router: exactly the gateway's architecture (gateway-contract.md §6.2): Linear + activation per hidden layer, a
  * final Linear, argmax over classes. Trained with softmax cross-entropy, Adam, mini-batches, optional class weights and
- * early stopping on a seeded validation split, by default on a hand-written engine with the large products on
- * onnxruntime (nn/mlp-engine.ts), or on TensorFlow.js (nn/mlp-tf.ts). Inference (`score`/`predict`) is the
+ * early stopping on a seeded validation split, by default with each step (forward, backward) one onnxruntime graph
+ * run (nn/mlp-ort.ts), or in plain TypeScript (nn/mlp-engine.ts), or on TensorFlow.js (nn/mlp-tf.ts). Inference (`score`/`predict`) is the
  * gateway's own formula in plain TypeScript (nn/gateway.ts), on the very tensors `state()` exports.
  *
  * Binary setting: two classes with **strong at index 0** and weak at index 1; `P(strong) = σ(z_s − z_w)`; the
@@ -20,9 +20,9 @@ import { sigmoid } from "../util/logistic";
 import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax } from "./nn/gateway";
 import type { MlpBatch, MlpEngine, MlpEngineInit } from "./nn/mlp-engine";
 import { JsMlpEngine } from "./nn/mlp-engine";
+import { OrtMlpEngine } from "./nn/mlp-ort";
 import { TfMlpEngine } from "./nn/mlp-tf";
 import { tfReady } from "./nn/tf";
-import { ortGemm } from "./native/gemm";
 import type { RegisteredRouter } from "./define";
 import { checkQueries, checkTraining, requireFitted, resolveModels } from "./checks";
 import { parseStateMeta } from "./common";
@@ -50,8 +50,8 @@ export const MlpHyperparametersSchema = z.strictObject({
   inputDim: z.int().positive().optional(),
   seed: z.int().default(0),
   /**
-   * Training engine: hand-written forward/backward/Adam in TypeScript with the large matrix products on
-   * onnxruntime (`ort`, default), the same all in TypeScript (`js`), or TensorFlow.js (`tfjs`).
+   * Training engine: forward and backward of a step as one onnxruntime graph, Adam in TypeScript (`ort`,
+   * default), the same all in TypeScript (`js`), or TensorFlow.js (`tfjs`).
    */
   engine: z.enum(["ort", "js", "tfjs"]).default("ort"),
 });
@@ -146,7 +146,9 @@ export class MlpRouter implements Router {
     const engine: MlpEngine =
       hp.engine === "tfjs"
         ? new TfMlpEngine(engineInit, await tfReady())
-        : new JsMlpEngine(engineInit, hp.engine === "ort" ? await ortGemm() : undefined);
+        : hp.engine === "ort"
+          ? new OrtMlpEngine(engineInit)
+          : new JsMlpEngine(engineInit);
     const batch: MlpBatch = {
       x: new Float32Array(engineInit.maxBatch * X.dim),
       y: new Int32Array(engineInit.maxBatch),

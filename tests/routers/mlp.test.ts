@@ -194,6 +194,34 @@ describe("MLP router", () => {
     ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
   });
 
+  for (const activation of ["tanh", "logistic", "identity"] as const)
+    it(`the ort step graph and the js engine train the same model (${activation}, two hidden layers)`, async () => {
+      const { X, labels } = clusters(150, 24, 3, 21);
+      const fit = async (engine: "ort" | "js"): Promise<MlpRouter> => {
+        const r = new MlpRouter({
+          hiddenLayerSizes: [16, 8],
+          activation,
+          epochs: 3,
+          batchSize: 32,
+          seed: 9,
+          classWeight: "balanced",
+          engine,
+        });
+        await r.fit({ X }, multiTask(labels));
+        return r;
+      };
+      const ort = await fit("ort");
+      const js = await fit("js");
+      for (const [key, t] of Object.entries(ort.state().tensors)) {
+        const other = js.state().tensors[key]!.data;
+        let worst = 0;
+        t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
+        assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
+      }
+      ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
+      assert.ok(ort.history[2]!.loss < ort.history[0]!.loss, "the loss went down");
+    });
+
   it("early stopping restores the best epoch when val loss stops improving", async () => {
     const { X } = clusters(300, 64, 3, 8);
     const noise = Int32Array.from({ length: 300 }, (_, i) => (i * 7919) % 3);

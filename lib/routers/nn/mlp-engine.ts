@@ -1,14 +1,12 @@
 /**
- * MLP training engine in plain TypeScript, after mf-engine.ts: forward, hand-written backward and torch's Adam for
- * the gateway MLP (Linear + activation per hidden layer, a final Linear), loss = torch
- * `CrossEntropyLoss(weight=w)` (Σ w_y·ce / Σ w_y). The products of a step whose size is at least
- * `ORT_MIN_MACS` (the first layer's forward and weight gradient, the 128x64 layer's) run on onnxruntime's sgemm
- * (native/gemm.ts) when a `Gemm` is given (`ort`), everything else in TypeScript loops (`js`, every product).
- * All buffers are allocated once; bias and activation are applied in one pass over each product.
- * Parameters are float32 as in torch, Adam moments float64 (mf-engine's `Adam`); parity with torch to 1e-5 over a
- * few Adam steps and byte-identical reruns are checked in tests/routers/mlp.test.ts.
+ * MLP training engine in plain TypeScript (`js`), after mf-engine.ts: forward, hand-written backward and torch's Adam
+ * for the gateway MLP (Linear + activation per hidden layer, a final Linear), loss = torch
+ * `CrossEntropyLoss(weight=w)` (Σ w_y·ce / Σ w_y). Every product runs in TypeScript loops; the default `ort` engine
+ * (mlp-ort.ts) runs the same step as one onnxruntime graph. All buffers are allocated once; bias and activation are
+ * applied in one pass over each product. Parameters are float32 as in torch, Adam moments float64 (mf-engine's
+ * `Adam`); parity with torch to 1e-5 over a few Adam steps and byte-identical reruns are checked in
+ * tests/routers/mlp.test.ts.
  */
-import type { Gemm } from "../native/gemm";
 import type { Activation } from "./gateway";
 import { Adam } from "./mf-engine";
 
@@ -44,12 +42,6 @@ export interface MlpEngineInit {
   /** Largest batch `run` will see (training batch or the whole validation split). */
   maxBatch: number;
 }
-
-/**
- * Below this many multiply-adds a product runs in TypeScript even with a Gemm: one onnxruntime call costs tens of
- * microseconds (an async round trip), more than a 64 x 64 x 5 product takes in a JS loop.
- */
-export const ORT_MIN_MACS = 1 << 17;
 
 /** Y[m, n] = A[m, k] · B[n, k]^T (+ bias[n]), row-major, four accumulators. */
 function ntInto(
@@ -156,7 +148,7 @@ function activationGrad(act: Activation, h: Float32Array, g: Float32Array, len: 
 }
 
 export class JsMlpEngine implements MlpEngine {
-  readonly name: string;
+  readonly name = "js";
   private readonly dims: readonly number[];
   private readonly L: number;
   private readonly act: Activation;
@@ -172,16 +164,11 @@ export class JsMlpEngine implements MlpEngine {
   private readonly pre: Float32Array[];
   /** gA[l]: gradient w.r.t. layer l's output (pre-activation), nb x dims[l+1]. */
   private readonly gA: Float32Array[];
-  private readonly gAT: Float32Array;
   private readonly gH: Float32Array;
   private readonly gW: Float32Array[];
   private readonly gb: Float32Array[];
 
-  constructor(
-    init: MlpEngineInit,
-    private readonly gemm?: Gemm,
-  ) {
-    this.name = gemm ? "ort" : "js";
+  constructor(init: MlpEngineInit) {
     const { dims, maxBatch: B } = init;
     this.dims = dims;
     this.L = dims.length - 1;
@@ -195,17 +182,12 @@ export class JsMlpEngine implements MlpEngine {
     this.acts = dims.map((d, l) => new Float32Array(l === 0 ? 0 : B * d));
     this.pre = dims.map((d) => new Float32Array(B * d));
     this.gA = dims.slice(1).map((d) => new Float32Array(B * d));
-    this.gAT = new Float32Array(B * maxWidth);
     this.gH = new Float32Array(B * maxWidth);
     this.gW = this.W.map((w) => new Float32Array(w.length));
     this.gb = this.b.map((b) => new Float32Array(b.length));
   }
 
-  private useOrt(m: number, k: number, n: number): boolean {
-    return this.gemm !== undefined && m * k * n >= ORT_MIN_MACS;
-  }
-
-  async run(batch: MlpBatch, z: Float32Array, train: boolean): Promise<number> {
+  run(batch: MlpBatch, z: Float32Array, train: boolean): number {
     const { dims, L, W, b } = this;
     const { x, y, nb } = batch;
     // forward
@@ -215,10 +197,7 @@ export class JsMlpEngine implements MlpEngine {
       const n = dims[l + 1]!;
       const out = l === L - 1 ? z : this.acts[l + 1]!;
       const act = l === L - 1 ? null : this.act;
-      if (this.useOrt(nb, k, n)) {
-        const p = await this.gemm!.nt(input, nb, k, W[l]!, n);
-        biasActivate(p, nb, n, b[l]!, act, out);
-      } else if (act === null || act === "identity") {
+      if (act === null || act === "identity") {
         ntInto(input, nb, k, W[l]!, n, out, b[l]);
       } else {
         const p = this.pre[l + 1]!;
@@ -256,24 +235,15 @@ export class JsMlpEngine implements MlpEngine {
       const g = this.gA[l]!;
       const h = l === 0 ? x : this.acts[l]!;
       // weight gradient [n, k] = g^T · h
-      let gW = this.gW[l]!;
-      if (this.useOrt(n, nb, k)) gW = await this.gemm!.tn(g, nb, n, h, k);
-      else tnInto(g, nb, n, h, k, gW);
-      this.gW[l] = gW;
+      tnInto(g, nb, n, h, k, this.gW[l]!);
       const gb = this.gb[l]!;
       gb.fill(0);
       for (let i = 0; i < nb; i++) for (let j = 0; j < n; j++) gb[j] = gb[j]! + g[i * n + j]!;
       if (l === 0) continue;
       // input gradient [nb, k] = g · W, then through the previous activation
       const prev = this.gA[l - 1]!;
-      if (this.useOrt(nb, n, k)) {
-        const gT = this.gAT;
-        for (let i = 0; i < nb; i++) for (let j = 0; j < n; j++) gT[j * nb + i] = g[i * n + j]!;
-        prev.set(await this.gemm!.tn(gT, n, nb, W[l]!, k));
-      } else {
-        nnInto(g, nb, n, W[l]!, k, this.gH);
-        prev.set(this.gH.subarray(0, nb * k));
-      }
+      nnInto(g, nb, n, W[l]!, k, this.gH);
+      prev.set(this.gH.subarray(0, nb * k));
       activationGrad(this.act, h, prev, nb * k);
     }
     this.t++;

@@ -1,0 +1,220 @@
+/**
+ * The `ort` MLP engine: one onnxruntime run per training step. The whole forward pass, the softmax cross-entropy
+ * gradient and the backward pass (every weight and bias gradient) are one graph built for the router's layers
+ * (onnx-writer.ts), so a step costs one session call instead of one per product (each call is a round trip through
+ * the event loop, ~65 µs, as much as a small product). Adam stays in TypeScript (mf-engine's `Adam`, float64
+ * moments, as in the `js` engine): inside the graph it was slower (13 element-wise nodes per tensor, and fresh
+ * output buffers for parameters and moments each step). The loss is computed from the logits in float64, as in
+ * mlp-engine.ts.
+ * One intra-op thread: the products are small (64 x 384 x 128) and the machine is shared.
+ */
+import * as ort from "onnxruntime-node";
+import type { Activation } from "./gateway";
+import { Adam } from "./mf-engine";
+import type { MlpBatch, MlpEngine, MlpEngineInit } from "./mlp-engine";
+import type { OnnxGraph, OnnxNode } from "./onnx-writer";
+import { encodeModel } from "./onnx-writer";
+
+const ACTIVATION_OP: Record<Activation, string> = {
+  relu: "Relu",
+  tanh: "Tanh",
+  logistic: "Sigmoid",
+  identity: "Identity",
+};
+
+/**
+ * Inputs X [N, D], S [N, 1] (w_y / Σ w), T [N, C] (one-hot · S), W{l} [out, in], B{l} [out]; outputs Z (logits) and,
+ * with `train`, GW{l} and GB{l}: the gradients of Σ_i S_i · ce_i (torch's weighted-mean CrossEntropyLoss).
+ */
+export function mlpStepGraph(dims: readonly number[], activation: Activation, train: boolean): OnnxGraph {
+  const L = dims.length - 1;
+  const C = dims[L]!;
+  const nodes: OnnxNode[] = [];
+  const h = (l: number): string => (l === 0 ? "X" : `H${l}`);
+  for (let l = 0; l < L; l++) {
+    const pre = l === L - 1 ? "Z" : `P${l + 1}`;
+    nodes.push({ op: "Gemm", inputs: [h(l), `W${l}`, `B${l}`], outputs: [pre], attributes: { transB: 1 } });
+    if (l < L - 1) nodes.push({ op: ACTIVATION_OP[activation], inputs: [pre], outputs: [h(l + 1)] });
+  }
+  const outputs = [{ name: "Z", shape: ["N", C] }];
+  if (train) {
+    nodes.push(
+      { op: "Softmax", inputs: ["Z"], outputs: ["Pr"], attributes: { axis: 1 } },
+      { op: "Mul", inputs: ["Pr", "S"], outputs: ["PrS"] },
+      { op: "Sub", inputs: ["PrS", "T"], outputs: [`G${L - 1}`] },
+    );
+    for (let l = L - 1; l >= 0; l--) {
+      const g = `G${l}`;
+      nodes.push(
+        { op: "Gemm", inputs: [g, h(l)], outputs: [`GW${l}`], attributes: { transA: 1 } },
+        { op: "ReduceSum", inputs: [g, "axis0"], outputs: [`GB${l}`], attributes: { keepdims: 0 } },
+      );
+      if (l === 0) continue;
+      const gh = `GH${l}`;
+      const hl = h(l);
+      const prev = `G${l - 1}`;
+      nodes.push({ op: "MatMul", inputs: [g, `W${l}`], outputs: [gh] });
+      // the activation's derivative in terms of its output, as torch's backward formulas
+      switch (activation) {
+        case "relu":
+          nodes.push(
+            { op: "Greater", inputs: [hl, "zero"], outputs: [`${hl}pos`] },
+            { op: "Where", inputs: [`${hl}pos`, gh, "zero"], outputs: [prev] },
+          );
+          break;
+        case "tanh":
+          nodes.push(
+            { op: "Mul", inputs: [hl, hl], outputs: [`${hl}sq`] },
+            { op: "Sub", inputs: ["one", `${hl}sq`], outputs: [`${hl}d`] },
+            { op: "Mul", inputs: [gh, `${hl}d`], outputs: [prev] },
+          );
+          break;
+        case "logistic":
+          nodes.push(
+            { op: "Sub", inputs: ["one", hl], outputs: [`${hl}c`] },
+            { op: "Mul", inputs: [hl, `${hl}c`], outputs: [`${hl}d`] },
+            { op: "Mul", inputs: [gh, `${hl}d`], outputs: [prev] },
+          );
+          break;
+        case "identity":
+          nodes.push({ op: "Identity", inputs: [gh], outputs: [prev] });
+          break;
+      }
+    }
+    for (let l = 0; l < L; l++)
+      outputs.push(
+        { name: `GW${l}`, shape: [dims[l + 1]!, dims[l]!] },
+        { name: `GB${l}`, shape: [dims[l + 1]!] },
+      );
+  }
+  const inputs = [
+    { name: "X", shape: ["N", dims[0]!] },
+    ...(train
+      ? [
+          { name: "S", shape: ["N", 1] },
+          { name: "T", shape: ["N", C] },
+        ]
+      : []),
+    ...dims.slice(1).flatMap((n, l) => [
+      { name: `W${l}`, shape: [n, dims[l]!] },
+      { name: `B${l}`, shape: [n] },
+    ]),
+  ];
+  return {
+    name: train ? "mlp_train_step" : "mlp_forward",
+    inputs,
+    outputs,
+    initializers: train
+      ? [
+          { name: "axis0", dims: [1], data: BigInt64Array.of(0n) },
+          // the constants the activation's derivative uses (an unused initializer draws an onnxruntime warning)
+          ...(L > 1 && activation === "relu" ? [{ name: "zero", dims: [], data: Float32Array.of(0) }] : []),
+          ...(L > 1 && (activation === "tanh" || activation === "logistic")
+            ? [{ name: "one", dims: [], data: Float32Array.of(1) }]
+            : []),
+        ]
+      : [],
+    nodes,
+  };
+}
+
+function session(graph: OnnxGraph): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(encodeModel(graph), {
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+  });
+}
+
+export class OrtMlpEngine implements MlpEngine {
+  readonly name = "ort";
+  private readonly dims: readonly number[];
+  private readonly L: number;
+  private readonly W: Float32Array[];
+  private readonly b: Float32Array[];
+  private readonly cw: Float32Array;
+  private readonly optW: Adam[];
+  private readonly optB: Adam[];
+  private readonly params: Record<string, ort.Tensor> = {};
+  private readonly s: Float32Array;
+  private readonly tgt: Float32Array;
+  private readonly sessions: Promise<[ort.InferenceSession, ort.InferenceSession]>;
+  private t = 0;
+
+  constructor(init: MlpEngineInit) {
+    const { dims, maxBatch } = init;
+    this.dims = dims;
+    this.L = dims.length - 1;
+    this.W = init.weights.map((w) => Float32Array.from(w));
+    this.b = init.biases.map((b) => Float32Array.from(b));
+    this.cw = Float32Array.from(init.classWeights);
+    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
+    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
+    // the tensors wrap the parameter arrays, which Adam updates in place
+    for (let l = 0; l < this.L; l++) {
+      this.params[`W${l}`] = new ort.Tensor("float32", this.W[l]!, [dims[l + 1]!, dims[l]!]);
+      this.params[`B${l}`] = new ort.Tensor("float32", this.b[l]!, [dims[l + 1]!]);
+    }
+    this.s = new Float32Array(maxBatch);
+    this.tgt = new Float32Array(maxBatch * dims[this.L]!);
+    this.sessions = Promise.all([
+      session(mlpStepGraph(dims, init.activation, false)),
+      session(mlpStepGraph(dims, init.activation, true)),
+    ]);
+    // a failed creation is reported by the first run; do not let it go unhandled meanwhile
+    this.sessions.catch(() => undefined);
+  }
+
+  async run(batch: MlpBatch, z: Float32Array, train: boolean): Promise<number> {
+    const { dims, L, cw } = this;
+    const { x, y, nb } = batch;
+    const C = dims[L]!;
+    const [forward, step] = await this.sessions;
+    let wSum = 0;
+    for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
+    const denom = Math.max(wSum, 1e-12);
+    const feeds: Record<string, ort.Tensor> = {
+      ...this.params,
+      X: new ort.Tensor("float32", x.subarray(0, nb * dims[0]!), [nb, dims[0]!]),
+    };
+    if (train) {
+      const s = this.s;
+      const tgt = this.tgt;
+      tgt.fill(0, 0, nb * C);
+      for (let i = 0; i < nb; i++) {
+        s[i] = cw[y[i]!]! / denom;
+        tgt[i * C + y[i]!] = s[i]!;
+      }
+      feeds.S = new ort.Tensor("float32", s.subarray(0, nb), [nb, 1]);
+      feeds.T = new ort.Tensor("float32", tgt.subarray(0, nb * C), [nb, C]);
+    }
+    const out = await (train ? step : forward).run(feeds);
+    z.set((out.Z!.data as Float32Array).subarray(0, nb * C));
+    let loss = 0;
+    for (let i = 0; i < nb; i++) {
+      const o = i * C;
+      let mx = z[o]!;
+      for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += Math.exp(z[o + c]! - mx);
+      loss += cw[y[i]!]! * (mx + Math.log(sum) - z[o + y[i]!]!);
+    }
+    loss /= denom;
+    if (!train) return loss;
+    this.t++;
+    for (let l = 0; l < L; l++) {
+      this.optW[l]!.step(out[`GW${l}`]!.data as Float32Array, this.t);
+      this.optB[l]!.step(out[`GB${l}`]!.data as Float32Array, this.t);
+    }
+    return loss;
+  }
+
+  snapshot(): Float32Array[] {
+    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
+  }
+
+  dispose(): void {
+    void this.sessions.then(([a, b]) => Promise.all([a.release(), b.release()])).catch(() => undefined);
+  }
+}
