@@ -9,6 +9,7 @@ import type { RoutingData } from "../data/routing";
 import { selectRows } from "../data/routing";
 import { dropLeakedTestRows } from "../data/split";
 import { deriveTask } from "../routers/labels";
+import { routerEntry } from "../routers/registry";
 import { createEmbedder, embedWithCache } from "../embed/index";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RouterEvaluation } from "../eval/evaluate";
@@ -352,8 +353,12 @@ async function runBinaryDataset(
       Float64Array.from({ length: data.queryIds.length }, () => rng.next()),
     );
 
-    // Calibrate the best trained router (the ones export can ship), not a baseline.
-    const best = bestRouter(evaluations.slice(0, config.binary.routers.length));
+    // Calibrate the best trained router that export can ship (its kind has a gateway format), not a baseline.
+    const trained = evaluations.slice(0, config.binary.routers.length);
+    const shippable = trained.filter(
+      (_, i) => routerEntry(config.binary.routers[i]!.kind).gatewayFormat !== null,
+    );
+    const best = bestRouter(shippable.length > 0 ? shippable : trained);
     const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router);
     saveRecord(path.join(dir, "calibration.json"), calibration);
 
