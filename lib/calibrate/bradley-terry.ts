@@ -23,12 +23,18 @@ export interface Battles {
   readonly a: Int32Array;
   readonly b: Int32Array;
   readonly outcome: Float64Array;
+  /** Optional: the training query each battle came from (battlesFromOutcomes fills it). */
+  readonly query?: Int32Array;
 }
 
 export class BradleyTerryError extends Error {}
 
-/** Per ordered pair (a < b): battles n and a's points (wins + half ties). */
-function aggregate(K: number, bt: Battles, weights?: Int32Array): { n: Float64Array; wa: Float64Array } {
+/** Per ordered pair (a < b): battles n and a's points (wins + half ties), each battle counted `weights[i]` times. */
+function aggregate(
+  K: number,
+  bt: Battles,
+  weights?: ArrayLike<number>,
+): { n: Float64Array; wa: Float64Array } {
   const n = new Float64Array(K * K);
   const wa = new Float64Array(K * K);
   for (let i = 0; i < bt.a.length; i++) {
@@ -264,6 +270,22 @@ export function fitElo(
 }
 
 /**
+ * Maximum-likelihood ratings with a non-negative weight per battle (a battle of weight w counts as w battles: the
+ * weighted likelihood scikit-learn maximises with `sample_weight`). No intervals: callers refit per query.
+ */
+export function fitEloWeighted(bt: Battles, weights: ArrayLike<number>): Float64Array {
+  checkBattles(bt);
+  if (weights.length !== bt.a.length)
+    throw new BradleyTerryError(`${weights.length} weights for ${bt.a.length} battles`);
+  for (let i = 0; i < weights.length; i++)
+    if (!(Number.isFinite(weights[i]) && weights[i]! >= 0))
+      throw new BradleyTerryError(`battle ${i}: weight ${weights[i]} is not a finite non-negative number`);
+  const K = bt.models.length;
+  const { n, wa } = aggregate(K, bt, weights);
+  return Float64Array.from(fitBeta(K, n, wa, bt.models), (v) => ELO_SCALE * v + ELO_INITIAL);
+}
+
+/**
  * Battles from per-query outcomes of several models (N x M quality, row-major, NaN = not observed): every pair of
  * observed models on a query is one battle, the higher quality wins, equal quality is a tie.
  */
@@ -273,6 +295,7 @@ export function battlesFromOutcomes(models: readonly string[], quality: ArrayLik
   const a: number[] = [];
   const b: number[] = [];
   const y: number[] = [];
+  const from: number[] = [];
   for (let q = 0; q < N; q++)
     for (let i = 0; i < M; i++) {
       const qi = quality[q * M + i]!;
@@ -283,9 +306,16 @@ export function battlesFromOutcomes(models: readonly string[], quality: ArrayLik
         a.push(i);
         b.push(j);
         y.push(qi > qj ? 1 : qi < qj ? 0 : 0.5);
+        from.push(q);
       }
     }
-  return { models, a: Int32Array.from(a), b: Int32Array.from(b), outcome: Float64Array.from(y) };
+  return {
+    models,
+    a: Int32Array.from(a),
+    b: Int32Array.from(b),
+    outcome: Float64Array.from(y),
+    query: Int32Array.from(from),
+  };
 }
 
 /**

@@ -1,3 +1,15 @@
+/** AUROC, Brier and ECE of each scorer's own P(strong needed) against the labels (docs/evaluation.md). */
+export function scoreCalibrationHtml(rows: readonly { router: string; cal: ScoreCalibration }[]): string {
+  return (
+    "<h2>Quality of the routers' own P(strong needed)</h2>" +
+    "<p>Against the binary labels (1 = strong needed); ECE over 10 equal-width bins. See docs/evaluation.md.</p>" +
+    htmlTable(
+      ["router", "AUROC", "Brier", "ECE", "note"],
+      rows.map((r) => [r.router, num(r.cal.auroc), num(r.cal.brier), num(r.cal.ece), r.cal.note ?? ""]),
+    )
+  );
+}
+
 /**
  * The HTML report of an evaluation run: cost-quality curves of every router and the baselines, the
  * calibration curve with its interval band, per-model routing share, chosen-vs-best confusion, and the
@@ -9,6 +21,7 @@ import type { CalibrationRecord } from "../calibrate/record";
 import type { RouterEvaluation } from "./evaluate";
 import { CONFUSION_ROWS } from "./evaluate";
 import type { PublishedMetric } from "./published";
+import type { ScoreCalibration } from "./score-calibration";
 import { publishedFor } from "./published";
 
 const pct = (v: number | null | undefined): string =>

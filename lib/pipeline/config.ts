@@ -57,7 +57,7 @@ export const MainJobConfigSchema = z.strictObject({
     .default({ precision: "fp32" }),
   binary: z
     .strictObject({
-      datasets: z.array(z.enum(["mmlu", "gsm8k"])).default(["mmlu", "gsm8k"]),
+      datasets: z.array(z.enum(["mmlu", "gsm8k", "mt-bench"])).default(["mmlu", "gsm8k", "mt-bench"]),
       folds: z.int().min(2).default(5),
       label: BinaryLabelRuleSchema.default({ rule: "strong_better" }),
       routers: z.array(RouterSpecSchema).min(1).default(DEFAULT_BINARY_ROUTERS),
@@ -73,7 +73,7 @@ export const MainJobConfigSchema = z.strictObject({
       ),
     })
     .default({
-      datasets: ["mmlu", "gsm8k"],
+      datasets: ["mmlu", "gsm8k", "mt-bench"],
       folds: 5,
       label: { rule: "strong_better" },
       routers: DEFAULT_BINARY_ROUTERS,

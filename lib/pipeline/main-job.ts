@@ -15,7 +15,9 @@ import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
 import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
-import { calibrationRecordHtml, evaluationReportHtml } from "../eval/report";
+import { calibrationRecordHtml, evaluationReportHtml, scoreCalibrationHtml } from "../eval/report";
+import type { ScoreCalibration } from "../eval/score-calibration";
+import { scoreCalibration } from "../eval/score-calibration";
 import { saveScoresFile } from "../eval/scores-file";
 import { startRun } from "../tracking/run";
 import { outDir as defaultOutDir } from "../util/paths";
@@ -241,6 +243,7 @@ async function runBinaryDataset(
     const scorers: ScorerInput[] = [];
     const oofScores = new Map<string, Float64Array>();
     const fitSeconds: Record<string, number> = {};
+    const scoreCals: { router: string; cal: ScoreCalibration }[] = [];
     const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
     // One set of outer folds and one labelling for every scorer.
     const splits = jobFolds(data, config.binary.folds, config.seed);
@@ -272,6 +275,8 @@ async function runBinaryDataset(
       );
       evaluations.push(e);
       scorers.push({ evaluation: e, kind, scores });
+      const cal = scoreCalibration(scores, labels);
+      scoreCals.push({ router: name, cal });
       if (!fit) return;
       fitSeconds[name] = fit.seconds;
       oofScores.set(name, scores);
@@ -284,7 +289,7 @@ async function runBinaryDataset(
         regime: scoreRegime,
       });
       log(
-        `  ${fit.logName} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}` +
+        `  ${fit.logName} APGR ${fmt(e.summary.apgr)}  CPT(50%) ${pct(e.summary.cpt50.value)}  CPT(80%) ${pct(e.summary.cpt80.value)}  AUROC ${fmt(cal.auroc)}` +
           (fit.cached ? "  (cached)" : `  fit ${fit.seconds.toFixed(1)}s`),
       );
       run.logMetrics(
@@ -293,6 +298,9 @@ async function runBinaryDataset(
           [`${name}.cpt50`]: e.summary.cpt50.value ?? NaN,
           ...(fit.metrics.includes("cpt80") ? { [`${name}.cpt80`]: e.summary.cpt80.value ?? NaN } : {}),
           ...(fit.metrics.includes("fit_seconds") ? { [`${name}.fit_seconds`]: fit.seconds } : {}),
+          [`${name}.auroc`]: cal.auroc ?? NaN,
+          [`${name}.brier`]: cal.brier ?? NaN,
+          [`${name}.ece`]: cal.ece ?? NaN,
         },
         0,
       );
@@ -372,7 +380,7 @@ async function runBinaryDataset(
     const reportFile = path.join(dir, "report.html");
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
-      `${servableHtml(servable)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
+      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
     writeFileAtomic(reportFile, html);
     writeFileAtomic(

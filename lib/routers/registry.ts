@@ -10,6 +10,7 @@ import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
 import { svmEntry } from "./svm";
+import { swRankingEntry } from "./sw-ranking";
 import type { RegisteredRouter } from "./define";
 import type { Router, RouterState } from "./types";
 
@@ -24,6 +25,7 @@ const ENTRIES: RegisteredRouter[] = [
   mfEntry,
   logregEntry,
   eloEntry,
+  swRankingEntry,
   centroidEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
