@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { calibrate, dataFingerprint, driftCheck, verifyHoldout } from "../calibrate/calibrate";
 import type { CalibrationRecord } from "../calibrate/record";
-import { makeRecord, saveRecord } from "../calibrate/record";
+import { makeRecord, recordFileText } from "../calibrate/record";
 import { bundledRouting } from "../data/bundled";
 import type { RoutingData } from "../data/routing";
 import { selectRows } from "../data/routing";
@@ -31,7 +31,7 @@ import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, writeFileSetAtomic } from "../util/atomic-write";
 
 export interface BinaryDatasetResult {
   dataset: string;
@@ -355,18 +355,20 @@ async function runBinaryDataset(
     // Calibrate the best trained router (the ones export can ship), not a baseline.
     const best = bestRouter(evaluations.slice(0, config.binary.routers.length));
     const calibration = calibrateBest(config, data, oofScores.get(best.router)!, best.router);
-    saveRecord(path.join(dir, "calibration.json"), calibration);
 
-    const reportFile = path.join(dir, "report.html");
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
       `<h2>Calibration of the best router (${best.router})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
-    writeFileAtomic(reportFile, html);
-    writeFileAtomic(
-      path.join(dir, "metrics.json"),
-      JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
-    );
+    // the report files appear together or not at all (the folder also holds the cached per-router scores)
+    writeFileSetAtomic(dir, [
+      { name: "calibration.json", data: recordFileText(calibration) },
+      {
+        name: "metrics.json",
+        data: JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
+      },
+      { name: "report.html", data: html },
+    ]);
     run.logMetrics({
       "calibration.threshold": calibration.threshold,
       "calibration.share": calibration.calibration.share,
@@ -383,7 +385,7 @@ async function runBinaryDataset(
         evaluations,
         fitSeconds,
         calibration,
-        reportFile,
+        reportFile: path.join(dir, "report.html"),
       },
       runDir: run.runDir,
     };
@@ -455,9 +457,11 @@ async function runMulti(
     });
     const dir = path.join(out, "llmrouter");
     mkdirSync(dir, { recursive: true });
-    writeFileAtomic(path.join(dir, "multi.json"), JSON.stringify(multi, null, 2) + "\n");
     const html = multiReportHtml(multi);
-    writeFileAtomic(path.join(dir, "report.html"), html);
+    writeFileSetAtomic(dir, [
+      { name: "multi.json", data: JSON.stringify(multi, null, 2) + "\n" },
+      { name: "report.html", data: html },
+    ]);
     run.logMetrics({
       "zero_router.aiq": multi.zeroAiq,
       ...Object.fromEntries(multi.routers.map((r) => [`${r.router}.aiq`, r.aiq])),
