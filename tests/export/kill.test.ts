@@ -191,3 +191,50 @@ test("routerlab promote --to-dir killed at every write: the gateway folder holds
   assert.deepEqual(readdirSync(gw).sort(), ["README.operator", "manifest.json", "router.json", "router.pt"]);
   assert.equal(existsSync(path.join(gw, FILE_SET_JOURNAL)), false);
 });
+
+/** Mounts a tmpfs (root only); returns null, or the reason it cannot. */
+function mountTmpfs(dir: string, opts: string): string | null {
+  mkdirSync(dir, { recursive: true });
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", opts, "tmpfs", dir], { encoding: "utf8" });
+  return r.status === 0 ? null : `mount -t tmpfs not permitted here: ${(r.stderr || String(r.error)).trim()}`;
+}
+
+for (const fault of [
+  { name: "a full disk (8 KiB tmpfs)", opts: "size=8k", error: /the disk is full \[ENOSPC\]/ },
+  {
+    name: "a read-only folder",
+    opts: "ro,size=64k",
+    error: /the folder is read-only or not writable \[EROFS\]/,
+  },
+]) {
+  test(`export and promote --to-dir on ${fault.name}: a located error naming the path, no stack, no partial file`, (ctx) => {
+    const mnt = path.join(tmp, `mnt-${fault.opts.replace(/\W/g, "")}`);
+    const skip = mountTmpfs(mnt, fault.opts);
+    if (skip) {
+      ctx.skip(skip);
+      return;
+    }
+    try {
+      const out = path.join(mnt, "bundle");
+      const e = cli(exportArgs(routers.mlp!, out));
+      assert.equal(e.status, 1, e.out);
+      assert.match(e.out, new RegExp(`${out.replace(/[/.]/g, "\\$&")}: cannot write: `));
+      assert.match(e.out, fault.error);
+      assert.match(e.out, /no folder was written; no partial file was left/);
+      assert.doesNotMatch(e.out, /\n\s+at /, "no stack trace");
+      assert.deepEqual(readdirSync(mnt), [], "nothing half-written is left");
+      const bundle = path.join(tmp, "b-mlp-fault");
+      const b = cli(exportArgs(routers.mlp!, bundle));
+      assert.equal(b.status, 0, b.out);
+      const p = cli(["promote", bundle, "--router", "kill", "--why", "disk fault", "--to-dir", mnt]);
+      assert.equal(p.status, 1, p.out);
+      assert.match(p.out, new RegExp(`${mnt.replace(/[/.]/g, "\\$&")}: cannot write: `));
+      assert.match(p.out, fault.error);
+      assert.match(p.out, /no file was written; no partial file was left/);
+      assert.doesNotMatch(p.out, /\n\s+at /, "no stack trace");
+      assert.deepEqual(readdirSync(mnt), [], "nothing half-written is left");
+    } finally {
+      spawnSync("umount", [mnt]);
+    }
+  });
+}
