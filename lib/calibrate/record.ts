@@ -129,9 +129,14 @@ export function makeRecord(args: {
   return CalibrationRecordSchema.parse(record);
 }
 
+/** The bytes of a calibration record file (validated), for `saveRecord` or a multi-file output. */
+export function recordFileText(record: CalibrationRecord): string {
+  return JSON.stringify(CalibrationRecordSchema.parse(record), null, 2) + "\n";
+}
+
 export function saveRecord(file: string, record: CalibrationRecord): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, JSON.stringify(CalibrationRecordSchema.parse(record), null, 2) + "\n");
+  writeFileAtomic(file, recordFileText(record));
 }
 
 /** Reads and validates a calibration record; errors name the file and the JSON path. */

@@ -11,6 +11,7 @@ import { RouterlabError } from "../util/errors";
 import type { BatchCounts, DecisionRecord, LlmRecord } from "./records";
 import { addCounts, CollectRecordSchema, emptyCounts } from "./records";
 import { listSegments, realDir } from "./store";
+import { parseWith } from "../util/zod-error";
 
 export interface CollectedData {
   dir: string;
@@ -55,16 +56,7 @@ export function readCollected(dir: string): CollectedData {
         if (i === lines.length - 1) return; // torn last line of a killed writer
         throw new RouterlabError(`invalid JSON: ${(e as Error).message}`, { file, line: i + 1 });
       }
-      const r = CollectRecordSchema.safeParse(v);
-      if (!r.success) {
-        const issue = r.error.issues[0]!;
-        throw new RouterlabError(issue.message, {
-          file,
-          line: i + 1,
-          field: issue.path.join(".") || "(record)",
-        });
-      }
-      const rec = r.data;
+      const rec = parseWith(CollectRecordSchema, v, { file, line: i + 1 });
       if (rec.t !== "batch") {
         pending.push(rec);
         return;

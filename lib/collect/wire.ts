@@ -4,6 +4,7 @@
  * protobuf JSON mapping writes), always stored as lowercase hex so protobuf and JSON spans join.
  */
 import { z } from "zod";
+import { issueKeyPath, jsonPathOf } from "../util/zod-error";
 
 /** Attribute values: nested arrays stay arrays, kvlists become JSON text, bytes base64. */
 export type WireAnyValue = string | number | boolean | null | WireAnyValue[];
@@ -128,7 +129,7 @@ export function decodeJsonTraceRequest(
   if (!req.success) {
     const issue = req.error.issues[0]!;
     throw new WireError(
-      `not an OTLP/JSON ExportTraceServiceRequest: $.${issue.path.join(".")}: ${issue.message}`,
+      `not an OTLP/JSON ExportTraceServiceRequest: ${jsonPathOf("$", issueKeyPath(issue))}: ${issue.message}`,
     );
   }
   const spans: WireSpan[] = [];
@@ -143,7 +144,7 @@ export function decodeJsonTraceRequest(
         const p = JsonSpan.safeParse(raw);
         if (!p.success) {
           const issue = p.error.issues[0]!;
-          bad.push({ path, reason: `${issue.path.join(".") || "(span)"}: ${issue.message}` });
+          bad.push({ path, reason: `${jsonPathOf(`$.${path}`, issueKeyPath(issue))}: ${issue.message}` });
           return;
         }
         const s = p.data;

@@ -21,6 +21,7 @@ import { gatewayDecisions } from "./gateway-check";
 import type { LinearLayer, MfWeights, MlpWeights } from "./gateway-scoring";
 import { eloDecide, mfDecide, mfScores, mlpDecide, mlpLogits } from "./gateway-scoring";
 import { crc32, writeTorchStateDict } from "./torch-zip";
+import { parseWith } from "../util/zod-error";
 
 function servedOf(files: readonly BundleFile[]): BundleFile {
   const served = files.find((f) => f.served);
@@ -91,12 +92,7 @@ function parseJson<S extends z.ZodType>(bytes: Buffer, schema: S, file: string):
   } catch (e) {
     throw new RouterlabError(`not JSON: ${(e as Error).message}`, { file });
   }
-  const r = schema.safeParse(v);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, { file, path: "$." + issue.path.map(String).join(".") });
-  }
-  return r.data;
+  return parseWith(schema, v, { file, jsonPath: "$" });
 }
 
 function labelsOf(m: Record<string, string>, n: number, file: string): string[] {
@@ -198,6 +194,7 @@ export function decidePickle(kind: string, files: readonly BundleFile[], X: Embe
   const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-rescore-"));
   try {
     const p = path.join(tmp, served.name);
+    // a private mkdtemp folder read by one child and removed below: a plain write is enough (see writeProbes)
     writeFileSync(p, served.bytes);
     return gatewayDecisions(kind, p, X);
   } finally {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { safeJoin, writeFileAtomic } from "../util/atomic-write";
+import { assertSafeName, writeFolderAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { BundleFile, ExportKind } from "./artifacts";
@@ -45,12 +45,26 @@ export function buildManifest(files: readonly BundleFile[], opts: ManifestOption
   return signManifest(m, opts.key);
 }
 
-/** Writes a bundle (artifact files + manifest.json) into a fresh directory. Not for the gateway's live directory. */
+/** Names a bundle folder may hold: the manifest and artifact files (served and companion). */
+export function isBundleFileName(name: string): boolean {
+  return name === MANIFEST_NAME || /^[\w.-]+\.(pt|pth|pkl|json|npy)$/.test(name);
+}
+
+/**
+ * Writes a bundle (artifact files + manifest.json) as one folder swap: the whole bundle appears at `dir` or the
+ * previous one stays (a re-export with another stem or kind leaves no stale file). `dir` is the bundle's own folder:
+ * one holding anything but bundle files is refused. Not for the gateway's live directory (see `publishToDir`).
+ */
 export function writeBundleDir(dir: string, files: readonly BundleFile[], opts: ManifestOptions): Manifest {
   const manifest = buildManifest(files, opts);
-  // each file atomically and never through a symlink; the manifest last, so it only names files already in place
-  for (const f of files) writeFileAtomic(safeJoin(dir, f.name, "bundle file name"), f.bytes);
-  writeFileAtomic(path.join(dir, MANIFEST_NAME), manifestJson(manifest));
+  writeFolderAtomic(
+    dir,
+    [
+      ...files.map((f) => ({ name: assertSafeName(f.name, "bundle file name"), data: f.bytes })),
+      { name: MANIFEST_NAME, data: manifestJson(manifest) },
+    ],
+    { owns: isBundleFileName },
+  );
   return manifest;
 }
 

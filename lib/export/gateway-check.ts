@@ -43,6 +43,10 @@ function runScript(input: object, python = venvPython()): unknown {
   return parsed;
 }
 
+/**
+ * Writes probe rows for a Python child. Only into a private `mkdtemp` folder that the caller removes: no other reader
+ * and no symlink can be there, so the atomic writer's rename and fsyncs would buy nothing.
+ */
 export function writeProbes(file: string, X: EmbeddingMatrix): void {
   const n = X.rows * X.dim;
   if (os.endianness() === "LE") {

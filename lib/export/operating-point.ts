@@ -30,6 +30,7 @@ import type { JsonValue } from "./artifacts";
 import type { MlpWeights } from "./gateway-scoring";
 import { mlpLogits } from "../routers/nn/gateway";
 import { sigmoid } from "../util/logistic";
+import { parseWith } from "../util/zod-error";
 
 /** What export needs to bake a calibration record: the record and the calibration rows' embeddings. */
 export interface CalibrationInput {
@@ -350,15 +351,7 @@ export function readOperatingPoint(dir: string): OperatingPoint | undefined {
   }
   const raw = manifest.metadata?.operating_point;
   if (raw === undefined) return undefined;
-  const r = OperatingPointSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, {
-      file,
-      path: "$.metadata.operating_point." + issue.path.map(String).join("."),
-    });
-  }
-  return r.data;
+  return parseWith(OperatingPointSchema, raw, { file, jsonPath: "$.metadata.operating_point" });
 }
 
 /**

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
-import { fsyncDir, safeJoin, writeFileAtomic } from "../util/atomic-write";
+import { recoverFileSet, safeJoin, writeFileSetAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import type { BundleFile } from "./artifacts";
 import { MANIFEST_NAME } from "./bundle";
@@ -19,9 +19,10 @@ function previousBundleFiles(dir: string): string[] {
 }
 
 /**
- * Atomic publish onto the directory the gateway reads (gateway-contract.md §10): manifest, then companion JSON, each by
- * atomic rename, then the served file through a temporary name in the same directory, fsync and rename; finally the
- * served file's mtime is made strictly newer than the one it replaced, so the gateway's lazy reload picks it up.
+ * Atomic publish onto the directory the gateway reads (gateway-contract.md §10): every file is staged and fsynced, a
+ * journal commits the set, then the manifest, the companion JSON and last the served file are renamed into place;
+ * finally the served file's mtime is made strictly newer than the one it replaced, so the gateway's lazy reload
+ * picks it up. A publish killed after the commit is completed by the next publish (or `recoverFileSet`).
  */
 
 export interface PublishResult {
@@ -38,34 +39,29 @@ export function publishToDir(dir: string, files: readonly BundleFile[], manifest
     throw new RouterlabError(`a bundle must have exactly one served file, not ${served.length}`);
   // Loaded and re-scored before anything is written: a matching hash alone does not make a file loadable.
   if (manifest) assertRescores(files, manifest, dir);
+  // A publish killed half-way is completed first, so "the previous bundle" is a whole one.
+  recoverFileSet(dir);
   const previous = previousBundleFiles(dir);
   const target = safeJoin(dir, served[0]!.name, "bundle file name");
   const previousMtimeMs = existsSync(target) ? statSync(target).mtimeMs : null;
-  const order: string[] = [];
-  if (manifest) {
-    writeFileAtomic(path.join(dir, MANIFEST_NAME), manifest);
-    order.push(MANIFEST_NAME);
-  }
-  for (const f of files.filter((x) => !x.served)) {
-    writeFileAtomic(safeJoin(dir, f.name, "bundle file name"), f.bytes);
-    order.push(f.name);
-  }
-  writeFileAtomic(safeJoin(dir, served[0]!.name, "bundle file name"), served[0]!.bytes);
-  order.push(served[0]!.name);
-  // Exactly one bundle in the folder: the previous bundle's files that this one does not have are removed (only
-  // files its manifest listed; nothing else in the folder is touched).
-  const now = new Set([MANIFEST_NAME, ...files.map((f) => f.name)]);
-  for (const name of previous)
-    if (!now.has(name) && name === path.basename(name)) rmSync(path.join(dir, name), { force: true });
-  fsyncDir(dir);
-  let mtimeMs = statSync(target).mtimeMs;
-  if (previousMtimeMs !== null && !(mtimeMs > previousMtimeMs)) {
-    // Coarse timestamps or a clock step: push the mtime past the old one (a whole second, for 1 s filesystems).
-    const t = new Date(Math.max(previousMtimeMs + 1000, Date.now()));
-    utimesSync(target, t, t);
-    mtimeMs = statSync(target).mtimeMs;
-    if (!(mtimeMs > previousMtimeMs))
-      throw new RouterlabError(`cannot make ${target}'s mtime newer than before`);
-  }
+  const order = [
+    ...(manifest ? [MANIFEST_NAME] : []),
+    ...files.filter((x) => !x.served).map((f) => f.name),
+    served[0]!.name,
+  ];
+  const bytes = new Map<string, Uint8Array>(files.map((f) => [f.name, f.bytes]));
+  if (manifest) bytes.set(MANIFEST_NAME, manifest);
+  // One journalled file set: a kill at any point leaves the previous bundle or (once recovered) this one. Exactly
+  // one bundle in the folder: the previous bundle's files that this one does not have are removed (only files its
+  // manifest listed; nothing else in the folder is touched).
+  writeFileSetAtomic(
+    dir,
+    order.map((name) => ({ name, data: bytes.get(name)! })),
+    {
+      remove: previous.filter((name) => name === path.basename(name)),
+      newer: previousMtimeMs === null ? null : { name: served[0]!.name, thanMs: previousMtimeMs },
+    },
+  );
+  const mtimeMs = statSync(target).mtimeMs;
   return { served: target, order, mtimeMs, previousMtimeMs };
 }

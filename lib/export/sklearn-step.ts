@@ -160,6 +160,8 @@ export function ensureExportPython(
     const mk = spawnSync(base, ["-m", "venv", tmp], { encoding: "utf8" });
     if (mk.status !== 0)
       throw new RouterlabError(`cannot create a venv with ${base}: ${mk.stderr.trim()}`, { file: tmp });
+    // the venv is built in a temporary sibling folder and renamed into place whole (a folder swap), so plain writes
+    // inside it are never seen half-done
     const reqFile = path.join(tmp, "requirements.in");
     writeFileSync(reqFile, req);
     const pip = spawnSync(
@@ -253,6 +255,7 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
     writeProbes(train, r.train);
     writeProbes(probes, r.probes);
     const reqFile = path.join(tmp, "request.json");
+    // a private mkdtemp folder read by one child and removed afterwards: a plain write is enough (see writeProbes)
     writeFileSync(
       reqFile,
       JSON.stringify({

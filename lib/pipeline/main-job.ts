@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { calibrate, dataFingerprint, driftCheck, verifyHoldout } from "../calibrate/calibrate";
 import type { CalibrationRecord } from "../calibrate/record";
-import { makeRecord, saveRecord } from "../calibrate/record";
+import { makeRecord, recordFileText } from "../calibrate/record";
 import { bundledRouting } from "../data/bundled";
 import type { RoutingData } from "../data/routing";
 import { selectRows } from "../data/routing";
@@ -33,7 +33,7 @@ import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, writeFileSetAtomic } from "../util/atomic-write";
 import type { ScorerInput, ServableSummary } from "./servable";
 import { servableHtml, servableJson, servableLines, servableSummary } from "./servable";
 
@@ -375,18 +375,20 @@ async function runBinaryDataset(
     const best =
       servable.recommended?.router ?? bestRouter(evaluations.slice(0, config.binary.routers.length)).router;
     const calibration = calibrateBest(config, data, oofScores.get(best)!, best);
-    saveRecord(path.join(dir, "calibration.json"), calibration);
 
-    const reportFile = path.join(dir, "report.html");
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
       `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
-    writeFileAtomic(reportFile, html);
-    writeFileAtomic(
-      path.join(dir, "metrics.json"),
-      JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
-    );
+    // the report files appear together or not at all (the folder also holds the cached per-router scores)
+    writeFileSetAtomic(dir, [
+      { name: "calibration.json", data: recordFileText(calibration) },
+      {
+        name: "metrics.json",
+        data: JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
+      },
+      { name: "report.html", data: html },
+    ]);
     run.logMetrics({
       "calibration.threshold": calibration.threshold,
       "calibration.share": calibration.calibration.share,
@@ -405,7 +407,7 @@ async function runBinaryDataset(
         fitSeconds,
         calibration,
         servable,
-        reportFile,
+        reportFile: path.join(dir, "report.html"),
       },
       runDir: run.runDir,
     };
@@ -477,9 +479,11 @@ async function runMulti(
     });
     const dir = path.join(out, "llmrouter");
     mkdirSync(dir, { recursive: true });
-    writeFileAtomic(path.join(dir, "multi.json"), JSON.stringify(multi, null, 2) + "\n");
     const html = multiReportHtml(multi);
-    writeFileAtomic(path.join(dir, "report.html"), html);
+    writeFileSetAtomic(dir, [
+      { name: "multi.json", data: JSON.stringify(multi, null, 2) + "\n" },
+      { name: "report.html", data: html },
+    ]);
     run.logMetrics({
       "zero_router.aiq": multi.zeroAiq,
       ...Object.fromEntries(multi.routers.map((r) => [`${r.router}.aiq`, r.aiq])),

@@ -9,14 +9,18 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
+  statSync,
+  utimesSync,
   writeSync,
 } from "node:fs";
 import path from "node:path";
 import { env } from "./env";
 import { RouterlabError } from "./errors";
 import { z } from "zod";
+import { parseWith } from "./zod-error";
 
 /**
  * The one way routerlab writes an output, report, bundle, cache or state file: a temporary file in the same folder
@@ -332,4 +336,147 @@ export function writeFolderAtomic(
     throw writeError(e, dir, kept);
   }
   if (old !== undefined) rmSync(old, { recursive: true, force: true });
+}
+
+// ------------------------------------------------------------------ file sets in a shared folder
+
+/** The journal of a file set being put in place; while it exists, `recoverFileSet` completes the set. */
+export const FILE_SET_JOURNAL = ".routerlab-fileset.journal";
+
+const FileSetJournalSchema = z.strictObject({
+  version: z.literal(1),
+  pid: z.number().int(),
+  /** In the order they are renamed into place: each staged temp name and its final name. */
+  entries: z.array(z.strictObject({ name: z.string(), staged: z.string() })),
+  /** Files of the previous set that the new set does not have. */
+  remove: z.array(z.string()),
+  /** A file whose mtime must end strictly newer than the given one (the gateway's lazy reload). */
+  newer: z.strictObject({ name: z.string(), thanMs: z.number() }).nullable(),
+});
+type FileSetJournal = z.infer<typeof FileSetJournalSchema>;
+
+/** Staged files of a file set, and temporary files of `writeFileAtomic` (the journal's own, among others). */
+const STAGED = /^\..+\.(?:set|tmp)-(\d+)-[0-9a-f]{8}$/;
+
+/** Renames the staged files into place in order, removes the old names, bumps the mtime, drops the journal. */
+function applyFileSet(dir: string, j: FileSetJournal): void {
+  for (const e of j.entries) {
+    const staged = safeJoin(dir, e.staged, "staged file name");
+    const target = safeJoin(dir, e.name, "output file name");
+    if (existsSync(staged)) {
+      refuseSymlink(target);
+      renameSync(staged, target);
+      writePoint();
+    } else if (!existsSync(target)) {
+      throw new RouterlabError(
+        `file set journal names ${e.name}, but neither it nor its staged copy exists`,
+        {
+          file: path.join(dir, FILE_SET_JOURNAL),
+        },
+      );
+    }
+  }
+  for (const name of j.remove) rmSync(safeJoin(dir, name, "output file name"), { force: true });
+  if (j.newer) {
+    const target = safeJoin(dir, j.newer.name, "output file name");
+    if (!(statSync(target).mtimeMs > j.newer.thanMs)) {
+      // coarse timestamps or a clock step: push the mtime past the old one (a whole second, for 1 s filesystems)
+      const t = new Date(Math.max(j.newer.thanMs + 1000, Date.now()));
+      utimesSync(target, t, t);
+      if (!(statSync(target).mtimeMs > j.newer.thanMs))
+        throw new RouterlabError("cannot make the file's mtime newer than before", { file: target });
+    }
+  }
+  fsyncDir(dir);
+  rmSync(path.join(dir, FILE_SET_JOURNAL), { force: true });
+  fsyncDir(dir);
+}
+
+/**
+ * Finishes what a killed `writeFileSetAtomic` left in `dir`: with a journal (the set was committed) the staged
+ * files are renamed into place and the old names removed (the new set); without one, staged and temporary files of
+ * dead processes are removed (the old set). A journal of a live process is left to it.
+ */
+export function recoverFileSet(dir: string): void {
+  const journal = path.join(dir, FILE_SET_JOURNAL);
+  if (existsSync(journal)) {
+    const j = parseWith(FileSetJournalSchema, parseJsonOrThrow(journal), { file: journal, jsonPath: "$" });
+    if (j.pid !== process.pid && pidAlive(j.pid))
+      throw new RouterlabError(`another routerlab process (pid ${j.pid}) is writing this folder`, {
+        file: journal,
+      });
+    applyFileSet(dir, j);
+  }
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = STAGED.exec(n);
+    if (m && !pidAlive(Number(m[1]))) rmSync(path.join(dir, n), { force: true });
+  }
+}
+
+function parseJsonOrThrow(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new RouterlabError(`unreadable file set journal: ${(e as Error).message}`, { file });
+  }
+}
+
+/**
+ * Writes a set of files into a folder they share with other files (the gateway's folder, a report folder next to
+ * cached scores), so a folder swap is not possible: every file is staged under a temporary name and fsynced, then a
+ * journal naming the set is written atomically (the commit point), then the files are renamed into place in the
+ * given order and `remove` names are deleted. A kill before the journal leaves the old set; after it, the next
+ * `writeFileSetAtomic` or `recoverFileSet` on the folder completes the new set. Readers that cannot wait for that
+ * (the gateway) see the files appear in the given order, each whole.
+ */
+export function writeFileSetAtomic(
+  dir: string,
+  files: readonly OutputFile[],
+  opts: { remove?: readonly string[]; newer?: { name: string; thanMs: number } | null; mode?: number } = {},
+): void {
+  const names = new Set<string>();
+  for (const f of files) {
+    assertSafeName(f.name, "output file name");
+    if (names.has(f.name))
+      throw new RouterlabError(`output file name ${JSON.stringify(f.name)} given twice`, { file: dir });
+    names.add(f.name);
+  }
+  const remove = (opts.remove ?? []).filter((n) => !names.has(n));
+  remove.forEach((n) => assertSafeName(n, "output file name"));
+  const kept = files.some((f) => existsSync(path.join(dir, f.name)))
+    ? "the previous files are kept unchanged"
+    : "no file was written";
+  const staged: string[] = [];
+  try {
+    ensureDir(dir);
+    recoverFileSet(dir);
+    const entries = files.map((f) => {
+      const target = path.join(dir, f.name);
+      refuseSymlink(target);
+      const tmp = tempName(target, "set");
+      staged.push(tmp);
+      writeNewFile(tmp, toBytes(f.data), opts.mode ?? 0o644);
+      return { name: f.name, staged: path.basename(tmp) };
+    });
+    fsyncDir(dir);
+    const journal: FileSetJournal = {
+      version: 1,
+      pid: process.pid,
+      entries,
+      remove,
+      newer: opts.newer ?? null,
+    };
+    writeFileAtomic(path.join(dir, FILE_SET_JOURNAL), JSON.stringify(journal) + "\n");
+    staged.length = 0; // committed: from here on the set is completed, by this call or by recovery
+    applyFileSet(dir, journal);
+  } catch (e) {
+    for (const s of staged) rmSync(s, { force: true });
+    throw writeError(e, dir, kept);
+  }
 }

@@ -18,9 +18,12 @@ import { ResponseCache } from "../../lib/llm/cache";
 import {
   assertSafeName,
   OutputNameSchema,
+  FILE_SET_JOURNAL,
+  recoverFileSet,
   recoverFolder,
   safeJoin,
   writeFileAtomic,
+  writeFileSetAtomic,
   writeFolderAtomic,
 } from "../../lib/util/atomic-write";
 import { parseYamlConfig } from "../../lib/util/config";
@@ -284,6 +287,93 @@ test("a folder where a cache segment file is expected is skipped, not a crash", 
     const again = new EmbeddingCache(spec, t.dir);
     assert.equal(again.info().segments, 0);
     again.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+/** Every file of a folder with its text. */
+function contents(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((n) => [n, readFileSync(path.join(dir, n), "utf8")]),
+  );
+}
+
+test("writeFileSetAtomic killed at every write point: after recovery the shared folder holds the old set or the new set", () => {
+  const t = tmp();
+  try {
+    const dir = path.join(t.dir, "shared");
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, "other.txt"), "not part of the set");
+    const oldSet = [
+      { name: "a.json", data: "old-a".repeat(500) },
+      { name: "b.json", data: "old-b".repeat(500) },
+      { name: "gone.json", data: "old-gone" },
+    ];
+    writeFileSetAtomic(dir, oldSet);
+    const before = contents(dir);
+    const newSet = [
+      { name: "a.json", data: "new-a".repeat(700) },
+      { name: "b.json", data: "new-b".repeat(700) },
+      { name: "c.json", data: "new-c".repeat(700) },
+    ];
+    const mod = path.join(__dirname, "..", "..", "lib", "util", "atomic-write.js");
+    const script = `require(${JSON.stringify(mod)}).writeFileSetAtomic(${JSON.stringify(dir)}, ${JSON.stringify(newSet)}, { remove: ["gone.json"] });`;
+    const seen: Record<string, string>[] = [];
+    for (let n = 1; n < 100; n++) {
+      const r = spawnSync(process.execPath, ["-e", script], {
+        env: { ...process.env, ROUTERLAB_TEST_KILL_AT_WRITE: String(n) },
+        encoding: "utf8",
+      });
+      if (r.signal !== "SIGKILL") {
+        assert.equal(r.status, 0, r.stderr);
+        const after = contents(dir);
+        assert.deepEqual(Object.keys(after), ["a.json", "b.json", "c.json", "other.txt"]);
+        assert.ok(seen.length >= 6, `stopped at ${seen.length} write points`);
+        assert.ok(
+          seen.some((s) => JSON.stringify(s) === JSON.stringify(before)),
+          "a kill before the commit",
+        );
+        assert.ok(
+          seen.some((s) => JSON.stringify(s) === JSON.stringify(after)),
+          "a kill after the commit",
+        );
+        for (const [i, s] of seen.entries())
+          assert.ok(
+            JSON.stringify(s) === JSON.stringify(before) || JSON.stringify(s) === JSON.stringify(after),
+            `kill at write ${i + 1}: ${Object.keys(s).join(", ")} is neither the old set nor the new one`,
+          );
+        return;
+      }
+      recoverFileSet(dir);
+      seen.push(contents(dir));
+      // the next run starts from the recovered folder: put the old set back so every kill point starts the same
+      writeFileSetAtomic(dir, oldSet);
+      rmSync(path.join(dir, "c.json"), { force: true });
+      assert.deepEqual(contents(dir), before);
+    }
+    assert.fail("the writer never finished");
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("a file set journal that is not valid names the journal file and the field", () => {
+  const t = tmp();
+  try {
+    writeFileSync(
+      path.join(t.dir, FILE_SET_JOURNAL),
+      JSON.stringify({ version: 1, pid: 1, entries: [{ name: 3 }] }),
+    );
+    assert.throws(
+      () => recoverFileSet(t.dir),
+      (e: unknown) =>
+        e instanceof RouterlabError &&
+        e.message.includes(path.join(t.dir, FILE_SET_JOURNAL)) &&
+        e.message.includes("$.entries[0].name"),
+    );
   } finally {
     t.cleanup();
   }

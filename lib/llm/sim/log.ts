@@ -5,6 +5,7 @@
  */
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import path from "node:path";
+import { openAppendLog } from "../../util/atomic-write";
 
 export class JsonlLog {
   private readonly stream: WriteStream;
@@ -15,7 +16,8 @@ export class JsonlLog {
 
   constructor(readonly file: string) {
     mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    this.stream = createWriteStream(file, { flags: "a" });
+    // append-only, never through a symlink; a kill can tear only the last line, which readers skip
+    this.stream = createWriteStream(file, { fd: openAppendLog(file) });
     this.stream.on("error", (e) => (this.error = e));
   }
 

@@ -19,6 +19,7 @@ import { judgeFact, judgeReply, parseJudgePrompt } from "./judge";
 import { JsonlLog } from "./log";
 import { countTokens, hash53, promptTokens, truncateTokens } from "./text";
 import type { SimModel, SimRequestRecord, SimServer, SimServerOptions } from "./types";
+import { issueKeyPath, parseWith } from "../../util/zod-error";
 
 export const SIM_FINGERPRINT = "routerlab-sim";
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -132,22 +133,17 @@ export interface RunningSimServer extends SimServer {
 }
 
 export async function startSimServer(opts: SimServerOptions): Promise<RunningSimServer> {
-  const models = SimModelsSchema.safeParse(opts.models);
-  if (!models.success) {
-    const i = models.error.issues[0]!;
-    throw new RouterlabError(`invalid simulator models: ${i.message}`, {
-      file: "(SimServerOptions.models)",
-      path: "$" + i.path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join(""),
+  parseWith(SimModelsSchema, opts.models, {
+    file: "(SimServerOptions.models)",
+    jsonPath: "$",
+    what: "invalid simulator models",
+  });
+  if (opts.faults !== undefined)
+    parseWith(SimFaultsSchema, opts.faults, {
+      file: "(SimServerOptions.faults)",
+      jsonPath: "$",
+      what: "invalid simulator faults",
     });
-  }
-  if (opts.faults !== undefined) {
-    const f = SimFaultsSchema.safeParse(opts.faults);
-    if (!f.success)
-      throw new RouterlabError(`invalid simulator faults: ${f.error.issues[0]!.message}`, {
-        file: "(SimServerOptions.faults)",
-        field: f.error.issues[0]!.path.join("."),
-      });
-  }
   const byId = new Map<string, SimModel>(opts.models.map((m) => [m.id, m]));
   const seed = opts.seed;
   const index = new FactIndex(opts.facts);
@@ -243,8 +239,8 @@ export async function startSimServer(opts: SimServerOptions): Promise<RunningSim
       }
       const parsed = ChatBodySchema.safeParse(json);
       if (!parsed.success) {
+        const param = issueKeyPath(parsed.error.issues[0]!).map(String).join(".");
         const issue = parsed.error.issues[0]!;
-        const param = issue.path.map(String).join(".");
         throw new HttpError(
           400,
           `Invalid '${param || "body"}': ${issue.message}`,
