@@ -5,6 +5,7 @@ import { mlpBench } from "./mlp";
 import { mfBench } from "./mf";
 import { servicesBench } from "./services";
 import { evalBench } from "./eval";
+import { encoderBench } from "./encoder";
 import { embedBench } from "./embed";
 import { dataBench } from "./data";
 import { exportBench } from "./export";
@@ -24,6 +25,7 @@ export const AREAS: BenchArea[] = [
   mfBench,
   servicesBench,
   evalBench,
+  encoderBench,
   embedBench,
   exportBench,
   exportFormatsBench,

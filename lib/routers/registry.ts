@@ -6,6 +6,7 @@ import { logregEmbFeaturesEntry } from "./logreg-emb-features";
 import { mfEntry } from "./mf";
 import { centroidEntry } from "./centroid";
 import { eloEntry } from "./elo";
+import { encoderEntry } from "./encoder";
 import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
@@ -29,6 +30,7 @@ const ENTRIES: RegisteredRouter[] = [
   centroidEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
+  encoderEntry,
   ...baselineEntries,
 ];
 

@@ -16,9 +16,13 @@ describe("training notebooks (KNN, SVM)", () => {
       const out = path.join(projectRoot(), "out", "notebooks");
       const swModel = path.join(out, "sw-ranking-notebook.router.json");
       rmSync(swModel, { force: true });
+      // the KNN notebook's last cell fine-tunes the encoder router on the same split (written fresh each run)
+      const encoderFile = path.join(out, "encoder-notebook.router.json");
+      if (kind === "knn") rmSync(encoderFile, { force: true });
       const executed = await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" }, timeoutMs: 420_000 });
       assertChartsInline(executed, 2); // learning curve, decisions
       assert.ok(existsSync(path.join(out, `${kind}-notebook.router.json`)));
+      if (kind === "knn") assert.ok(existsSync(encoderFile), "the encoder cell wrote its model file");
       assert.ok(existsSync(path.join(out, `${kind}-training.html`)));
       // the KNN notebook's last cell trains the similarity-weighted ranking router on the same data
       if (kind === "knn") assert.ok(existsSync(swModel));

@@ -45,6 +45,8 @@ const SMALL: Record<string, (task: RoutingTask) => Record<string, unknown>> = {
   mlp: () => ({ hiddenLayerSizes: [8], epochs: 3 }),
   mf: () => ({ epochs: 2 }),
   knn: () => ({ k: 5 }),
+  // each fit and score is a torch process: two short epochs on short texts
+  encoder: () => ({ epochs: 2, maxLength: 32 }),
   "single-model": (task) => ({ model: task.models[1] }),
 };
 
