@@ -248,7 +248,7 @@ export class EncoderRouter implements Router {
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
     checkTraining(queries, task, { readsTexts: true });
     requireBinary(task, this.kind);
-    let flat = new Float32Array(0);
+    let flat: Float32Array = new Float32Array(0);
     const reply = await runStep(
       {
         mode: "fit",
@@ -290,7 +290,7 @@ export class EncoderRouter implements Router {
     const n = queries.X.rows;
     if (n === 0)
       return { models: f.meta.models, perModel: new Float64Array(0), strongProbability: new Float64Array(0) };
-    let p = new Float64Array(0);
+    let p: Float64Array = new Float64Array(0);
     await runStep(
       {
         mode: "score",
