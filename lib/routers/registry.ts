@@ -5,6 +5,7 @@ import { knnEntry } from "./knn";
 import { logregEmbFeaturesEntry } from "./logreg-emb-features";
 import { mfEntry } from "./mf";
 import { centroidEntry } from "./centroid";
+import { clusterEntry } from "./cluster";
 import { eloEntry } from "./elo";
 import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
@@ -25,6 +26,7 @@ const ENTRIES: RegisteredRouter[] = [
   logregEntry,
   eloEntry,
   centroidEntry,
+  clusterEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
   ...baselineEntries,
