@@ -13,7 +13,8 @@
  * is trained with sigmoid binary cross-entropy against that model's observed quality (NaN masked), so `score` gives
  * σ(z_m), model m's predicted quality, and the gateway's argmax picks the best predicted quality. Softmax
  * probabilities of the best-model label are not quality (a strong model that is right wherever a cheap one is right
- * never gets the label) and made the willingness-to-pay sweep starve the strong models.
+ * never gets the label) and made the willingness-to-pay sweep starve the strong models. Setting `classWeight`
+ * ("balanced" or per model) keeps the best-model softmax classifier.
  */
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
@@ -120,18 +121,14 @@ export class MlpRouter implements Router {
     const y = new Int32Array(n);
     for (let i = 0; i < n; i++) y[i] = binary ? (task.labels[i] === 1 ? 0 : 1) : task.labels[i]!;
     const classWeights = this.classWeights(y, classes);
-    const qualityHead = !binary && task.quality !== undefined;
+    // A class weight asks for the best-model classifier (softmax); without one, multi-model tasks with observed
+    // quality get the per-model quality head.
+    const qualityHead = !binary && task.quality !== undefined && hp.classWeight === "none";
     if (qualityHead && hp.engine === "tfjs")
       throw new RouterlabError(
         "the multi-model quality head trains on the ort or js engine only",
         { file: "hyperparameters", field: "engine" },
-        'use engine: "ort" (default)',
-      );
-    if (qualityHead && hp.classWeight !== "none")
-      throw new RouterlabError(
-        "classWeight has no meaning for the multi-model quality head (it regresses every model's quality)",
-        { file: "hyperparameters", field: "classWeight" },
-        'use classWeight: "none"',
+        'use engine: "ort" (default), or set classWeight to train the best-model classifier',
       );
 
     const rng = createRng(hp.seed);
