@@ -5,7 +5,7 @@
  *
  * Routing rule everywhere: strong iff score >= t.
  */
-import { quantileSorted } from "../util/quantile";
+import { percentileInterval as sharedPercentileInterval, quantileSorted } from "../util/quantile";
 import { sha256Hex } from "../util/hash";
 import { createRng } from "../util/random";
 
@@ -320,14 +320,9 @@ export function calibrate(
   return calibrateMany(set, [target], opts)[0]!;
 }
 
-/** Percentile interval of the finite values (numpy linear quantiles at (1 ± level) / 2). */
+/** Percentile interval of the finite values (lib/util/quantile; re-exported for calibration's callers). */
 export function percentileInterval(values: ArrayLike<number>, level = 0.95): Interval {
-  const finite = Array.from(values)
-    .filter((v) => Number.isFinite(v))
-    .sort((a, b) => a - b);
-  if (finite.length === 0) return { lo: NaN, hi: NaN };
-  const a = (1 - level) / 2;
-  return { lo: quantileSorted(finite, a), hi: quantileSorted(finite, 1 - a) };
+  return sharedPercentileInterval(values, level);
 }
 
 /** Realised figures of `score >= t` on another set (e.g. the held-out split). */

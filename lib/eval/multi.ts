@@ -4,6 +4,9 @@
  * Matrices are N x M row-major Float64Arrays, as in RoutingData.
  */
 
+import { createRng } from "../util/random";
+import { percentileInterval } from "../util/quantile";
+
 export interface CostQuality {
   readonly cost: number;
   readonly quality: number;
@@ -229,4 +232,108 @@ export function singleModelPoints(quality: Float64Array, cost: Float64Array, nMo
     out.push({ cost: k ? c / k : NaN, quality: k ? q / k : NaN });
   }
   return out;
+}
+
+/**
+ * The multi-model comparison's AIQs from per-query decisions, with integer weights per query (a bootstrap
+ * resample's counts; all ones = the plain test set). `policies[r]` lists router r's decisions (model index per
+ * query): its own argmax and one per λ of its sweep. Each router's AIQ is over the hull of its points plus the
+ * cheapest single model, on the common interval of `commonInterval`; `zero` is the Zero router's AIQ on it.
+ */
+export function multiAiqs(
+  quality: Float64Array,
+  cost: Float64Array,
+  nModels: number,
+  policies: readonly (readonly Int32Array[])[],
+  weights?: ArrayLike<number>,
+): { zero: number; routers: number[]; interval: AiqInterval } {
+  const n = quality.length / nModels;
+  const w = (i: number): number => (weights ? weights[i]! : 1);
+  const singles: CostQuality[] = [];
+  for (let m = 0; m < nModels; m++) {
+    let q = 0;
+    let c = 0;
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const y = quality[i * nModels + m]!;
+      const z = cost[i * nModels + m]!;
+      if (Number.isNaN(y) || Number.isNaN(z) || w(i) === 0) continue;
+      q += w(i) * y;
+      c += w(i) * z;
+      k += w(i);
+    }
+    singles.push({ cost: k ? c / k : NaN, quality: k ? q / k : NaN });
+  }
+  let total = 0;
+  for (let i = 0; i < n; i++) total += w(i);
+  const pointOf = (choice: Int32Array): CostQuality => {
+    let q = 0;
+    let c = 0;
+    for (let i = 0; i < n; i++) {
+      if (w(i) === 0) continue;
+      q += w(i) * quality[i * nModels + choice[i]!]!;
+      c += w(i) * cost[i * nModels + choice[i]!]!;
+    }
+    return { cost: c / total, quality: q / total };
+  };
+  const cheapest = singles.reduce((a, b) => (b.cost < a.cost ? b : a));
+  const routerPoints = policies.map((ps) => [cheapest, ...ps.map(pointOf)]);
+  const interval = commonInterval(singles, routerPoints);
+  return {
+    zero: aiq(zeroRouter(singles), interval),
+    routers: routerPoints.map((pts) => aiq(pts, interval)),
+    interval,
+  };
+}
+
+export interface AiqBootstrap {
+  readonly resamples: number;
+  readonly seed: number;
+  readonly level: number;
+  readonly zero: { lo: number; hi: number };
+  /** Per router: its AIQ interval and the interval of its paired difference to the Zero router. */
+  readonly routers: { lo: number; hi: number; diffLo: number; diffHi: number }[];
+}
+
+/**
+ * Percentile bootstrap intervals of every router's AIQ, the Zero router's, and each router's paired difference to
+ * the Zero router, over resamples of the test queries (seeded; every resample recomputes the single models, the
+ * common interval and every hull). Decisions are fixed: the routers are not refitted.
+ */
+export function bootstrapAiq(
+  quality: Float64Array,
+  cost: Float64Array,
+  nModels: number,
+  policies: readonly (readonly Int32Array[])[],
+  resamples = 1000,
+  seed = 0,
+  level = 0.95,
+): AiqBootstrap {
+  const n = quality.length / nModels;
+  const rng = createRng(seed);
+  const counts = new Int32Array(n);
+  const zero: number[] = [];
+  const per = policies.map(() => ({ aiq: [] as number[], diff: [] as number[] }));
+  for (let b = 0; b < resamples; b++) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[rng.int(n)]!++;
+    const r = multiAiqs(quality, cost, nModels, policies, counts);
+    zero.push(r.zero);
+    r.routers.forEach((a, j) => {
+      per[j]!.aiq.push(a);
+      per[j]!.diff.push(a - r.zero);
+    });
+  }
+  const z = percentileInterval(zero, level);
+  return {
+    resamples,
+    seed,
+    level,
+    zero: z,
+    routers: per.map((p) => {
+      const a = percentileInterval(p.aiq, level);
+      const d = percentileInterval(p.diff, level);
+      return { lo: a.lo, hi: a.hi, diffLo: d.lo, diffHi: d.hi };
+    }),
+  };
 }

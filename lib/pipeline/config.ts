@@ -42,6 +42,7 @@ const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [
   { name: "knn", kind: "knn", hyperparameters: { k: 20, weights: "uniform" } },
   { name: "mlp", kind: "mlp", hyperparameters: { hiddenLayerSizes: [128, 64], epochs: 30, patience: 4 } },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
+  { name: "cluster", kind: "cluster", hyperparameters: { k: 32 } },
 ];
 
 /**

@@ -52,6 +52,7 @@ export function fitPlan(args: {
     hyperparameters: hyper,
     trainIds: train.queryIds,
     labels: task.labels,
+    quality: task.quality,
     spec: args.embeddingSpec,
     seed,
   });

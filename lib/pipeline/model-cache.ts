@@ -17,6 +17,8 @@ export function trainedModelKey(parts: {
   hyperparameters: Record<string, unknown>;
   trainIds: readonly string[];
   labels: Int32Array;
+  /** Observed quality the task carries (routers that regress quality learn from it, not only from labels). */
+  quality?: Float64Array;
   spec: EmbeddingSpec;
   seed: number;
 }): string {
@@ -29,6 +31,13 @@ export function trainedModelKey(parts: {
         labels: sha256Hex(
           new Uint8Array(parts.labels.buffer, parts.labels.byteOffset, parts.labels.byteLength),
         ),
+        ...(parts.quality
+          ? {
+              quality: sha256Hex(
+                new Uint8Array(parts.quality.buffer, parts.quality.byteOffset, parts.quality.byteLength),
+              ),
+            }
+          : {}),
         spec: parts.spec,
         seed: parts.seed,
       },

@@ -40,23 +40,37 @@ export function multiReportHtml(m: MultiComparison): string {
       yaxis: { title: { text: "mean quality" } },
     },
   };
+  const pct = `${Math.round(m.bootstrap.level * 100)}%`;
+  const iv = (i: { lo: number; hi: number }): string => `[${i.lo.toFixed(4)}, ${i.hi.toFixed(4)}]`;
   const table = htmlTable(
-    ["router", "AIQ", "quality (argmax)", "cost $/query (argmax)", "fit seconds"],
     [
-      ["Zero router", m.zeroAiq.toFixed(4), "", "", ""],
+      "router",
+      "AIQ",
+      `AIQ ${pct} interval`,
+      "AIQ − Zero interval",
+      "quality (argmax)",
+      "cost $/query (argmax)",
+      "fit seconds",
+    ],
+    [
+      ["Zero router", m.zeroAiq.toFixed(4), iv(m.zeroAiqInterval), "", "", "", ""],
       ...m.routers.map((r) => [
         r.router,
         r.aiq.toFixed(4),
+        iv(r.aiqInterval),
+        iv({ lo: r.aiqInterval.diffLo, hi: r.aiqInterval.diffHi }),
         r.point.quality.toFixed(4),
         r.point.cost.toExponential(3),
         r.fitSeconds.toFixed(1),
       ]),
-      ["oracle", "", m.oracle.quality.toFixed(4), m.oracle.cost.toExponential(3), ""],
+      ["oracle", "", "", "", m.oracle.quality.toFixed(4), m.oracle.cost.toExponential(3), ""],
     ],
   );
   const body =
     `<p>Train ${m.nTrain} / test ${m.nTest} queries (test questions also in train removed). AIQ over the common interval ` +
     `[${m.interval.cMin.toExponential(3)}, ${m.interval.cMax.toExponential(3)}] USD per query, paper definition (metrics.md §10). ` +
-    `A router's per-model scores serve as predicted quality in the willingness-to-pay sweep π_λ = argmax λ·P̂ − C.</p>${table}`;
+    `A router's per-model scores serve as predicted quality in the willingness-to-pay sweep π_λ = argmax λ·P̂ − C. ` +
+    `Intervals: ${pct} percentile bootstrap over the test queries (${m.bootstrap.resamples} resamples, seed ${m.bootstrap.seed}; ` +
+    `decisions fixed, single models, common interval and hulls recomputed per resample); AIQ − Zero is paired.</p>${table}`;
   return figuresToHtml([fig], { title: `routerlab multi-model evaluation: ${m.dataset}`, bodyHtml: body });
 }

@@ -1,14 +1,13 @@
 import type { RoutingData } from "../data/routing";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
-import type { CostQuality, WtpPoint } from "../eval/multi";
+import type { AiqInterval, CostQuality, WtpPoint } from "../eval/multi";
 import {
-  aiq,
-  commonInterval,
+  bootstrapAiq,
+  multiAiqs,
   policyPoint,
   singleModelPoints,
-  wtpCurve,
+  wtpChoose,
   wtpLambdas,
-  zeroRouter,
 } from "../eval/multi";
 import type { RouterSpec } from "./config";
 import { fitRouter, queriesOf } from "./fit";
@@ -21,6 +20,8 @@ export interface MultiRouterResult {
   /** Willingness-to-pay sweep over λ using the router's per-model scores as predicted quality. */
   curve: WtpPoint[];
   aiq: number;
+  /** Percentile bootstrap interval of the AIQ over test-query resamples, and of AIQ minus the Zero router's. */
+  aiqInterval: { lo: number; hi: number; diffLo: number; diffHi: number };
   fitSeconds: number;
   fromCache: boolean;
 }
@@ -30,9 +31,12 @@ export interface MultiComparison {
   models: readonly string[];
   nTrain: number;
   nTest: number;
-  interval: { cMin: number; cMax: number };
+  interval: AiqInterval;
   singleModels: (CostQuality & { model: string })[];
   zeroAiq: number;
+  zeroAiqInterval: { lo: number; hi: number };
+  /** Test-query bootstrap behind the intervals (seeded; decisions fixed, routers not refitted). */
+  bootstrap: { resamples: number; seed: number; level: number };
   oracle: CostQuality;
   routers: MultiRouterResult[];
 }
@@ -53,13 +57,16 @@ export async function compareMultiRouters(args: {
   embeddingSpec: EmbeddingSpec;
   seed: number;
   useCache: boolean;
+  /** Bootstrap resamples of the test queries for the AIQ intervals (default 1000). */
+  bootstrapResamples?: number;
 }): Promise<MultiComparison> {
   const { train, test } = args;
   const M = test.models.length;
   const rows = Array.from({ length: train.queryIds.length }, (_, i) => i);
   const testRows = Array.from({ length: test.queryIds.length }, (_, i) => i);
   const lambdas = wtpLambdas(args.lambdas);
-  const partial: Omit<MultiRouterResult, "aiq">[] = [];
+  const partial: Omit<MultiRouterResult, "aiq" | "aiqInterval">[] = [];
+  const policies: Int32Array[][] = [];
   for (const spec of args.specs) {
     const fit = await fitRouter({
       spec,
@@ -75,11 +82,13 @@ export async function compareMultiRouters(args: {
     const scores = await fit.router.score(queries);
     const predicted = alignColumns(scores.perModel, scores.models, test.models);
     const choice = Int32Array.from(await fit.router.predict(queries), (label) => test.models.indexOf(label));
+    const sweep = lambdas.map((lambda) => wtpChoose(predicted, test.cost, M, lambda));
+    policies.push([choice, ...sweep]);
     partial.push({
       router: spec.name,
       kind: spec.kind,
       point: policyPoint(choice, test.quality, test.cost, M),
-      curve: wtpCurve(predicted, test.quality, test.cost, M, lambdas),
+      curve: sweep.map((c, i) => ({ lambda: lambdas[i]!, ...policyPoint(c, test.quality, test.cost, M) })),
       fitSeconds: fit.fitSeconds,
       fromCache: fit.fromCache,
     });
@@ -88,22 +97,20 @@ export async function compareMultiRouters(args: {
     ...p,
     model: test.models[m]!,
   }));
-  const cheapest = singles.reduce((a, b) => (b.cost < a.cost ? b : a));
-  const withCheapest = (pts: readonly CostQuality[]): CostQuality[] => [cheapest, ...pts];
-  const interval = commonInterval(
-    singles,
-    partial.map((r) => withCheapest([...r.curve, r.point])),
-  );
+  const aiqs = multiAiqs(test.quality, test.cost, M, policies);
+  const boot = bootstrapAiq(test.quality, test.cost, M, policies, args.bootstrapResamples ?? 1000, args.seed);
   return {
     dataset: test.name,
     models: test.models,
     nTrain: train.queryIds.length,
     nTest: test.queryIds.length,
-    interval,
+    interval: aiqs.interval,
     singleModels: singles,
-    zeroAiq: aiq(zeroRouter(singles), interval),
+    zeroAiq: aiqs.zero,
+    zeroAiqInterval: boot.zero,
+    bootstrap: { resamples: boot.resamples, seed: boot.seed, level: boot.level },
     oracle: oraclePoint(test),
-    routers: partial.map((r) => ({ ...r, aiq: aiq(withCheapest([...r.curve, r.point]), interval) })),
+    routers: partial.map((r, i) => ({ ...r, aiq: aiqs.routers[i]!, aiqInterval: boot.routers[i]! })),
   };
 }
 

@@ -20,6 +20,11 @@ import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./
  * Two exact back ends giving the same neighbours: onnxruntime MatMul+TopK (BLAS-speed, what `predict` and
  * `score` use) and pure TypeScript (`kneighborsJs`, the reference). `index: {type: "ivf"}` adds an approximate
  * inverted-file index (seeded spherical k-means) that `predict` and `score` then use instead.
+ *
+ * Multi-model setting: `predict` is still the gateway's vote over the best-model labels, but `score` is each model's
+ * predicted quality, the (vote-weighted) mean of the neighbours' observed quality of that model. Vote shares are
+ * P(model m is the cheapest best), not quality: used as quality in a willingness-to-pay sweep they starve the
+ * expensive models (a strong model that is right wherever a cheap one is right never gets the label).
  */
 export const KnnHyper = z.strictObject({
   k: z.number().int().positive().default(10),
@@ -127,7 +132,19 @@ export function numpyPairwiseSum(a: Float64Array, start: number, n: number): num
 
 export class KnnRouter implements Router {
   readonly kind = "knn";
-  private fitted: { meta: FittedMeta; X: Float32Array; y: Int32Array; n: number; ivf?: IvfIndex } | undefined;
+  private fitted:
+    | {
+        meta: FittedMeta;
+        X: Float32Array;
+        y: Int32Array;
+        n: number;
+        ivf?: IvfIndex;
+        /** Multi setting: observed quality n x M (NaN = missing), for `score`. */
+        quality?: Float32Array;
+        /** Per-model mean training quality: the score when no neighbour has an observed quality. */
+        meanQuality?: Float64Array;
+      }
+    | undefined;
 
   readonly hyperparameters: KnnHyperparameters;
 
@@ -157,7 +174,16 @@ export class KnnRouter implements Router {
             seed: idx.seed,
           })
         : undefined;
-    this.fitted = { meta, X: Xn, y: Int32Array.from(task.labels), n: X.rows, ivf };
+    const quality = task.kind === "multi" && task.quality ? Float32Array.from(task.quality) : undefined;
+    this.fitted = {
+      meta,
+      X: Xn,
+      y: Int32Array.from(task.labels),
+      n: X.rows,
+      ivf,
+      quality,
+      meanQuality: quality ? columnMeans(quality, meta.models.length) : undefined,
+    };
   }
 
   private get f(): NonNullable<KnnRouter["fitted"]> {
@@ -304,6 +330,48 @@ export class KnnRouter implements Router {
     return { pred, proba };
   }
 
+  /** Vote weights of one query's k neighbours (uniform, or 1/d with sklearn's zero-distance rule). */
+  private weightsOf(nb: Neighbours, q: number, w: Float64Array): void {
+    const k = nb.k;
+    if (this.hyperparameters.weights !== "distance") {
+      w.fill(1);
+      return;
+    }
+    let zero = false;
+    for (let j = 0; j < k; j++) if (nb.dist[q * k + j] === 0) zero = true;
+    for (let j = 0; j < k; j++) {
+      const d = nb.dist[q * k + j]!;
+      w[j] = zero ? (d === 0 ? 1 : 0) : Math.fround(1 / d);
+    }
+  }
+
+  /** Multi setting: per-model weighted mean of the neighbours' observed quality (N x M). */
+  neighbourQuality(nb: Neighbours): Float64Array {
+    const f = this.f;
+    const quality = f.quality!;
+    const mean = f.meanQuality!;
+    const M = f.meta.models.length;
+    const k = nb.k;
+    const n = nb.dist.length / k;
+    const out = new Float64Array(n * M);
+    const w = new Float64Array(k);
+    for (let q = 0; q < n; q++) {
+      this.weightsOf(nb, q, w);
+      for (let m = 0; m < M; m++) {
+        let s = 0;
+        let ws = 0;
+        for (let j = 0; j < k; j++) {
+          const y = quality[nb.ind[q * k + j]! * M + m]!;
+          if (Number.isNaN(y) || w[j] === 0) continue;
+          s += w[j]! * y;
+          ws += w[j]!;
+        }
+        out[q * M + m] = ws > 0 ? s / ws : mean[m]!;
+      }
+    }
+    return out;
+  }
+
   /** Exact neighbours on onnxruntime, or approximate ones through the IVF index when the kind has one. */
   private async neighbours(X: EmbeddingMatrix): Promise<Neighbours> {
     return this.hyperparameters.index.type === "ivf" ? this.kneighborsAnn(X) : this.kneighborsOnnx(X);
@@ -315,7 +383,9 @@ export class KnnRouter implements Router {
   }
 
   async score(queries: Queries): Promise<RouterScores> {
-    return scoresFromProba(this.f.meta, this.vote(await this.neighbours(queries.X)).proba);
+    const nb = await this.neighbours(queries.X);
+    if (this.f.quality) return { models: this.f.meta.models, perModel: this.neighbourQuality(nb) };
+    return scoresFromProba(this.f.meta, this.vote(nb).proba);
   }
 
   state(): RouterState {
@@ -328,6 +398,7 @@ export class KnnRouter implements Router {
         X: { shape: [f.n, f.meta.dim], data: f.X },
         y: { shape: [f.n], data: Float32Array.from(f.y) },
         ...(f.ivf ? ivfTensors(f.ivf) : {}),
+        ...(f.quality ? { quality: { shape: [f.n, f.meta.models.length], data: f.quality } } : {}),
       },
     };
   }
@@ -347,15 +418,36 @@ export class KnnRouter implements Router {
         },
       );
     }
+    const quality = state.tensors["quality"];
+    if (quality && (meta.setting !== "multi" || quality.data.length !== n * meta.models.length)) {
+      throw new RouterlabError(
+        `knn state: quality has shape [${quality.shape.join(", ")}], expected [${n}, ${meta.models.length}] in the multi setting`,
+        { file: "model file", field: "quality" },
+      );
+    }
     r.fitted = {
       meta,
       X: X.data,
       y: Int32Array.from(y.data),
       n,
       ivf: state.tensors["ivf_centroids"] ? ivfFromTensors(state) : undefined,
+      quality: quality?.data,
+      meanQuality: quality ? columnMeans(quality.data, meta.models.length) : undefined,
     };
     return r;
   }
+}
+
+/** Mean of each column of an n x M matrix over its non-NaN entries (0 for an all-NaN column). */
+function columnMeans(a: Float32Array, M: number): Float64Array {
+  const sum = new Float64Array(M);
+  const count = new Float64Array(M);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]!)) continue;
+    sum[i % M]! += a[i]!;
+    count[i % M]! += 1;
+  }
+  return sum.map((s, m) => (count[m]! > 0 ? s / count[m]! : 0));
 }
 
 export const knnEntry = defineRouter({

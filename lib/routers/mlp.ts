@@ -8,6 +8,13 @@
  * Binary setting: two classes with **strong at index 0** and weak at index 1; `P(strong) = σ(z_s − z_w)`; the
  * decision threshold t is baked into the output bias (`b_N[0] −= ln(t/(1−t))`, contract §6.5), so the gateway's
  * argmax reproduces `P(strong) ≥ t`.
+ *
+ * Multi-model setting with observed quality: a per-model quality head instead of a best-model classifier. Each output
+ * is trained with sigmoid binary cross-entropy against that model's observed quality (NaN masked), so `score` gives
+ * σ(z_m), model m's predicted quality, and the gateway's argmax picks the best predicted quality. Softmax
+ * probabilities of the best-model label are not quality (a strong model that is right wherever a cheap one is right
+ * never gets the label) and made the willingness-to-pay sweep starve the strong models. Setting `classWeight`
+ * ("balanced" or per model) keeps the best-model softmax classifier.
  */
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
@@ -67,6 +74,8 @@ const MlpMetaSchema = z.object({
   activation: z.enum(ACTIVATIONS),
   threshold: z.number(),
   history: z.array(EpochMetricsSchema),
+  /** Multi setting: "quality" = per-model sigmoid quality head; absent = softmax over the classes. */
+  head: z.literal("quality").optional(),
 });
 
 interface Fitted {
@@ -79,6 +88,8 @@ interface Fitted {
   weights: MlpWeights;
   history: EpochMetrics[];
   backend: string;
+  /** Per-model sigmoid quality head (multi setting trained on observed quality). */
+  qualityHead: boolean;
 }
 
 export class MlpRouter implements Router {
@@ -110,6 +121,15 @@ export class MlpRouter implements Router {
     const y = new Int32Array(n);
     for (let i = 0; i < n; i++) y[i] = binary ? (task.labels[i] === 1 ? 0 : 1) : task.labels[i]!;
     const classWeights = this.classWeights(y, classes);
+    // A class weight asks for the best-model classifier (softmax); without one, multi-model tasks with observed
+    // quality get the per-model quality head.
+    const qualityHead = !binary && task.quality !== undefined && hp.classWeight === "none";
+    if (qualityHead && hp.engine === "tfjs")
+      throw new RouterlabError(
+        "the multi-model quality head trains on the ort or js engine only",
+        { file: "hyperparameters", field: "engine" },
+        'use engine: "ort" (default), or set classWeight to train the best-model classifier',
+      );
 
     const rng = createRng(hp.seed);
     const { train, val } = splitRows(n, hp.validationFraction, rng);
@@ -142,6 +162,7 @@ export class MlpRouter implements Router {
       classWeights,
       learningRate: hp.learningRate,
       maxBatch: Math.max(B, val.length),
+      ...(qualityHead ? { loss: "quality" as const } : {}),
     };
     const engine: MlpEngine =
       hp.engine === "tfjs"
@@ -152,12 +173,17 @@ export class MlpRouter implements Router {
     const batch: MlpBatch = {
       x: new Float32Array(engineInit.maxBatch * X.dim),
       y: new Int32Array(engineInit.maxBatch),
+      ...(qualityHead ? { quality: new Float32Array(engineInit.maxBatch * C) } : {}),
       nb: 0,
     };
     const z = new Float32Array(engineInit.maxBatch * C);
     const fillBatch = (rows: readonly number[], from: number, to: number): void => {
       gatherRows(X, rows, from, to, batch.x);
       for (let i = from; i < to; i++) batch.y[i - from] = y[rows[i]!]!;
+      if (batch.quality) {
+        for (let i = from; i < to; i++)
+          batch.quality.set(task.quality!.subarray(rows[i]! * C, (rows[i]! + 1) * C), (i - from) * C);
+      }
       batch.nb = to - from;
     };
     const countCorrect = (): number => {
@@ -230,6 +256,7 @@ export class MlpRouter implements Router {
         weights: { layers, activation: hp.activation },
         history,
         backend: engine.name,
+        qualityHead,
       };
     } finally {
       engine.dispose();
@@ -288,6 +315,10 @@ export class MlpRouter implements Router {
       }
       return { models: f.taskModels, perModel, strongProbability };
     }
+    if (f.qualityHead) {
+      for (let i = 0; i < perModel.length; i++) perModel[i] = sigmoid(z[i]!);
+      return { models: f.taskModels, perModel };
+    }
     for (let r = 0; r < X.rows; r++) {
       const mx = z[r * C + argmaxFirst(z, r * C, C)]!;
       let s = 0;
@@ -332,6 +363,7 @@ export class MlpRouter implements Router {
         threshold: this.hp.threshold,
         history: f.history,
         backend: f.backend,
+        ...(f.qualityHead ? { head: "quality" } : {}),
       },
       tensors,
     };
@@ -365,6 +397,7 @@ export class MlpRouter implements Router {
       weights: { layers, activation: meta.activation as Activation },
       history: meta.history,
       backend: typeof state.meta.backend === "string" ? state.meta.backend : "unknown",
+      qualityHead: meta.head === "quality",
     };
     return r;
   }

@@ -5,6 +5,7 @@ import { knnEntry } from "./knn";
 import { logregEmbFeaturesEntry } from "./logreg-emb-features";
 import { mfEntry } from "./mf";
 import { centroidEntry } from "./centroid";
+import { clusterEntry } from "./cluster";
 import { eloEntry } from "./elo";
 import { encoderEntry } from "./encoder";
 import { logregEntry } from "./logreg";
@@ -28,6 +29,7 @@ const ENTRIES: RegisteredRouter[] = [
   eloEntry,
   swRankingEntry,
   centroidEntry,
+  clusterEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
   encoderEntry,

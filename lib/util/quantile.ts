@@ -14,3 +14,13 @@ export function quantileSorted(asc: ArrayLike<number>, q: number): number {
   const d = b - a;
   return t >= 0.5 ? b - d * (1 - t) : a + d * t;
 }
+
+/** Percentile interval of the finite values (numpy linear quantiles at (1 ± level) / 2). */
+export function percentileInterval(values: ArrayLike<number>, level = 0.95): { lo: number; hi: number } {
+  const finite = Array.from(values)
+    .filter((v) => Number.isFinite(v))
+    .sort((a, b) => a - b);
+  if (finite.length === 0) return { lo: NaN, hi: NaN };
+  const a = (1 - level) / 2;
+  return { lo: quantileSorted(finite, a), hi: quantileSorted(finite, 1 - a) };
+}

@@ -94,7 +94,7 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.ok(rec.intervals.share.lo !== null && rec.intervals.share.lo <= rec.intervals.share.hi!);
     }
     assert.ok(cold.multi, "multi-model evaluation ran");
-    assert.equal(cold.multi.routers.length, 3);
+    assert.equal(cold.multi.routers.length, 4);
     for (const r of cold.multi.routers) assert.ok(r.aiq > 0 && r.aiq <= 1, `${r.router} AIQ ${r.aiq}`);
     assert.ok(Number.isFinite(cold.multi.zeroAiq));
     for (const dir of cold.trackingRunDirs) {

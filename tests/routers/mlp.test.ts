@@ -222,6 +222,30 @@ describe("MLP router", () => {
       assert.ok(ort.history[2]!.loss < ort.history[0]!.loss, "the loss went down");
     });
 
+  it("the ort step graph and the js engine train the same per-model quality head (NaN-masked quality)", async () => {
+    const { X, labels } = clusters(150, 24, 3, 23);
+    // observed quality per model: 1 for the cluster's own model, 0.3 elsewhere, every seventh entry missing
+    const quality = Float64Array.from({ length: 150 * 3 }, (_, i) =>
+      i % 7 === 0 ? NaN : Math.floor(i / 3) % 3 === i % 3 ? 1 : 0.3,
+    );
+    const fit = async (engine: "ort" | "js"): Promise<MlpRouter> => {
+      const r = new MlpRouter({ hiddenLayerSizes: [16], epochs: 3, batchSize: 32, seed: 5, engine });
+      await r.fit({ X }, { ...multiTask(labels), quality });
+      return r;
+    };
+    const ort = await fit("ort");
+    const js = await fit("js");
+    assert.equal(ort.state().meta.head, "quality");
+    for (const [key, t] of Object.entries(ort.state().tensors)) {
+      const other = js.state().tensors[key]!.data;
+      let worst = 0;
+      t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
+      assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
+    }
+    ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
+    assert.ok(ort.history[2]!.loss < ort.history[0]!.loss, "the loss went down");
+  });
+
   it("early stopping restores the best epoch when val loss stops improving", async () => {
     const { X } = clusters(300, 64, 3, 8);
     const noise = Int32Array.from({ length: 300 }, (_, i) => (i * 7919) % 3);

@@ -15,6 +15,11 @@ export interface MlpBatch {
   x: Float32Array;
   /** Class index per row. */
   y: Int32Array;
+  /**
+   * Quality-regression loss only (`MlpEngineInit.loss = "quality"`): nb x C observed quality per model in [0, 1],
+   * NaN = not observed (masked out of the loss).
+   */
+  quality?: Float32Array;
   nb: number;
 }
 
@@ -41,6 +46,37 @@ export interface MlpEngineInit {
   learningRate: number;
   /** Largest batch `run` will see (training batch or the whole validation split). */
   maxBatch: number;
+  /**
+   * `softmax` (default): weighted softmax cross-entropy on the class labels. `quality`: one sigmoid per output,
+   * binary cross-entropy against each model's observed quality (mean over observed entries), so σ(z_m) is model m's
+   * predicted quality; class weights are not used.
+   */
+  loss?: "softmax" | "quality";
+}
+
+/**
+ * Mean binary cross-entropy of σ(z) against the observed quality over the batch's observed entries, and its
+ * gradient (σ(z) − q) / count into gz (0 where quality is NaN). Written in the stable form
+ * max(z, 0) − z·q + log(1 + e^{−|z|}).
+ */
+export function qualityLoss(z: Float32Array, batch: MlpBatch, C: number, gz: Float32Array): number {
+  const q = batch.quality;
+  if (!q) throw new Error("mlp engine: the quality loss needs batch.quality");
+  let count = 0;
+  for (let i = 0; i < batch.nb * C; i++) if (!Number.isNaN(q[i]!)) count++;
+  const denom = Math.max(count, 1);
+  let loss = 0;
+  for (let i = 0; i < batch.nb * C; i++) {
+    const t = q[i]!;
+    if (Number.isNaN(t)) {
+      gz[i] = 0;
+      continue;
+    }
+    const v = z[i]!;
+    loss += Math.max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v)));
+    gz[i] = (1 / (1 + Math.exp(-v)) - t) / denom;
+  }
+  return loss / denom;
 }
 
 /** Y[m, n] = A[m, k] · B[n, k]^T (+ bias[n]), row-major, four accumulators. */
@@ -155,6 +191,7 @@ export class JsMlpEngine implements MlpEngine {
   private readonly W: Float32Array[];
   private readonly b: Float32Array[];
   private readonly cw: Float32Array;
+  private readonly lossKind: "softmax" | "quality";
   private readonly optW: Adam[];
   private readonly optB: Adam[];
   private t = 0;
@@ -176,6 +213,7 @@ export class JsMlpEngine implements MlpEngine {
     this.W = init.weights.map((w) => Float32Array.from(w));
     this.b = init.biases.map((b) => Float32Array.from(b));
     this.cw = Float32Array.from(init.classWeights);
+    this.lossKind = init.loss ?? "softmax";
     this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
     this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
     const maxWidth = Math.max(...dims);
@@ -206,9 +244,17 @@ export class JsMlpEngine implements MlpEngine {
       }
       input = out;
     }
-    // weighted softmax cross-entropy and its gradient w.r.t. the logits
     const C = dims[L]!;
     const gz = this.gA[L - 1]!;
+    const loss =
+      this.lossKind === "quality" ? qualityLoss(z, batch, C, gz) : this.softmaxLoss(z, y, nb, C, gz);
+    if (!train) return loss;
+    this.backward(x, nb);
+    return loss;
+  }
+
+  /** Weighted softmax cross-entropy and its gradient w.r.t. the logits (into gz). */
+  private softmaxLoss(z: Float32Array, y: Int32Array, nb: number, C: number, gz: Float32Array): number {
     let wSum = 0;
     for (let i = 0; i < nb; i++) wSum += this.cw[y[i]!]!;
     const denom = Math.max(wSum, 1e-12);
@@ -226,9 +272,11 @@ export class JsMlpEngine implements MlpEngine {
       for (let c = 0; c < C; c++) gz[o + c] = (w * (Math.exp(z[o + c]! - lse) - (c === yi ? 1 : 0))) / denom;
     }
     loss /= denom;
-    if (!train) return loss;
+    return loss;
+  }
 
-    // backward
+  private backward(x: Float32Array, nb: number): void {
+    const { dims, L, W } = this;
     for (let l = L - 1; l >= 0; l--) {
       const k = dims[l]!;
       const n = dims[l + 1]!;
@@ -251,7 +299,6 @@ export class JsMlpEngine implements MlpEngine {
       this.optW[l]!.step(this.gW[l]!, this.t);
       this.optB[l]!.step(this.gb[l]!, this.t);
     }
-    return loss;
   }
 
   snapshot(): Float32Array[] {

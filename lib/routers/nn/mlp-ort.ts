@@ -12,6 +12,7 @@ import * as ort from "onnxruntime-node";
 import type { Activation } from "./gateway";
 import { Adam } from "./mf-engine";
 import type { MlpBatch, MlpEngine, MlpEngineInit } from "./mlp-engine";
+import { qualityLoss } from "./mlp-engine";
 import type { OnnxGraph, OnnxNode } from "./onnx-writer";
 import { encodeModel } from "./onnx-writer";
 
@@ -25,8 +26,15 @@ const ACTIVATION_OP: Record<Activation, string> = {
 /**
  * Inputs X [N, D], S [N, 1] (w_y / Σ w), T [N, C] (one-hot · S), W{l} [out, in], B{l} [out]; outputs Z (logits) and,
  * with `train`, GW{l} and GB{l}: the gradients of Σ_i S_i · ce_i (torch's weighted-mean CrossEntropyLoss).
+ * With the `quality` loss the output gradient is σ(Z) · S − T with S [N, C] = mask / count and T = quality · S: the
+ * gradient of the mean binary cross-entropy over the observed entries (mlp-engine.ts `qualityLoss`).
  */
-export function mlpStepGraph(dims: readonly number[], activation: Activation, train: boolean): OnnxGraph {
+export function mlpStepGraph(
+  dims: readonly number[],
+  activation: Activation,
+  train: boolean,
+  loss: "softmax" | "quality" = "softmax",
+): OnnxGraph {
   const L = dims.length - 1;
   const C = dims[L]!;
   const nodes: OnnxNode[] = [];
@@ -39,7 +47,9 @@ export function mlpStepGraph(dims: readonly number[], activation: Activation, tr
   const outputs = [{ name: "Z", shape: ["N", C] }];
   if (train) {
     nodes.push(
-      { op: "Softmax", inputs: ["Z"], outputs: ["Pr"], attributes: { axis: 1 } },
+      loss === "softmax"
+        ? { op: "Softmax", inputs: ["Z"], outputs: ["Pr"], attributes: { axis: 1 } }
+        : { op: "Sigmoid", inputs: ["Z"], outputs: ["Pr"] },
       { op: "Mul", inputs: ["Pr", "S"], outputs: ["PrS"] },
       { op: "Sub", inputs: ["PrS", "T"], outputs: [`G${L - 1}`] },
     );
@@ -91,7 +101,7 @@ export function mlpStepGraph(dims: readonly number[], activation: Activation, tr
     { name: "X", shape: ["N", dims[0]!] },
     ...(train
       ? [
-          { name: "S", shape: ["N", 1] },
+          { name: "S", shape: ["N", loss === "softmax" ? 1 : C] },
           { name: "T", shape: ["N", C] },
         ]
       : []),
@@ -134,6 +144,7 @@ export class OrtMlpEngine implements MlpEngine {
   private readonly W: Float32Array[];
   private readonly b: Float32Array[];
   private readonly cw: Float32Array;
+  private readonly lossKind: "softmax" | "quality";
   private readonly optW: Adam[];
   private readonly optB: Adam[];
   private readonly params: Record<string, ort.Tensor> = {};
@@ -156,41 +167,82 @@ export class OrtMlpEngine implements MlpEngine {
       this.params[`W${l}`] = new ort.Tensor("float32", this.W[l]!, [dims[l + 1]!, dims[l]!]);
       this.params[`B${l}`] = new ort.Tensor("float32", this.b[l]!, [dims[l + 1]!]);
     }
-    this.s = new Float32Array(maxBatch);
+    this.lossKind = init.loss ?? "softmax";
+    this.s = new Float32Array(this.lossKind === "softmax" ? maxBatch : maxBatch * dims[this.L]!);
     this.tgt = new Float32Array(maxBatch * dims[this.L]!);
     this.sessions = Promise.all([
       session(mlpStepGraph(dims, init.activation, false)),
-      session(mlpStepGraph(dims, init.activation, true)),
+      session(mlpStepGraph(dims, init.activation, true, this.lossKind)),
     ]);
     // a failed creation is reported by the first run; do not let it go unhandled meanwhile
     this.sessions.catch(() => undefined);
   }
 
   async run(batch: MlpBatch, z: Float32Array, train: boolean): Promise<number> {
-    const { dims, L, cw } = this;
-    const { x, y, nb } = batch;
+    const { dims, L } = this;
+    const { x, nb } = batch;
     const C = dims[L]!;
     const [forward, step] = await this.sessions;
-    let wSum = 0;
-    for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
-    const denom = Math.max(wSum, 1e-12);
     const feeds: Record<string, ort.Tensor> = {
       ...this.params,
       X: new ort.Tensor("float32", x.subarray(0, nb * dims[0]!), [nb, dims[0]!]),
     };
     if (train) {
-      const s = this.s;
-      const tgt = this.tgt;
-      tgt.fill(0, 0, nb * C);
-      for (let i = 0; i < nb; i++) {
-        s[i] = cw[y[i]!]! / denom;
-        tgt[i * C + y[i]!] = s[i]!;
-      }
-      feeds.S = new ort.Tensor("float32", s.subarray(0, nb), [nb, 1]);
-      feeds.T = new ort.Tensor("float32", tgt.subarray(0, nb * C), [nb, C]);
+      const sCols = this.lossKind === "softmax" ? 1 : C;
+      if (this.lossKind === "softmax") this.softmaxWeights(batch, C);
+      else this.qualityWeights(batch, C);
+      feeds.S = new ort.Tensor("float32", this.s.subarray(0, nb * sCols), [nb, sCols]);
+      feeds.T = new ort.Tensor("float32", this.tgt.subarray(0, nb * C), [nb, C]);
     }
     const out = await (train ? step : forward).run(feeds);
     z.set((out.Z!.data as Float32Array).subarray(0, nb * C));
+    const loss =
+      this.lossKind === "softmax" ? this.softmaxLoss(batch, z, C) : this.qualityLossValue(batch, z, C);
+    if (!train) return loss;
+    this.t++;
+    for (let l = 0; l < L; l++) {
+      this.optW[l]!.step(out[`GW${l}`]!.data as Float32Array, this.t);
+      this.optB[l]!.step(out[`GB${l}`]!.data as Float32Array, this.t);
+    }
+    return loss;
+  }
+
+  /** S_i = w_{y_i} / Σ w and T = one-hot · S (torch's weighted-mean cross-entropy). */
+  private softmaxWeights(batch: MlpBatch, C: number): void {
+    const { y, nb } = batch;
+    const { cw, s, tgt } = this;
+    let wSum = 0;
+    for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
+    const denom = Math.max(wSum, 1e-12);
+    tgt.fill(0, 0, nb * C);
+    for (let i = 0; i < nb; i++) {
+      s[i] = cw[y[i]!]! / denom;
+      tgt[i * C + y[i]!] = s[i]!;
+    }
+  }
+
+  /** S = observed / count and T = quality · S (0 where the quality is not observed). */
+  private qualityWeights(batch: MlpBatch, C: number): void {
+    const q = batch.quality;
+    if (!q) throw new Error("mlp engine: the quality loss needs batch.quality");
+    const { s, tgt } = this;
+    const n = batch.nb * C;
+    let count = 0;
+    for (let i = 0; i < n; i++) if (!Number.isNaN(q[i]!)) count++;
+    const denom = Math.max(count, 1);
+    for (let i = 0; i < n; i++) {
+      const observed = !Number.isNaN(q[i]!);
+      s[i] = observed ? 1 / denom : 0;
+      tgt[i] = observed ? q[i]! / denom : 0;
+    }
+  }
+
+  /** Weighted softmax cross-entropy from the logits, in float64. */
+  private softmaxLoss(batch: MlpBatch, z: Float32Array, C: number): number {
+    const { y, nb } = batch;
+    const cw = this.cw;
+    let wSum = 0;
+    for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
     let loss = 0;
     for (let i = 0; i < nb; i++) {
       const o = i * C;
@@ -200,14 +252,13 @@ export class OrtMlpEngine implements MlpEngine {
       for (let c = 0; c < C; c++) sum += Math.exp(z[o + c]! - mx);
       loss += cw[y[i]!]! * (mx + Math.log(sum) - z[o + y[i]!]!);
     }
-    loss /= denom;
-    if (!train) return loss;
-    this.t++;
-    for (let l = 0; l < L; l++) {
-      this.optW[l]!.step(out[`GW${l}`]!.data as Float32Array, this.t);
-      this.optB[l]!.step(out[`GB${l}`]!.data as Float32Array, this.t);
-    }
-    return loss;
+    return loss / Math.max(wSum, 1e-12);
+  }
+
+  /** The mean binary cross-entropy over the observed entries (its gradient came from the graph). */
+  private qualityLossValue(batch: MlpBatch, z: Float32Array, C: number): number {
+    const scratch = new Float32Array(batch.nb * C);
+    return qualityLoss(z, batch, C, scratch);
   }
 
   snapshot(): Float32Array[] {
