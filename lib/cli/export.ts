@@ -6,9 +6,9 @@ import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import { readBundle } from "../export/s3-store";
 import { verifyBundleDir } from "../export/bundle";
 import { exportRouterState, gatewayEnv } from "../export/export-router";
-import { formatForGatewayKind } from "../export/formats";
+import { formatOfManifest } from "../export/formats";
 import type { ExportKind } from "../export/artifacts";
-import { signingKeyFromEnv } from "../export/manifest";
+import { parseManifest, signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
 import { MlflowRegistry } from "../export/registry";
 import { promote, rollback, storeFromEnv, syncLoop, syncOnce } from "../export/s3-store";
@@ -53,11 +53,8 @@ function readF32(file: string, dim = 384): EmbeddingMatrix {
 }
 
 function kindOfDir(dir: string): ExportKind {
-  const m = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
-    artifacts?: { tags?: string[] }[];
-  };
-  const tag = m.artifacts?.[0]?.tags?.[0];
-  return tag !== undefined && formatForGatewayKind(tag) ? tag : "mlp";
+  const file = path.join(dir, "manifest.json");
+  return formatOfManifest(parseManifest(readFileSync(file, "utf8"), file), file).gatewayKind;
 }
 
 function printEnv(kind: ExportKind, served: string, signed: boolean, modelDir = "/app/models"): void {
