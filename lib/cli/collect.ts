@@ -5,6 +5,8 @@ import type { RunningCollector } from "../collect/server";
 import { DEFAULT_LIMITS, isLoopback, startCollectServer } from "../collect/server";
 import { CollectStore } from "../collect/store";
 import { RouterlabError } from "../util/errors";
+import { untilStopSignal } from "../util/signals";
+import { parseOptions } from "./options";
 
 const MB = 1024 * 1024;
 
@@ -29,12 +31,7 @@ export function formatCounts(c: BatchCounts): string {
 }
 
 async function runCollect(raw: unknown): Promise<void> {
-  const parsed = CollectOptions.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new RouterlabError(`--${String(i.path[0] ?? "")}: ${i.message}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(CollectOptions, raw);
   const token = process.env[o.tokenEnv];
   const loopback = isLoopback(o.host);
   if (!loopback && (token === undefined || token === ""))
@@ -109,16 +106,7 @@ async function runCollect(raw: unknown): Promise<void> {
     }
   };
   const timer = setInterval(report, o.reportSeconds * 1000);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      process.stderr.write(`routerlab collect: ${sig}, stopping\n`);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopSignal("routerlab collect");
   clearInterval(timer);
   await server.close();
   await store.close();

@@ -1,13 +1,12 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { createLlmClient } from "../llm/client";
+import { interruptibleClient } from "../llm/signals";
 import { loadModelsConfig } from "../llm/config";
 import { loadOracleConfig } from "../oracle/config";
 import type { OracleConfig } from "../oracle/config";
 import { resolveOracleModels } from "../oracle/models";
 import { runOracle } from "../oracle/run";
-import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
 
 interface OracleCliOptions {
@@ -38,25 +37,17 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
   const modelsFile = o.models ? path.resolve(o.models) : path.resolve(projectRoot(), config.models.file);
   const models = loadModelsConfig(modelsFile, o.baseUrl ? { baseUrl: o.baseUrl } : {});
   const names = resolveOracleModels(models, config, o.config);
-  const controller = new AbortController();
-  const onSigint = () => {
-    process.stderr.write(
-      "\noracle: interrupted; aborting in-flight calls (answers received so far stay in the cache; Ctrl-C again to force)\n",
-    );
-    controller.abort(new RouterlabError("interrupted"));
-    process.once("SIGINT", () => process.exit(130));
-  };
-  process.once("SIGINT", onSigint);
-  const client = createLlmClient(models, {
-    signal: controller.signal,
-    ...(o.cacheDir ? { cacheDir: path.resolve(o.cacheDir) } : {}),
+  const { client, signal, close } = interruptibleClient(models, {
+    notice:
+      "oracle: interrupted; aborting in-flight calls (answers received so far stay in the cache; Ctrl-C again to force)",
+    cacheDir: o.cacheDir,
   });
   try {
     const result = await runOracle(config, {
       client,
       models: names,
       ...(o.out ? { outDir: path.resolve(o.out) } : {}),
-      signal: controller.signal,
+      signal,
       log: (l) => process.stderr.write(l + "\n"),
       ...(o.trackingUri ? { tracking: { uri: o.trackingUri } } : {}),
     });
@@ -65,7 +56,7 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
       `${result.summary.rows} rows; labels ${JSON.stringify(result.summary.labels)}; output in ${result.outDir}\n`,
     );
   } catch (e) {
-    if (controller.signal.aborted) {
+    if (signal.aborted) {
       process.exitCode = 130;
       process.stderr.write(
         "oracle: stopped; no output written. Re-run the same command to resume: answers already received are " +
@@ -75,8 +66,7 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
     }
     throw e;
   } finally {
-    process.removeListener("SIGINT", onSigint);
-    await client.close();
+    await close();
   }
 }
 

@@ -6,6 +6,8 @@ import { loadSimFacts } from "../llm/sim/facts-file";
 import { startSimServer } from "../llm/sim/server";
 import type { SimModel } from "../llm/sim/types";
 import { RouterlabError } from "../util/errors";
+import { untilStopSignal } from "../util/signals";
+import { parseOptions } from "./options";
 import { projectRoot } from "../util/paths";
 
 const SimServerOptions = z.object({
@@ -30,12 +32,7 @@ function describe(m: SimModel): string {
 }
 
 async function runSimServer(raw: unknown): Promise<void> {
-  const parsed = SimServerOptions.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new RouterlabError(`--${String(i.path[0] ?? "")}: ${i.message}`);
-  }
-  const o = parsed.data;
+  const o = parseOptions(SimServerOptions, raw);
   const cfg = loadSimConfig(o.config);
   const apiKey = cfg.apiKeyEnv !== undefined ? process.env[cfg.apiKeyEnv] : undefined;
   if (cfg.apiKeyEnv !== undefined && (apiKey === undefined || apiKey === ""))
@@ -71,16 +68,7 @@ async function runSimServer(raw: unknown): Promise<void> {
   ];
   process.stdout.write(lines.join("\n") + "\n");
 
-  await new Promise<void>((resolve) => {
-    const stop = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      process.stderr.write(`routerlab sim-server: ${sig}, stopping\n`);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopSignal("routerlab sim-server");
   await server.close();
   const reqs = server.requests();
   const billed = Object.entries(server.usage())

@@ -6,6 +6,7 @@ import { MlflowClient } from "../tracking/client";
 import { journalRoot, listRunDirs, readEvents, readRunMeta } from "../tracking/journal";
 import { redactString } from "../tracking/redact";
 import { loadSyncState, syncRunDir } from "../tracking/sync";
+import { parseOptions } from "./options";
 
 const OptionsSchema = z.object({
   journal: z.string().min(1).optional(),
@@ -15,15 +16,6 @@ const OptionsSchema = z.object({
     .optional(),
   run: z.string().min(1).optional(),
 });
-
-function parseOptions(raw: unknown): z.infer<typeof OptionsSchema> {
-  const r = OptionsSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, { file: "(command line)", field: `--${issue.path.join(".")}` });
-  }
-  return r.data;
-}
 
 function trackingUriOrThrow(opt: string | undefined): string {
   const uri = opt ?? process.env.MLFLOW_TRACKING_URI;
@@ -60,7 +52,7 @@ export function registerTrackingCommands(program: Command): void {
     .option("--tracking-uri <uri>", "MLflow server (default: $MLFLOW_TRACKING_URI)")
     .option("--run <id>", "only this local run id")
     .action(async (raw: unknown) => {
-      const opts = parseOptions(raw);
+      const opts = parseOptions(OptionsSchema, raw);
       const client = new MlflowClient(trackingUriOrThrow(opts.trackingUri));
       const dirs = runDirs(opts.journal, opts.run);
       let failed = 0;
@@ -94,7 +86,7 @@ export function registerTrackingCommands(program: Command): void {
     .option("--journal <dir>", "journal folder (default: $ROUTERLAB_TRACKING_DIR or out/mlruns-journal)")
     .option("--tracking-uri <uri>", "show sync progress for this server (default: $MLFLOW_TRACKING_URI)")
     .action((raw: unknown) => {
-      const opts = parseOptions(raw);
+      const opts = parseOptions(OptionsSchema, raw);
       const uri = opts.trackingUri ?? process.env.MLFLOW_TRACKING_URI;
       const server = uri && /^https?:\/\//.test(uri) ? new MlflowClient(uri).baseUrl : undefined;
       const dirs = runDirs(opts.journal, undefined);
