@@ -4,14 +4,8 @@ import { calibrateScoresFile } from "../calibrate/calibrate-scores";
 import { evaluateBinaryScoresFiles, writeBaselineScores } from "../eval/evaluate-files";
 import { evaluateMultiScoresFiles, MULTI_DATASET } from "../eval/multi-eval";
 import { BINARY_DATASETS } from "../eval/scores-file";
-import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
-
-const num = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isFinite(x)) throw new RouterlabError(`${name} must be a number, got '${v}'`);
-  return x;
-};
+import { numberArg } from "./options";
 
 export function registerEvaluateCommands(program: Command): void {
   program
@@ -25,8 +19,8 @@ export function registerEvaluateCommands(program: Command): void {
     )
     .requiredOption("--data <dataset>", `dataset: ${[...BINARY_DATASETS, MULTI_DATASET].join(" | ")}`)
     .option("--out <dir>", "output folder (default: out/eval/<dataset>)")
-    .option("--resamples <n>", "bootstrap resamples", num("--resamples"), 1000)
-    .option("--seed <n>", "bootstrap seed", num("--seed"), 0)
+    .option("--resamples <n>", "bootstrap resamples", numberArg("--resamples"), 1000)
+    .option("--seed <n>", "bootstrap seed", numberArg("--seed"), 0)
     .action((opts: { scores: string[]; data: string; out?: string; resamples: number; seed: number }) => {
       if (opts.data === MULTI_DATASET) {
         const dir = opts.out ?? path.join(outDir(), "eval", opts.data);
@@ -60,21 +54,21 @@ export function registerEvaluateCommands(program: Command): void {
     .option(
       "--target-share <p>",
       "target share of queries sent to the strong model (0-1)",
-      num("--target-share"),
+      numberArg("--target-share"),
     )
     .option(
       "--target-cost <usd>",
       "target average cost per query (USD; needs costs in the config)",
-      num("--target-cost"),
+      numberArg("--target-cost"),
     )
-    .option("--target-pgr <q>", "target PGR at minimum cost (e.g. 0.95)", num("--target-pgr"))
+    .option("--target-pgr <q>", "target PGR at minimum cost (e.g. 0.95)", numberArg("--target-pgr"))
     .option("--new-scores <file>", "scores of newer traffic: checked for drift against the calibration set")
     .option(
       "--config <file>",
       "calibration config (YAML)",
       path.join(projectRoot(), "configs", "calibrate.yaml"),
     )
-    .option("--seed <n>", "seed for the split and the bootstrap (overrides the config)", num("--seed"))
+    .option("--seed <n>", "seed for the split and the bootstrap (overrides the config)", numberArg("--seed"))
     .option("--out <file>", "calibration record (default: out/calibration/<router>-<dataset>.json)")
     .action(
       (opts: {
@@ -109,8 +103,8 @@ export function registerEvaluateCommands(program: Command): void {
     )
     .requiredOption("--data <dataset>", `dataset: ${[...BINARY_DATASETS, MULTI_DATASET].join(" | ")}`)
     .requiredOption("--out <file>", "scores file to write")
-    .option("--folds <k>", "cross-validation folds", num("--folds"), 5)
-    .option("--seed <n>", "fold seed", num("--seed"), 0)
+    .option("--folds <k>", "cross-validation folds", numberArg("--folds"), 5)
+    .option("--seed <n>", "fold seed", numberArg("--seed"), 0)
     .action((opts: { data: string; out: string; folds: number; seed: number }) => {
       const n = writeBaselineScores(opts);
       process.stdout.write(`wrote ${n} scores to ${opts.out}\n`);

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { interruptibleClient } from "../llm/signals";
 import { loadModelsConfig } from "../llm/config";
 import { spendReport } from "../llm/cost";
-import { resolveModel } from "../oracle/models";
+import { resolveJudgeAndTiers } from "../oracle/models";
 import { loadLabelTrafficConfig, runLabelTraffic } from "../traffic/label-traffic";
 import { projectRoot } from "../util/paths";
 
@@ -11,9 +11,7 @@ async function labelTrafficCommand(o: { config: string; models?: string; cacheDi
   const config = loadLabelTrafficConfig(o.config);
   const modelsFile = path.resolve(o.models ?? path.resolve(projectRoot(), config.models));
   const models = loadModelsConfig(modelsFile);
-  const judge = resolveModel(models, config.judge, "judge", o.config);
-  const weakModel = resolveModel(models, config.tiers.weak.model, "tiers.weak.model", o.config);
-  const strongModel = resolveModel(models, config.tiers.strong.model, "tiers.strong.model", o.config);
+  const tiers = resolveJudgeAndTiers(models, config, "", o.config);
   const { client, close } = interruptibleClient(models, {
     notice:
       "label-traffic: interrupted; judgements so far stay in the response cache (Ctrl-C again to force)",
@@ -22,9 +20,7 @@ async function labelTrafficCommand(o: { config: string; models?: string; cacheDi
   try {
     const r = await runLabelTraffic(config, {
       client,
-      judge,
-      weakModel,
-      strongModel,
+      ...tiers,
       baseDir: projectRoot(),
       log: (l) => process.stderr.write(l + "\n"),
     });

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { RouterlabError } from "../util/errors";
 import { parseWith } from "../util/zod-error";
 
 const flag = (keyPath: readonly (string | number)[]): string =>
@@ -11,3 +12,22 @@ const flag = (keyPath: readonly (string | number)[]): string =>
 export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   return parseWith(schema, raw, { file: "(command line)", fieldName: flag });
 }
+
+/** A commander argument parser for a finite number; the error names the option. */
+export const numberArg =
+  (name: string) =>
+  (v: string): number => {
+    const x = Number(v);
+    if (!Number.isFinite(x)) throw new RouterlabError(`${name} must be a number, got '${v}'`);
+    return x;
+  };
+
+/** A commander argument parser for a positive integer; the error names the option. */
+export const positiveIntArg =
+  (name: string) =>
+  (v: string): number => {
+    const x = Number(v);
+    if (!Number.isInteger(x) || x <= 0)
+      throw new RouterlabError(`${name} must be a positive integer, got '${v}'`);
+    return x;
+  };

@@ -1,6 +1,5 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
 import { interruptibleClient } from "../llm/signals";
 import { loadModelsConfig } from "../llm/config";
 import { loadOracleConfig } from "../oracle/config";
@@ -8,6 +7,7 @@ import type { OracleConfig } from "../oracle/config";
 import { resolveOracleModels } from "../oracle/models";
 import { runOracle } from "../oracle/run";
 import { projectRoot } from "../util/paths";
+import { positiveIntArg } from "./options";
 
 interface OracleCliOptions {
   config: string;
@@ -18,12 +18,6 @@ interface OracleCliOptions {
   cacheDir?: string;
   concurrency?: number;
   trackingUri?: string;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive integer");
-  return n;
 }
 
 /** `routerlab oracle`: label TRAIN questions (or judge-only rows) with weak/strong answers and write the datasets. */
@@ -80,14 +74,14 @@ export function registerOracleCommands(program: Command): void {
     )
     .requiredOption("-c, --config <file>", "oracle config, e.g. configs/oracle.yaml")
     .option("--models <file>", "models file (default: the config's models.file)")
-    .option("--limit <n>", "label at most n rows (a seeded sample)", positiveInt)
+    .option("--limit <n>", "label at most n rows (a seeded sample)", positiveIntArg("--limit"))
     .option("--out <dir>", "output folder (default: the config's output.dir)")
     .option(
       "--base-url <url>",
       "send every model's requests to this OpenAI-compatible base URL (e.g. a sim server)",
     )
     .option("--cache-dir <dir>", "response cache folder (default .cache/llm; ROUTERLAB_CACHE_DIR honoured)")
-    .option("--concurrency <n>", "questions in flight at once", positiveInt)
+    .option("--concurrency <n>", "questions in flight at once", positiveIntArg("--concurrency"))
     .option("--tracking-uri <uri>", "log the run to this MLflow server ('journal': the local journal only)")
     .addHelpText(
       "after",

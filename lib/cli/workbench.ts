@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { trackingUriFromEnv } from "../tracking/runs";
 import { startLab } from "../workbench/lab";
 import { startMlflowUi, syncJournal } from "../workbench/mlflow-ui";
 import { serveUntilInterrupted } from "../workbench/server-process";
@@ -34,14 +35,8 @@ async function runLab(raw: unknown): Promise<void> {
 async function runUi(raw: unknown): Promise<void> {
   const o = parseOptions(UiOptions, raw);
   const log = (line: string): void => void process.stdout.write(`  ${line}\n`);
-  const given = process.env.MLFLOW_TRACKING_URI;
-  if (given !== undefined && given !== "") {
-    if (!/^https?:\/\//.test(given)) {
-      throw new RouterlabError("must be an http(s):// MLflow server URL", {
-        file: "(environment)",
-        field: "MLFLOW_TRACKING_URI",
-      });
-    }
+  const given = trackingUriFromEnv();
+  if (given !== undefined) {
     const s = await syncJournal(given, { journal: o.journal, log });
     process.stdout.write(
       `MLflow UI: ${given} (MLFLOW_TRACKING_URI; ${s.synced}/${s.runs} journal runs synced)\n`,

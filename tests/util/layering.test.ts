@@ -12,6 +12,7 @@ import { projectRoot } from "../../lib/util/paths";
  */
 
 const root = projectRoot();
+const CLI_LINE_BUDGET = 1500;
 
 function filesUnder(dir: string, ending: string): string[] {
   const out: string[] = [];
@@ -81,6 +82,21 @@ describe("layering (issue 13)", () => {
         kindBranches(readFileSync(f, "utf8"), kinds, classes).map((l) => `${path.relative(root, f)}:${l}`),
       );
     assert.deepEqual(offenders, [], "move the kind's knowledge into its registry or export format entry");
+  });
+
+  it(`lib/cli stays under ${CLI_LINE_BUDGET} lines`, () => {
+    const counts = filesUnder(path.join(root, "lib", "cli"), ".ts").map(
+      (f) => [path.relative(root, f), readFileSync(f, "utf8").split("\n").length - 1] as const,
+    );
+    const total = counts.reduce((s, [, n]) => s + n, 0);
+    assert.ok(
+      total < CLI_LINE_BUDGET,
+      `lib/cli has ${total} lines (budget ${CLI_LINE_BUDGET}); largest: ${[...counts]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 5)
+        .map(([f, n]) => `${f} ${n}`)
+        .join(", ")}`,
+    );
   });
 
   it("only tests/cli imports lib/cli; no notebook does", () => {

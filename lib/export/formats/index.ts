@@ -1,5 +1,8 @@
 import { RouterlabError } from "../../util/errors";
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Manifest } from "../manifest";
+import { parseManifest } from "../manifest";
 import { centroidNpyFormat } from "./centroid-npy";
 import { eloJsonFormat } from "./elo-json";
 import { sklearnKnnFormat, sklearnSvmFormat } from "./sklearn-pickle";
@@ -46,4 +49,10 @@ export function formatOfManifest(m: Manifest, file: string): ExportFormat {
       { file, field: "artifacts[0].tags[0]" },
     );
   return f;
+}
+
+/** The format of the bundle (or gateway model folder) `dir`, from its manifest.json. */
+export function formatOfBundleDir(dir: string): ExportFormat {
+  const file = path.join(dir, "manifest.json");
+  return formatOfManifest(parseManifest(readFileSync(file, "utf8"), file), file);
 }
