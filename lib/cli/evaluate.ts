@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { calibrateScoresFile } from "../calibrate/calibrate-scores";
+import { calibrateScoresFile, type CalibrateScoresRequest } from "../calibrate/calibrate-scores";
 import { evaluateBinaryScoresFiles, writeBaselineScores } from "../eval/evaluate-files";
 import { evaluateMultiScoresFiles, MULTI_DATASET } from "../eval/multi-eval";
 import { BINARY_DATASETS } from "../eval/scores-file";
@@ -70,31 +70,19 @@ export function registerEvaluateCommands(program: Command): void {
     )
     .option("--seed <n>", "seed for the split and the bootstrap (overrides the config)", numberArg("--seed"))
     .option("--out <file>", "calibration record (default: out/calibration/<router>-<dataset>.json)")
-    .action(
-      (opts: {
-        scores: string;
-        data?: string;
-        targetShare?: number;
-        targetCost?: number;
-        targetPgr?: number;
-        newScores?: string;
-        config: string;
-        seed?: number;
-        out?: string;
-      }) => {
-        const { record, target, holdout, drift, file, html } = calibrateScoresFile(opts);
-        const iv = record.intervals.share;
-        process.stdout.write(
-          `threshold ${record.threshold} for ${target.kind} ${target.value}: share ${(record.calibration.share * 100).toFixed(1)}% ` +
-            `(95% on new traffic ${((iv.lo ?? NaN) * 100).toFixed(1)}-${((iv.hi ?? NaN) * 100).toFixed(1)}%)` +
-            (holdout
-              ? `; held-out ${(holdout.realised.share * 100).toFixed(1)}% ${holdout.shareInInterval ? "inside" : "OUTSIDE"}`
-              : "") +
-            (drift ? `; drift KS p=${drift.pValue.toPrecision(3)}${drift.drifted ? " DRIFT" : ""}` : "") +
-            `\nwrote ${file} and ${html}\n`,
-        );
-      },
-    );
+    .action((opts: CalibrateScoresRequest) => {
+      const { record, target, holdout, drift, file, html } = calibrateScoresFile(opts);
+      const iv = record.intervals.share;
+      process.stdout.write(
+        `threshold ${record.threshold} for ${target.kind} ${target.value}: share ${(record.calibration.share * 100).toFixed(1)}% ` +
+          `(95% on new traffic ${((iv.lo ?? NaN) * 100).toFixed(1)}-${((iv.hi ?? NaN) * 100).toFixed(1)}%)` +
+          (holdout
+            ? `; held-out ${(holdout.realised.share * 100).toFixed(1)}% ${holdout.shareInInterval ? "inside" : "OUTSIDE"}`
+            : "") +
+          (drift ? `; drift KS p=${drift.pValue.toPrecision(3)}${drift.drifted ? " DRIFT" : ""}` : "") +
+          `\nwrote ${file} and ${html}\n`,
+      );
+    });
 
   program
     .command("baseline-scores")
