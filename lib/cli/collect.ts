@@ -1,67 +1,12 @@
 import type { Command } from "commander";
-import { z } from "zod";
-import type { BatchCounts } from "../collect/records";
-import type { RunningCollector } from "../collect/server";
-import { DEFAULT_LIMITS, isLoopback, startCollectServer } from "../collect/server";
-import { CollectStore } from "../collect/store";
-import { RouterlabError } from "../util/errors";
-
-const MB = 1024 * 1024;
-
-const CollectOptions = z.object({
-  out: z.string().min(1),
-  host: z.string().min(1),
-  port: z.coerce.number().int().min(0).max(65535),
-  tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "an environment variable name"),
-  segmentMb: z.coerce.number().positive(),
-  maxBodyMb: z.coerce.number().positive(),
-  maxDecodedMb: z.coerce.number().positive(),
-  maxInflightMb: z.coerce.number().positive(),
-  reportSeconds: z.coerce.number().positive(),
-});
-
-export function formatCounts(c: BatchCounts): string {
-  return (
-    `${c.spans} spans: ${c.llm} LLM with prompt, ${c.llm_no_prompt} LLM WITHOUT prompt content, ` +
-    `${c.decision_spans} decision spans (${c.decisions} decisions stored, ${c.decisions_rejected} refused), ` +
-    `${c.other} other, ${c.rejected} rejected`
-  );
-}
+import { CollectOptions, formatCounts, MB, openCollector } from "../collect/open";
+import { DEFAULT_LIMITS } from "../collect/server";
+import { untilStopSignal } from "../util/signals";
+import { parseOptions } from "./options";
 
 async function runCollect(raw: unknown): Promise<void> {
-  const parsed = CollectOptions.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new RouterlabError(`--${String(i.path[0] ?? "")}: ${i.message}`);
-  }
-  const o = parsed.data;
-  const token = process.env[o.tokenEnv];
-  const loopback = isLoopback(o.host);
-  if (!loopback && (token === undefined || token === ""))
-    throw new RouterlabError(
-      `--host ${o.host} is not a loopback address: set a bearer token in the environment variable ${o.tokenEnv} first`,
-      undefined,
-      "the gateway then sends it with OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>",
-    );
-  const store = await CollectStore.open(o.out, { segmentBytes: o.segmentMb * MB });
-  let server: RunningCollector;
-  try {
-    server = await startCollectServer({
-      host: o.host,
-      port: o.port,
-      ...(token ? { token } : {}),
-      store,
-      limits: {
-        ...DEFAULT_LIMITS,
-        maxBodyBytes: Math.round(o.maxBodyMb * MB),
-        maxDecodedBytes: Math.round(o.maxDecodedMb * MB),
-        maxInflightBytes: Math.round(o.maxInflightMb * MB),
-      },
-    });
-  } catch (e) {
-    await store.close();
-    throw new RouterlabError(`cannot listen on ${o.host}:${o.port}: ${(e as Error).message}`);
-  }
+  const o = parseOptions(CollectOptions, raw);
+  const { server, store, token, loopback } = await openCollector(o);
   if (!loopback)
     process.stderr.write(
       [
@@ -109,16 +54,7 @@ async function runCollect(raw: unknown): Promise<void> {
     }
   };
   const timer = setInterval(report, o.reportSeconds * 1000);
-  await new Promise<void>((resolve) => {
-    const stop = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      process.stderr.write(`routerlab collect: ${sig}, stopping\n`);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopSignal("routerlab collect");
   clearInterval(timer);
   await server.close();
   await store.close();

@@ -8,13 +8,7 @@ import { evaluateSimpleQa } from "../simpleqa/evaluate";
 import { armsTable } from "../simpleqa/report";
 import { labelsFromOracleRouting, trainPolicyRouter } from "../simpleqa/train-router";
 import { RouterlabError } from "../util/errors";
-
-const positiveInt = (name: string) => (v: string) => {
-  const x = Number(v);
-  if (!Number.isInteger(x) || x <= 0)
-    throw new RouterlabError(`${name} must be a positive integer, got '${v}'`);
-  return x;
-};
+import { positiveIntArg } from "./options";
 
 export function registerEvalSimpleQaCommands(program: Command): void {
   program
@@ -27,13 +21,13 @@ export function registerEvalSimpleQaCommands(program: Command): void {
     .option("-c, --config <file>", "YAML config", "configs/eval-simpleqa.yaml")
     .option("--router <file>", "router model file (<name>.router.json); overrides router.file")
     .option("--models <file>", "models file (lib/llm); overrides the config's `models`")
-    .option("--limit <n>", "evaluate a seeded sample of at most n TEST questions", positiveInt("--limit"))
+    .option("--limit <n>", "evaluate a seeded sample of at most n TEST questions", positiveIntArg("--limit"))
     .option(
       "--train-router <routing.jsonl>",
       "first fit a KNN policy router on the oracle's routing labels (routerlab oracle's routing.jsonl, TRAIN split) " +
         "and save it to --router / router.file",
     )
-    .option("--knn-k <k>", "neighbours of the --train-router KNN", positiveInt("--knn-k"), 10)
+    .option("--knn-k <k>", "neighbours of the --train-router KNN", positiveIntArg("--knn-k"), 10)
     .option("--out <dir>", "output folder (default: the config's output.dir)")
     .option(
       "--tracking-uri <uri>",

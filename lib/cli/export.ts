@@ -1,12 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
+import type { EmbeddingSpec } from "../embed/types";
 import { readBundle } from "../export/s3-store";
 import { verifyBundleDir } from "../export/bundle";
 import { exportRouterState, gatewayEnv } from "../export/export-router";
-import { formatForGatewayKind } from "../export/formats";
+import { formatOfBundleDir } from "../export/formats";
 import type { ExportKind } from "../export/artifacts";
 import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
@@ -21,44 +21,7 @@ import { gatewayDecisions } from "../export/gateway-check";
 import { checkOperatingPoint, readOperatingPoint } from "../export/operating-point";
 import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
-import { parseWith } from "../util/zod-error";
-
-function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new RouterlabError(`cannot read JSON: ${(e as Error).message}`, { file });
-  }
-  return parseWith(schema, raw, { file, jsonPath: "$" });
-}
-
-/** Raw little-endian float32 rows (`.f32`), `dim` wide. */
-function readF32(file: string, dim = 384): EmbeddingMatrix {
-  if (!existsSync(file)) throw new RouterlabError("file not found", { file });
-  const b = readFileSync(file);
-  if (b.length % (dim * 4) !== 0)
-    throw new RouterlabError(`size ${b.length} is not a multiple of ${dim} float32 values`, { file });
-  const data = new Float32Array(b.length / 4);
-  for (let i = 0; i < data.length; i++) {
-    const v = b.readFloatLE(i * 4);
-    if (!Number.isFinite(v))
-      throw new RouterlabError(`non-finite value ${v} at row ${Math.floor(i / dim)}, column ${i % dim}`, {
-        file,
-        field: `row ${Math.floor(i / dim)}`,
-      });
-    data[i] = v;
-  }
-  return { data, rows: data.length / dim, dim };
-}
-
-function kindOfDir(dir: string): ExportKind {
-  const m = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
-    artifacts?: { tags?: string[] }[];
-  };
-  const tag = m.artifacts?.[0]?.tags?.[0];
-  return tag !== undefined && formatForGatewayKind(tag) ? tag : "mlp";
-}
+import { readF32, readJson } from "../util/read-files";
 
 function printEnv(kind: ExportKind, served: string, signed: boolean, modelDir = "/app/models"): void {
   process.stdout.write(`\ngateway environment (${kind}):\n`);
@@ -243,7 +206,7 @@ export function registerExportCommands(program: Command): void {
       }
       const X = readF32(o.calibrationSet);
       const served = path.join(dir, r.checked[0]!);
-      const decisions = gatewayDecisions(kindOfDir(dir), served, X);
+      const decisions = gatewayDecisions(formatOfBundleDir(dir).gatewayKind, served, X);
       const c = checkOperatingPoint(op, X, decisions);
       if (!c.ok)
         throw new RouterlabError(`operating point check failed:\n  ${c.problems.join("\n  ")}`, {
@@ -286,7 +249,7 @@ export function registerExportCommands(program: Command): void {
           toDir?: string;
         },
       ) => {
-        const kind = kindOfDir(bundle);
+        const kind = formatOfBundleDir(bundle).gatewayKind;
         if (o.toDir) {
           const r = verifyBundleDir(bundle);
           if (!r.ok) throw new RouterlabError(`bundle does not verify: ${r.problems.join("; ")}`);

@@ -1,39 +1,26 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { createLlmClient } from "../llm/client";
+import { interruptibleClient } from "../llm/signals";
 import { loadModelsConfig } from "../llm/config";
 import { spendReport } from "../llm/cost";
-import { resolveModel } from "../oracle/models";
+import { resolveJudgeAndTiers } from "../oracle/models";
 import { loadLabelTrafficConfig, runLabelTraffic } from "../traffic/label-traffic";
-import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
 
 async function labelTrafficCommand(o: { config: string; models?: string; cacheDir?: string }): Promise<void> {
   const config = loadLabelTrafficConfig(o.config);
   const modelsFile = path.resolve(o.models ?? path.resolve(projectRoot(), config.models));
   const models = loadModelsConfig(modelsFile);
-  const judge = resolveModel(models, config.judge, "judge", o.config);
-  const weakModel = resolveModel(models, config.tiers.weak.model, "tiers.weak.model", o.config);
-  const strongModel = resolveModel(models, config.tiers.strong.model, "tiers.strong.model", o.config);
-  const controller = new AbortController();
-  const onSigint = () => {
-    process.stderr.write(
-      "\nlabel-traffic: interrupted; judgements so far stay in the response cache (Ctrl-C again to force)\n",
-    );
-    controller.abort(new RouterlabError("interrupted"));
-    process.once("SIGINT", () => process.exit(130));
-  };
-  process.once("SIGINT", onSigint);
-  const client = createLlmClient(models, {
-    signal: controller.signal,
-    ...(o.cacheDir ? { cacheDir: path.resolve(o.cacheDir) } : {}),
+  const tiers = resolveJudgeAndTiers(models, config, "", o.config);
+  const { client, close } = interruptibleClient(models, {
+    notice:
+      "label-traffic: interrupted; judgements so far stay in the response cache (Ctrl-C again to force)",
+    cacheDir: o.cacheDir,
   });
   try {
     const r = await runLabelTraffic(config, {
       client,
-      judge,
-      weakModel,
-      strongModel,
+      ...tiers,
       baseDir: projectRoot(),
       log: (l) => process.stderr.write(l + "\n"),
     });
@@ -55,8 +42,7 @@ async function labelTrafficCommand(o: { config: string; models?: string; cacheDi
       ].join("\n"),
     );
   } finally {
-    process.removeListener("SIGINT", onSigint);
-    await client.close();
+    await close();
   }
 }
 

@@ -1,14 +1,13 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { InvalidArgumentError } from "commander";
-import { createLlmClient } from "../llm/client";
+import { interruptibleClient } from "../llm/signals";
 import { loadModelsConfig } from "../llm/config";
 import { loadOracleConfig } from "../oracle/config";
 import type { OracleConfig } from "../oracle/config";
 import { resolveOracleModels } from "../oracle/models";
 import { runOracle } from "../oracle/run";
-import { RouterlabError } from "../util/errors";
 import { projectRoot } from "../util/paths";
+import { positiveIntArg } from "./options";
 
 interface OracleCliOptions {
   config: string;
@@ -19,12 +18,6 @@ interface OracleCliOptions {
   cacheDir?: string;
   concurrency?: number;
   trackingUri?: string;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("expected a positive integer");
-  return n;
 }
 
 /** `routerlab oracle`: label TRAIN questions (or judge-only rows) with weak/strong answers and write the datasets. */
@@ -38,25 +31,17 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
   const modelsFile = o.models ? path.resolve(o.models) : path.resolve(projectRoot(), config.models.file);
   const models = loadModelsConfig(modelsFile, o.baseUrl ? { baseUrl: o.baseUrl } : {});
   const names = resolveOracleModels(models, config, o.config);
-  const controller = new AbortController();
-  const onSigint = () => {
-    process.stderr.write(
-      "\noracle: interrupted; aborting in-flight calls (answers received so far stay in the cache; Ctrl-C again to force)\n",
-    );
-    controller.abort(new RouterlabError("interrupted"));
-    process.once("SIGINT", () => process.exit(130));
-  };
-  process.once("SIGINT", onSigint);
-  const client = createLlmClient(models, {
-    signal: controller.signal,
-    ...(o.cacheDir ? { cacheDir: path.resolve(o.cacheDir) } : {}),
+  const { client, signal, close } = interruptibleClient(models, {
+    notice:
+      "oracle: interrupted; aborting in-flight calls (answers received so far stay in the cache; Ctrl-C again to force)",
+    cacheDir: o.cacheDir,
   });
   try {
     const result = await runOracle(config, {
       client,
       models: names,
       ...(o.out ? { outDir: path.resolve(o.out) } : {}),
-      signal: controller.signal,
+      signal,
       log: (l) => process.stderr.write(l + "\n"),
       ...(o.trackingUri ? { tracking: { uri: o.trackingUri } } : {}),
     });
@@ -65,7 +50,7 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
       `${result.summary.rows} rows; labels ${JSON.stringify(result.summary.labels)}; output in ${result.outDir}\n`,
     );
   } catch (e) {
-    if (controller.signal.aborted) {
+    if (signal.aborted) {
       process.exitCode = 130;
       process.stderr.write(
         "oracle: stopped; no output written. Re-run the same command to resume: answers already received are " +
@@ -75,8 +60,7 @@ export async function oracleCommand(o: OracleCliOptions): Promise<void> {
     }
     throw e;
   } finally {
-    process.removeListener("SIGINT", onSigint);
-    await client.close();
+    await close();
   }
 }
 
@@ -90,14 +74,14 @@ export function registerOracleCommands(program: Command): void {
     )
     .requiredOption("-c, --config <file>", "oracle config, e.g. configs/oracle.yaml")
     .option("--models <file>", "models file (default: the config's models.file)")
-    .option("--limit <n>", "label at most n rows (a seeded sample)", positiveInt)
+    .option("--limit <n>", "label at most n rows (a seeded sample)", positiveIntArg("--limit"))
     .option("--out <dir>", "output folder (default: the config's output.dir)")
     .option(
       "--base-url <url>",
       "send every model's requests to this OpenAI-compatible base URL (e.g. a sim server)",
     )
     .option("--cache-dir <dir>", "response cache folder (default .cache/llm; ROUTERLAB_CACHE_DIR honoured)")
-    .option("--concurrency <n>", "questions in flight at once", positiveInt)
+    .option("--concurrency <n>", "questions in flight at once", positiveIntArg("--concurrency"))
     .option("--tracking-uri <uri>", "log the run to this MLflow server ('journal': the local journal only)")
     .addHelpText(
       "after",

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { createLlmClient } from "../llm/client";
 import { loadModelsConfig } from "../llm/config";
 import { spendReport } from "../llm/cost";
-import { resolveModel } from "../oracle/models";
+import { resolveJudgeAndTiers } from "../oracle/models";
 import { loadRetrainConfig, runRetrain } from "../traffic/retrain";
 import { projectRoot } from "../util/paths";
 
@@ -17,21 +17,12 @@ async function retrainCommand(o: {
   const config = loadRetrainConfig(o.config);
   const modelsFile = path.resolve(o.models ?? path.resolve(projectRoot(), config.labels.models));
   const models = loadModelsConfig(modelsFile);
-  const judge = resolveModel(models, config.labels.judge, "labels.judge", o.config);
-  const weakModel = resolveModel(models, config.labels.tiers.weak.model, "labels.tiers.weak.model", o.config);
-  const strongModel = resolveModel(
-    models,
-    config.labels.tiers.strong.model,
-    "labels.tiers.strong.model",
-    o.config,
-  );
+  const tiers = resolveJudgeAndTiers(models, config.labels, "labels.", o.config);
   const client = createLlmClient(models, o.cacheDir ? { cacheDir: path.resolve(o.cacheDir) } : {});
   try {
     const r = await runRetrain(config, {
       client,
-      judge,
-      weakModel,
-      strongModel,
+      ...tiers,
       baseDir: projectRoot(),
       ...(o.trackingUri !== undefined ? { trackingUri: o.trackingUri } : {}),
       ...(o.journal !== undefined ? { journalDir: path.resolve(o.journal) } : {}),

@@ -1,67 +1,18 @@
 import path from "node:path";
 import type { Command } from "commander";
-import { z } from "zod";
-import { loadSimConfig } from "../llm/sim/config";
-import { loadSimFacts } from "../llm/sim/facts-file";
-import { startSimServer } from "../llm/sim/server";
-import type { SimModel } from "../llm/sim/types";
-import { RouterlabError } from "../util/errors";
+import { describeSimModel, SimServerOptions, startSimFromConfig } from "../llm/sim/start";
+import { untilStopSignal } from "../util/signals";
+import { parseOptions } from "./options";
 import { projectRoot } from "../util/paths";
 
-const SimServerOptions = z.object({
-  config: z.string().min(1),
-  host: z.string().min(1).optional(),
-  port: z.coerce.number().int().min(0).max(65535).optional(),
-  facts: z.string().min(1).optional(),
-  seed: z.coerce.number().int().optional(),
-  faultRate: z.coerce.number().min(0).max(1).optional(),
-  log: z.string().min(1).optional(),
-});
-
-function describe(m: SimModel): string {
-  switch (m.kind) {
-    case "answer":
-      return `${m.id} (answer: accuracy ${m.accuracy}, not attempted ${m.notAttemptedRate}, ${m.latencyMs ?? 0} ms)`;
-    case "grader":
-      return `${m.id} (SimpleQA grader: noisy ${m.noisyRate ?? 0}, ${m.latencyMs ?? 0} ms)`;
-    case "judge":
-      return `${m.id} (pairwise judge: position bias ${m.positionBias ?? 0}, ${m.latencyMs ?? 0} ms)`;
-  }
-}
-
 async function runSimServer(raw: unknown): Promise<void> {
-  const parsed = SimServerOptions.safeParse(raw);
-  if (!parsed.success) {
-    const i = parsed.error.issues[0]!;
-    throw new RouterlabError(`--${String(i.path[0] ?? "")}: ${i.message}`);
-  }
-  const o = parsed.data;
-  const cfg = loadSimConfig(o.config);
-  const apiKey = cfg.apiKeyEnv !== undefined ? process.env[cfg.apiKeyEnv] : undefined;
-  if (cfg.apiKeyEnv !== undefined && (apiKey === undefined || apiKey === ""))
-    throw new RouterlabError(`environment variable ${cfg.apiKeyEnv} is not set`, {
-      file: o.config,
-      field: "apiKeyEnv",
-    });
-  const facts = loadSimFacts(o.facts ?? cfg.facts);
-  const seed = o.seed ?? cfg.seed;
-  const faults = { ...cfg.faults, ...(o.faultRate !== undefined ? { rate: o.faultRate } : {}) };
-  const logFile = o.log ?? cfg.log;
-  const server = await startSimServer({
-    host: o.host ?? cfg.host,
-    port: o.port ?? cfg.port,
-    models: cfg.models,
-    facts: facts.facts,
-    seed,
-    faults,
-    ...(apiKey !== undefined ? { apiKey } : {}),
-    ...(logFile !== undefined ? { logFile } : {}),
-  });
+  const o = parseOptions(SimServerOptions, raw);
+  const { server, cfg, source, seed, faults, logFile } = await startSimFromConfig(o);
   const lines = [
     "routerlab sim-server: SIMULATED OpenAI-compatible server - no real model is called, every answer is synthetic",
     `  url: ${server.url}`,
-    `  models: ${cfg.models.map(describe).join("\n          ")}`,
-    `  facts: ${server.facts} known questions from ${facts.source}`,
+    `  models: ${cfg.models.map(describeSimModel).join("\n          ")}`,
+    `  facts: ${server.facts} known questions from ${source}`,
     `  seed: ${seed}   faults: rate ${faults.rate}${faults.rate > 0 ? ` (${(faults.kinds ?? ["all kinds"]).join(", ")})` : ""}`,
     ...(logFile !== undefined ? [`  request log: ${path.resolve(logFile)}`] : []),
     "  example env:",
@@ -71,16 +22,7 @@ async function runSimServer(raw: unknown): Promise<void> {
   ];
   process.stdout.write(lines.join("\n") + "\n");
 
-  await new Promise<void>((resolve) => {
-    const stop = (sig: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      process.stderr.write(`routerlab sim-server: ${sig}, stopping\n`);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  await untilStopSignal("routerlab sim-server");
   await server.close();
   const reqs = server.requests();
   const billed = Object.entries(server.usage())

@@ -3,9 +3,11 @@ import type { Command } from "commander";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { MlflowClient } from "../tracking/client";
-import { journalRoot, listRunDirs, readEvents, readRunMeta } from "../tracking/journal";
+import { journalRoot } from "../tracking/journal";
+import { runDirs, runListing, trackingUriOrThrow } from "../tracking/runs";
 import { redactString } from "../tracking/redact";
-import { loadSyncState, syncRunDir } from "../tracking/sync";
+import { syncRunDir } from "../tracking/sync";
+import { parseOptions } from "./options";
 
 const OptionsSchema = z.object({
   journal: z.string().min(1).optional(),
@@ -15,36 +17,6 @@ const OptionsSchema = z.object({
     .optional(),
   run: z.string().min(1).optional(),
 });
-
-function parseOptions(raw: unknown): z.infer<typeof OptionsSchema> {
-  const r = OptionsSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, { file: "(command line)", field: `--${issue.path.join(".")}` });
-  }
-  return r.data;
-}
-
-function trackingUriOrThrow(opt: string | undefined): string {
-  const uri = opt ?? process.env.MLFLOW_TRACKING_URI;
-  if (!uri || !/^https?:\/\//.test(uri)) {
-    throw new RouterlabError(
-      "no MLflow server to sync to",
-      undefined,
-      "pass --tracking-uri http://host:5000 or set MLFLOW_TRACKING_URI",
-    );
-  }
-  return uri;
-}
-
-function runDirs(journal: string | undefined, run: string | undefined): string[] {
-  const root = journal ?? journalRoot();
-  const dirs = listRunDirs(root);
-  if (run === undefined) return dirs;
-  const match = dirs.filter((d) => path.basename(d) === run);
-  if (match.length === 0) throw new RouterlabError(`no run '${run}' in journal ${root}`);
-  return match;
-}
 
 export function registerTrackingCommands(program: Command): void {
   const tracking = program
@@ -60,7 +32,7 @@ export function registerTrackingCommands(program: Command): void {
     .option("--tracking-uri <uri>", "MLflow server (default: $MLFLOW_TRACKING_URI)")
     .option("--run <id>", "only this local run id")
     .action(async (raw: unknown) => {
-      const opts = parseOptions(raw);
+      const opts = parseOptions(OptionsSchema, raw);
       const client = new MlflowClient(trackingUriOrThrow(opts.trackingUri));
       const dirs = runDirs(opts.journal, opts.run);
       let failed = 0;
@@ -94,7 +66,7 @@ export function registerTrackingCommands(program: Command): void {
     .option("--journal <dir>", "journal folder (default: $ROUTERLAB_TRACKING_DIR or out/mlruns-journal)")
     .option("--tracking-uri <uri>", "show sync progress for this server (default: $MLFLOW_TRACKING_URI)")
     .action((raw: unknown) => {
-      const opts = parseOptions(raw);
+      const opts = parseOptions(OptionsSchema, raw);
       const uri = opts.trackingUri ?? process.env.MLFLOW_TRACKING_URI;
       const server = uri && /^https?:\/\//.test(uri) ? new MlflowClient(uri).baseUrl : undefined;
       const dirs = runDirs(opts.journal, undefined);
@@ -103,21 +75,9 @@ export function registerTrackingCommands(program: Command): void {
         return;
       }
       for (const dir of dirs) {
-        const meta = readRunMeta(dir);
-        const events = readEvents(dir);
-        const last = events.at(-1)?.s ?? 0;
-        const end = events.find((e) => e.t === "end");
-        const status = end?.t === "end" ? end.status : "RUNNING (or crashed)";
-        let sync = "";
-        if (server) {
-          const st = loadSyncState(dir, server);
-          sync =
-            st.ackedSeq >= last
-              ? `  synced (run ${st.serverRunId ?? "?"})`
-              : `  pending ${last - st.ackedSeq}/${events.length} events${st.lastError ? ` (last error: ${st.lastError})` : ""}`;
-        }
+        const { meta, status, events, sync } = runListing(dir, server);
         process.stdout.write(
-          `${meta.localRunId}  ${meta.experiment}/${meta.runName}  ${status}  ${events.length} events  ${new Date(meta.startTime).toISOString()}${sync}\n`,
+          `${meta.localRunId}  ${meta.experiment}/${meta.runName}  ${status}  ${events} events  ${new Date(meta.startTime).toISOString()}${sync}\n`,
         );
       }
     });

@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { trackingUriFromEnv } from "../tracking/runs";
 import { startLab } from "../workbench/lab";
 import { startMlflowUi, syncJournal } from "../workbench/mlflow-ui";
 import { serveUntilInterrupted } from "../workbench/server-process";
+import { parseOptions } from "./options";
 
 const port = z.coerce.number().int().min(1).max(65535).optional();
 const LabOptions = z.object({ port, notebooks: z.string().min(1).optional() });
@@ -14,17 +16,8 @@ const UiOptions = z.object({
   journal: z.string().min(1).optional(),
 });
 
-function parse<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new RouterlabError(issue.message, { file: "(command line)", field: `--${issue.path.join(".")}` });
-  }
-  return r.data;
-}
-
 async function runLab(raw: unknown): Promise<void> {
-  const o = parse(LabOptions, raw);
+  const o = parseOptions(LabOptions, raw);
   const lab = await startLab({ port: o.port, notebookDir: o.notebooks });
   process.stdout.write(
     [
@@ -40,16 +33,10 @@ async function runLab(raw: unknown): Promise<void> {
 }
 
 async function runUi(raw: unknown): Promise<void> {
-  const o = parse(UiOptions, raw);
+  const o = parseOptions(UiOptions, raw);
   const log = (line: string): void => void process.stdout.write(`  ${line}\n`);
-  const given = process.env.MLFLOW_TRACKING_URI;
-  if (given !== undefined && given !== "") {
-    if (!/^https?:\/\//.test(given)) {
-      throw new RouterlabError("must be an http(s):// MLflow server URL", {
-        file: "(environment)",
-        field: "MLFLOW_TRACKING_URI",
-      });
-    }
+  const given = trackingUriFromEnv();
+  if (given !== undefined) {
     const s = await syncJournal(given, { journal: o.journal, log });
     process.stdout.write(
       `MLflow UI: ${given} (MLFLOW_TRACKING_URI; ${s.synced}/${s.runs} journal runs synced)\n`,

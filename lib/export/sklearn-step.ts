@@ -57,6 +57,16 @@ export const SvmHyperparametersSchema = z
   })
   .strict();
 
+/**
+ * The estimators python/steps/export_sklearn.py fits: each one's hyperparameter schema, and whether routerlab's label
+ * order must be kept as the pickle's classes_ (KNN breaks vote ties by the first label; an SVC's classes are sorted).
+ */
+const ESTIMATORS = {
+  knn: { hyperparameters: KnnHyperparametersSchema, keepsClassOrder: true },
+  svm: { hyperparameters: SvmHyperparametersSchema, keepsClassOrder: false },
+} as const;
+export type SklearnEstimator = keyof typeof ESTIMATORS;
+
 const StepResult = z.object({
   ok: z.boolean(),
   error: z.string().optional(),
@@ -207,7 +217,7 @@ export function ensureExportPython(
 }
 
 export interface SklearnExportRequest {
-  kind: "knn" | "svm";
+  kind: SklearnEstimator;
   train: EmbeddingMatrix;
   labels: readonly string[];
   hyperparameters: Record<string, unknown>;
@@ -232,10 +242,8 @@ export interface SklearnExportRequest {
 
 export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
   const versions = SklearnVersionsSchema.parse(r.versions ?? GATEWAY_SKLEARN_VERSIONS);
-  const hp =
-    r.kind === "knn"
-      ? KnnHyperparametersSchema.parse(r.hyperparameters)
-      : SvmHyperparametersSchema.parse(r.hyperparameters);
+  const estimator = ESTIMATORS[r.kind];
+  const hp = estimator.hyperparameters.parse(r.hyperparameters);
   if (r.train.rows !== r.labels.length) {
     throw new RouterlabError(`${r.train.rows} training embeddings but ${r.labels.length} labels`);
   }
@@ -271,7 +279,7 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
         out: path.resolve(r.out),
         versions: { "scikit-learn": versions.sklearn, numpy: versions.numpy },
         row_checks: r.rowChecks ?? 100,
-        ...(r.kind === "knn" && r.classOrder
+        ...(estimator.keepsClassOrder && r.classOrder
           ? { class_order: r.classOrder.filter((l) => present.has(l)) }
           : {}),
       }),

@@ -2,7 +2,11 @@
  * Ctrl-C for long LLM jobs: the first SIGINT aborts every queued and in-flight call, flushes the response cache
  * (everything already answered stays paid for) and exits with 130; a second SIGINT exits at once.
  */
+import path from "node:path";
+import { RouterlabError } from "../util/errors";
 import type { RouterlabLlmClient } from "./client";
+import { createLlmClient } from "./client";
+import type { ModelsConfig } from "./config";
 
 export interface SigintOptions {
   /** Where the one-line notice goes (default stderr). */
@@ -37,5 +41,39 @@ export function abortOnSigint(client: RouterlabLlmClient, opts: SigintOptions = 
   process.on("SIGINT", handler);
   return () => {
     process.off("SIGINT", handler);
+  };
+}
+
+/** A client for a CLI job that Ctrl-C stops gracefully: the first SIGINT aborts `signal`, a second exits with 130. */
+export interface InterruptibleClient {
+  readonly client: RouterlabLlmClient;
+  readonly signal: AbortSignal;
+  /** Removes the SIGINT handler and closes the client (flushing its cache). */
+  close(): Promise<void>;
+}
+
+/** `notice` is printed on the first Ctrl-C; `cacheDir` overrides the client's response cache folder. */
+export function interruptibleClient(
+  models: ModelsConfig,
+  opts: { notice: string; cacheDir?: string },
+): InterruptibleClient {
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    process.stderr.write(`\n${opts.notice}\n`);
+    controller.abort(new RouterlabError("interrupted"));
+    process.once("SIGINT", () => process.exit(130));
+  };
+  process.once("SIGINT", onSigint);
+  const client = createLlmClient(models, {
+    signal: controller.signal,
+    ...(opts.cacheDir ? { cacheDir: path.resolve(opts.cacheDir) } : {}),
+  });
+  return {
+    client,
+    signal: controller.signal,
+    close: async () => {
+      process.removeListener("SIGINT", onSigint);
+      await client.close();
+    },
   };
 }

@@ -32,3 +32,17 @@ export function resolveOracleModels(
     judge: graded ? m.judge : resolveModel(models, m.judge, "models.judge", configFile),
   };
 }
+
+/** The judge and the two tiers' models of a labelling config, named `<prefix>judge`, `<prefix>tiers.weak.model`... */
+export function resolveJudgeAndTiers(
+  models: ModelsConfig,
+  labels: { judge: string; tiers: { weak: { model: string }; strong: { model: string } } },
+  prefix: string,
+  configFile: string,
+): { judge: string; weakModel: string; strongModel: string } {
+  return {
+    judge: resolveModel(models, labels.judge, `${prefix}judge`, configFile),
+    weakModel: resolveModel(models, labels.tiers.weak.model, `${prefix}tiers.weak.model`, configFile),
+    strongModel: resolveModel(models, labels.tiers.strong.model, `${prefix}tiers.strong.model`, configFile),
+  };
+}

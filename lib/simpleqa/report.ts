@@ -9,6 +9,13 @@ import type { TrackedRun } from "../tracking";
 import type { ArmResult } from "./arms";
 import type { EvalResult } from "./run";
 
+const ARM_SYMBOL: Record<ArmResult["kind"], string> = {
+  random: "x",
+  baseline: "square",
+  router: "circle",
+  layer: "circle",
+};
+
 export const SIMPLEQA_OUTPUT_FILES = {
   responses: "responses.jsonl",
   results: "results.json",
@@ -111,7 +118,7 @@ export function accuracyCostFigure(result: EvalResult): Figure {
         y: [a.metrics.correct * 100],
         text: [a.name],
         textposition: "top center",
-        marker: { size: 11, symbol: a.kind === "random" ? "x" : a.kind === "baseline" ? "square" : "circle" },
+        marker: { size: 11, symbol: ARM_SYMBOL[a.kind] },
       })),
     ],
     layout: {

@@ -80,16 +80,19 @@ export interface LabelTrafficResult {
   spansWithoutPrompt: number;
 }
 
+/** What labelling needs besides its config: the client, the judge and tier models, paths' base, a log. */
+export interface LabelTrafficOptions {
+  client: LlmClient;
+  judge: string;
+  weakModel: string;
+  strongModel: string;
+  baseDir: string;
+  log?: (l: string) => void;
+}
+
 export async function runLabelTraffic(
   config: LabelTrafficConfig,
-  opts: {
-    client: LlmClient;
-    judge: string;
-    weakModel: string;
-    strongModel: string;
-    baseDir: string;
-    log?: (l: string) => void;
-  },
+  opts: LabelTrafficOptions,
 ): Promise<LabelTrafficResult> {
   const log = opts.log ?? (() => undefined);
   const data = readCollected(path.resolve(opts.baseDir, config.dataset));

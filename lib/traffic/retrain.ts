@@ -21,7 +21,6 @@ import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
 import { promote, readBundle, storeFromEnv } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
-import type { LlmClient } from "../llm/types";
 import { RoutingRowSchema, toJsonl } from "../oracle/outputs";
 import type { RoutingRow } from "../oracle/outputs";
 import { pickRows } from "../pipeline/fit";
@@ -39,7 +38,7 @@ import { createRng, shuffled } from "../util/random";
 import { parseWith } from "../util/zod-error";
 import type { GateDecision } from "./gate";
 import { promotionGate } from "./gate";
-import { LabelTrafficConfigSchema, runLabelTraffic } from "./label-traffic";
+import { LabelTrafficConfigSchema, runLabelTraffic, type LabelTrafficOptions } from "./label-traffic";
 
 export const RetrainConfigSchema = z.strictObject({
   /** Labelling, as in configs/label-traffic.yaml (dataset = the folder `routerlab collect` wrote); no output. */
@@ -233,16 +232,7 @@ async function step<T>(
 
 export async function runRetrain(
   config: RetrainConfig,
-  opts: {
-    client: LlmClient;
-    judge: string;
-    weakModel: string;
-    strongModel: string;
-    baseDir: string;
-    trackingUri?: string;
-    journalDir?: string;
-    log?: (l: string) => void;
-  },
+  opts: LabelTrafficOptions & { trackingUri?: string; journalDir?: string },
 ): Promise<RetrainResult> {
   const log = opts.log ?? (() => undefined);
   const abs = (p: string) => path.resolve(opts.baseDir, p);

@@ -11,6 +11,8 @@ export interface SchemaWhere {
   jsonPath?: string;
   /** Put before the schema's message: "invalid embedding spec", "mlp". */
   what?: string;
+  /** How a key path is named as the field (default: joined with dots), e.g. `--token-env` for command options. */
+  fieldName?: (keyPath: readonly (string | number)[]) => string;
 }
 
 type Issue = z.core.$ZodIssue;
@@ -47,7 +49,12 @@ export function schemaError(error: z.ZodError, where: SchemaWhere): RouterlabErr
     const name = [...keyPath].reverse().find((k): k is string => typeof k === "string");
     if (name !== undefined) loc.field = name;
   } else {
-    loc.field = keyPath.map(String).join(".") || "(root)";
+    loc.field =
+      keyPath.length === 0
+        ? "(root)"
+        : where.fieldName
+          ? where.fieldName(keyPath)
+          : keyPath.map(String).join(".");
   }
   return new RouterlabError(where.what ? `${where.what}: ${issue.message}` : issue.message, loc);
 }

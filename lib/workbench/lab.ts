@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../util/atomic-write";
 import { env } from "../util/env";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
-import { httpGet, pickPort, startServerProcess, waitUntilReady, type ServerProcess } from "./server-process";
+import { httpGet, startOnFreePort, startServerProcess, type ServerProcess } from "./server-process";
 
 export interface LabOptions {
   /** Folder JupyterLab serves (default: the project's notebooks/). */
@@ -85,11 +85,8 @@ export async function startLab(opts: LabOptions = {}): Promise<RunningLab> {
     JUPYTERLAB_WORKSPACES_DIR: path.join(state, "workspaces"),
     PYTHONUNBUFFERED: "1",
   };
-  let lastError: unknown;
-  // A port taken between picking and binding makes the server exit at once: try another.
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await pickPort(attempt === 0 ? opts.port : undefined);
-    const baseUrl = `http://127.0.0.1:${port}`;
+  const base = (port: number): string => `http://127.0.0.1:${port}`;
+  const { port, server } = await startOnFreePort(opts.port, (port) => {
     const args = [
       "lab",
       "--no-browser",
@@ -102,26 +99,16 @@ export async function startLab(opts: LabOptions = {}): Promise<RunningLab> {
       ...(process.getuid?.() === 0 ? ["--allow-root"] : []),
       ...(opts.extraArgs ?? []),
     ];
-    const server = startServerProcess(jupyter, args, {
-      logFile: path.join(state, "jupyterlab.log"),
-      env,
-      cwd: notebookDir,
-    });
-    try {
-      await waitUntilReady(
-        server,
-        "JupyterLab",
-        async () => (await httpGet(`${baseUrl}/api/status?token=${token}`))?.ok === true,
-        120_000,
-      );
-      return { url: `${baseUrl}/lab?token=${token}`, baseUrl, token, server };
-    } catch (e) {
-      lastError = e;
-      let exitedEarly = false;
-      await Promise.race([server.exited.then(() => (exitedEarly = true)), Promise.resolve()]);
-      await server.stop(3000);
-      if (!exitedEarly) break;
-    }
-  }
-  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+    return {
+      server: startServerProcess(jupyter, args, {
+        logFile: path.join(state, "jupyterlab.log"),
+        env,
+        cwd: notebookDir,
+      }),
+      what: "JupyterLab",
+      ready: async () => (await httpGet(`${base(port)}/api/status?token=${token}`))?.ok === true,
+      timeoutMs: 120_000,
+    };
+  });
+  return { url: `${base(port)}/lab?token=${token}`, baseUrl: base(port), token, server };
 }

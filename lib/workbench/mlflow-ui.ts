@@ -13,7 +13,7 @@ import { syncRunDir } from "../tracking/sync";
 import { RouterlabError, errorMessage } from "../util/errors";
 import { outDir } from "../util/paths";
 import { projectVenv } from "./lab";
-import { httpGet, pickPort, startServerProcess, waitUntilReady, type ServerProcess } from "./server-process";
+import { httpGet, startOnFreePort, startServerProcess, type ServerProcess } from "./server-process";
 
 /** MLflow's own default port: tried first, so the journal's per-server sync cursors stay valid between starts. */
 export const MLFLOW_DEFAULT_PORT = 5000;
@@ -53,10 +53,8 @@ export async function startMlflowUi(opts: MlflowUiOptions = {}): Promise<Running
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
     PYTHONUNBUFFERED: "1",
   };
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await pickPort(attempt === 0 ? (opts.port ?? MLFLOW_DEFAULT_PORT) : undefined);
-    const url = `http://127.0.0.1:${port}`;
+  const url = (port: number): string => `http://127.0.0.1:${port}`;
+  const { port, server } = await startOnFreePort(opts.port ?? MLFLOW_DEFAULT_PORT, (port) => {
     const args = [
       "server",
       "--host",
@@ -75,31 +73,21 @@ export async function startMlflowUi(opts: MlflowUiOptions = {}): Promise<Running
       "--cors-allowed-origins",
       `http://127.0.0.1:${port},http://localhost:${port}`,
     ];
-    const server = startServerProcess(mlflow, args, {
-      logFile: path.join(dir, "mlflow-server.log"),
-      env,
-      cwd: dir,
-    });
-    try {
-      await waitUntilReady(
-        server,
-        "the MLflow server",
-        async () => {
-          if ((await httpGet(`${url}/health`))?.ok !== true) return false;
-          return (await httpGet(`${url}/api/2.0/mlflow/experiments/search?max_results=1`))?.ok === true;
-        },
-        180_000,
-      );
-      return { url, server };
-    } catch (e) {
-      lastError = e;
-      let exitedEarly = false;
-      await Promise.race([server.exited.then(() => (exitedEarly = true)), Promise.resolve()]);
-      await server.stop(3000);
-      if (!exitedEarly) break;
-    }
-  }
-  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+    return {
+      server: startServerProcess(mlflow, args, {
+        logFile: path.join(dir, "mlflow-server.log"),
+        env,
+        cwd: dir,
+      }),
+      what: "the MLflow server",
+      ready: async () => {
+        if ((await httpGet(`${url(port)}/health`))?.ok !== true) return false;
+        return (await httpGet(`${url(port)}/api/2.0/mlflow/experiments/search?max_results=1`))?.ok === true;
+      },
+      timeoutMs: 180_000,
+    };
+  });
+  return { url: url(port), server };
 }
 
 export interface JournalSyncSummary {

@@ -183,3 +183,37 @@ export async function serveUntilInterrupted(server: ServerProcess, what: string)
     });
   });
 }
+
+/** A server started on `port`, and how to tell that it serves. */
+export interface ServerLaunch {
+  server: ServerProcess;
+  what: string;
+  ready: () => Promise<boolean>;
+  timeoutMs: number;
+}
+
+/**
+ * Starts a loopback server on a picked port (the preferred one first) and waits until it serves. A port taken between
+ * picking and binding makes the server exit at once, so up to three ports are tried; any other failure is final.
+ */
+export async function startOnFreePort(
+  preferred: number | undefined,
+  launch: (port: number) => ServerLaunch,
+): Promise<{ port: number; server: ServerProcess }> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await pickPort(attempt === 0 ? preferred : undefined);
+    const l = launch(port);
+    try {
+      await waitUntilReady(l.server, l.what, l.ready, l.timeoutMs);
+      return { port, server: l.server };
+    } catch (e) {
+      lastError = e;
+      let exitedEarly = false;
+      await Promise.race([l.server.exited.then(() => (exitedEarly = true)), Promise.resolve()]);
+      await l.server.stop(3000);
+      if (!exitedEarly) break;
+    }
+  }
+  throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}

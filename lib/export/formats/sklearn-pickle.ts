@@ -6,7 +6,7 @@ import { trainingDataOf } from "../../routers/model-file";
 import type { RouterState } from "../../routers/types";
 import { RouterlabError } from "../../util/errors";
 import { decidePickle } from "../bundle-decode";
-import { runSklearnExport } from "../sklearn-step";
+import { runSklearnExport, type SklearnEstimator } from "../sklearn-step";
 import type { ExportFormat, FormatContext } from "./types";
 
 /**
@@ -15,7 +15,7 @@ import type { ExportFormat, FormatContext } from "./types";
  * its decisions equal routerlab's on every evaluation query, so that reload is the gateway-exact scorer.
  */
 interface SklearnFlavour {
-  readonly estimator: "knn" | "svm";
+  readonly estimator: SklearnEstimator;
   readonly id: string;
   readonly description: string;
   trainingRows(state: RouterState, ctx: FormatContext): { X: EmbeddingMatrix; labels: readonly string[] };
