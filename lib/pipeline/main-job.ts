@@ -15,7 +15,10 @@ import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
 import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
-import { calibrationRecordHtml, evaluationReportHtml, scoreCalibrationHtml } from "../eval/report";
+import type { ArenaPoint } from "../eval/arena";
+import { arenaOfBinaryPolicy } from "../eval/arena";
+import type { ArenaRow } from "../eval/report";
+import { arenaHtml, calibrationRecordHtml, evaluationReportHtml, scoreCalibrationHtml } from "../eval/report";
 import type { ScoreCalibration } from "../eval/score-calibration";
 import { scoreCalibration } from "../eval/score-calibration";
 import { saveScoresFile } from "../eval/scores-file";
@@ -46,6 +49,12 @@ export interface BinaryDatasetResult {
   calibration: CalibrationRecord;
   /** Which scorers the gateway can serve, the recommended one and the gap to the best unservable one. */
   servable: ServableSummary;
+  /**
+   * RouterArena's accuracy-cost score per scorer at its operating point (the first point reaching CPT(50%)), then
+   * the all-weak and all-strong policies; null when the dataset's quality is not a correctness in [0, 1] or a cost
+   * is unknown.
+   */
+  arena: ArenaRow[] | null;
   reportFile: string;
 }
 
@@ -205,6 +214,11 @@ export async function embedAll(datasets: readonly RoutingData[], precision: "fp3
   }
 }
 
+function costColumn(d: RoutingData, m: number): Float64Array {
+  const M = d.models.length;
+  return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.cost[q * M + m]!);
+}
+
 function column(d: RoutingData, m: number): Float64Array {
   const M = d.models.length;
   return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.quality[q * M + m]!);
@@ -244,6 +258,12 @@ async function runBinaryDataset(
     const oofScores = new Map<string, Float64Array>();
     const fitSeconds: Record<string, number> = {};
     const scoreCals: { router: string; cal: ScoreCalibration }[] = [];
+    const cWeak = costColumn(data, 0);
+    const cStrong = costColumn(data, 1);
+    const arenaApplies =
+      (data.qualityScale === undefined || (data.qualityScale.min === 0 && data.qualityScale.max === 1)) &&
+      [...cWeak, ...cStrong].every((c) => Number.isFinite(c) && c >= 0);
+    const arena: ArenaRow[] = [];
     const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
     // One set of outer folds and one labelling for every scorer.
     const splits = jobFolds(data, config.binary.folds, config.seed);
@@ -277,6 +297,13 @@ async function runBinaryDataset(
       scorers.push({ evaluation: e, kind, scores });
       const cal = scoreCalibration(scores, labels);
       scoreCals.push({ router: name, cal });
+      let arenaPoint: ArenaPoint | undefined;
+      if (arenaApplies) {
+        const op = e.operatingPoint;
+        const strong = Array.from(scores, (s) => (op.strict ? s > op.threshold : s >= op.threshold));
+        arenaPoint = arenaOfBinaryPolicy(strong, yWeak, yStrong, cWeak, cStrong);
+        arena.push({ router: name, ...arenaPoint });
+      }
       if (!fit) return;
       fitSeconds[name] = fit.seconds;
       oofScores.set(name, scores);
@@ -301,6 +328,7 @@ async function runBinaryDataset(
           [`${name}.auroc`]: cal.auroc ?? NaN,
           [`${name}.brier`]: cal.brier ?? NaN,
           [`${name}.ece`]: cal.ece ?? NaN,
+          ...(arenaPoint ? { [`${name}.arena_score`]: arenaPoint.score } : {}),
         },
         0,
       );
@@ -369,6 +397,22 @@ async function runBinaryDataset(
       Float64Array.from({ length: data.queryIds.length }, () => rng.next()),
     );
 
+    if (arenaApplies)
+      for (const [router, toStrong] of [
+        ["all weak", false],
+        ["all strong", true],
+      ] as const)
+        arena.push({
+          router,
+          ...arenaOfBinaryPolicy(
+            new Array<boolean>(yWeak.length).fill(toStrong),
+            yWeak,
+            yStrong,
+            cWeak,
+            cStrong,
+          ),
+        });
+
     // Calibrate the scorer recommended for the gateway (the best servable one); when none of the job's scorers is
     // servable, the best trained registry router, never a baseline.
     const servable = servableSummary(scorers, yWeak, yStrong);
@@ -380,7 +424,7 @@ async function runBinaryDataset(
     const reportFile = path.join(dir, "report.html");
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
-      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
+      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}${arenaHtml(arenaApplies ? arena : null)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
     writeFileAtomic(reportFile, html);
     writeFileAtomic(
@@ -405,6 +449,7 @@ async function runBinaryDataset(
         fitSeconds,
         calibration,
         servable,
+        arena: arenaApplies ? arena : null,
         reportFile,
       },
       runDir: run.runDir,

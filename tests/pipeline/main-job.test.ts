@@ -5,6 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { loadRecord } from "../../lib/calibrate/record";
 import { bundledRouting } from "../../lib/data/bundled";
+import { arenaScore } from "../../lib/eval/arena";
 import { loadScoresFile } from "../../lib/eval/scores-file";
 import { MainJobConfigSchema } from "../../lib/pipeline/config";
 import { runMainJob, summaryTable } from "../../lib/pipeline/main-job";
@@ -88,6 +89,30 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.match(html, /Plotly\.newPlot/);
       assert.match(html, /Calibration of the best router/);
       assert.match(html, /Quality of the routers' own P\(strong needed\)[\s\S]*AUROC[\s\S]*Brier[\s\S]*ECE/);
+      // RouterArena's score at each scorer's CPT(50%) operating point on the correctness datasets; n/a on MT-Bench
+      // (1-10 judge scores)
+      assert.match(html, /RouterArena accuracy-cost score/);
+      if (b.dataset === "routellm-mt-bench") assert.equal(b.arena, null);
+      else {
+        const arena = b.arena!;
+        assert.deepEqual(
+          arena.map((r) => r.router),
+          [...b.evaluations.map((e) => e.router), "all weak", "all strong"],
+        );
+        const weak = arena.at(-2)!;
+        const strong = arena.at(-1)!;
+        assert.ok(weak.costPer1k < strong.costPer1k, "the weak model is the cheaper one");
+        for (const [i, e] of b.evaluations.entries()) {
+          const r = arena[i]!;
+          // the operating point's strong share puts its cost between the two models', and its accuracy reaches
+          // half the gap (CPT(50%)); the score is RouterArena's formula of the two
+          const share = e.operatingPoint.share[1];
+          assert.ok(r.costPer1k >= weak.costPer1k - 1e-12 && r.costPer1k <= strong.costPer1k + 1e-12);
+          if (share === 0) assert.ok(Math.abs(r.costPer1k - weak.costPer1k) < 1e-12);
+          assert.ok(r.accuracy >= e.summary.cpt50.target - 1e-12 || share === 1, `${e.router} accuracy`);
+          assert.equal(r.score, arenaScore(r.accuracy, r.costPer1k));
+        }
+      }
       const rec = loadRecord(path.join(cold.outDir, b.dataset, "calibration.json"));
       assert.equal(rec.target.kind, "share");
       assert.ok(rec.holdout, "calibration verified on a held-out part");
