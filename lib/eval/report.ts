@@ -31,6 +31,45 @@ export function arenaHtml(rows: readonly ArenaRow[] | null): string {
   );
 }
 
+export interface OptimalityRow {
+  readonly router: string;
+  readonly routerArena: RouterArenaOptimality | null;
+  readonly oracleGap: OracleGap;
+}
+
+/** RouterArena's optimality scores and LLMRouterBench's gap to the oracle per policy. */
+export function optimalityHtml(rows: readonly OptimalityRow[]): string {
+  return (
+    "<h2>Distance to the per-query optimum</h2>" +
+    "<p>The same policies as above. RouterArena's optimality (optimal model = the cheapest correct one; selection " +
+    "and cost over the queries some model answers correctly; accuracy relative to the best single model; n/a " +
+    "unless quality is a correctness) and LLMRouterBench's gap to the oracle (the oracle takes the best quality " +
+    "per query; relative = gap / oracle). See docs/evaluation.md.</p>" +
+    htmlTable(
+      [
+        "policy",
+        "opt. selection",
+        "opt. cost",
+        "opt. accuracy",
+        "quality",
+        "oracle",
+        "gap to oracle",
+        "relative gap",
+      ],
+      rows.map((r) => [
+        r.router,
+        pct(r.routerArena?.optimalSelection),
+        num(r.routerArena?.optimalCost),
+        num(r.routerArena?.optimalAccuracy),
+        num(r.oracleGap.quality, 4),
+        num(r.oracleGap.oracle, 4),
+        num(r.oracleGap.gap, 4),
+        pct(r.oracleGap.relativeGap),
+      ]),
+    )
+  );
+}
+
 /**
  * The HTML report of an evaluation run: cost-quality curves of every router and the baselines, the
  * calibration curve with its interval band, per-model routing share, chosen-vs-best confusion, and the
@@ -40,6 +79,7 @@ import type { Figure, PlotTrace } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import type { CalibrationRecord } from "../calibrate/record";
 import type { ArenaPoint } from "./arena";
+import type { OracleGap, RouterArenaOptimality } from "./optimality";
 import type { RouterEvaluation } from "./evaluate";
 import { CONFUSION_ROWS } from "./evaluate";
 import type { PublishedMetric } from "./published";

@@ -17,8 +17,15 @@ import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
 import type { ArenaPoint } from "../eval/arena";
 import { arenaOfBinaryPolicy } from "../eval/arena";
-import type { ArenaRow } from "../eval/report";
-import { arenaHtml, calibrationRecordHtml, evaluationReportHtml, scoreCalibrationHtml } from "../eval/report";
+import { oracleGap, routerArenaOptimality } from "../eval/optimality";
+import type { ArenaRow, OptimalityRow } from "../eval/report";
+import {
+  arenaHtml,
+  calibrationRecordHtml,
+  evaluationReportHtml,
+  optimalityHtml,
+  scoreCalibrationHtml,
+} from "../eval/report";
 import type { ScoreCalibration } from "../eval/score-calibration";
 import { scoreCalibration } from "../eval/score-calibration";
 import { saveScoresFile } from "../eval/scores-file";
@@ -55,6 +62,11 @@ export interface BinaryDatasetResult {
    * is unknown.
    */
   arena: ArenaRow[] | null;
+  /**
+   * At the same operating points and for the same reference policies: RouterArena's optimality scores (null when
+   * `arena` is) and LLMRouterBench's gap to the oracle.
+   */
+  optimality: OptimalityRow[];
   reportFile: string;
 }
 
@@ -262,8 +274,22 @@ async function runBinaryDataset(
     const cStrong = costColumn(data, 1);
     const arenaApplies =
       (data.qualityScale === undefined || (data.qualityScale.min === 0 && data.qualityScale.max === 1)) &&
-      [...cWeak, ...cStrong].every((c) => Number.isFinite(c) && c >= 0);
+      [...cWeak, ...cStrong].every((c) => Number.isFinite(c) && c > 0);
     const arena: ArenaRow[] = [];
+    const optimality: OptimalityRow[] = [];
+    /** The benchmark metrics of a binary policy (strong[i]: query i goes to the strong model). */
+    const benchmarkRows = (router: string, strong: readonly boolean[]): ArenaPoint | undefined => {
+      const chosen = strong.map((s) => (s ? 1 : 0));
+      optimality.push({
+        router,
+        routerArena: arenaApplies ? routerArenaOptimality(chosen, data.quality, data.cost, 2) : null,
+        oracleGap: oracleGap(chosen, data.quality, 2),
+      });
+      if (!arenaApplies) return undefined;
+      const point = arenaOfBinaryPolicy(strong, yWeak, yStrong, cWeak, cStrong);
+      arena.push({ router, ...point });
+      return point;
+    };
     const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
     // One set of outer folds and one labelling for every scorer.
     const splits = jobFolds(data, config.binary.folds, config.seed);
@@ -297,13 +323,11 @@ async function runBinaryDataset(
       scorers.push({ evaluation: e, kind, scores });
       const cal = scoreCalibration(scores, labels);
       scoreCals.push({ router: name, cal });
-      let arenaPoint: ArenaPoint | undefined;
-      if (arenaApplies) {
-        const op = e.operatingPoint;
-        const strong = Array.from(scores, (s) => (op.strict ? s > op.threshold : s >= op.threshold));
-        arenaPoint = arenaOfBinaryPolicy(strong, yWeak, yStrong, cWeak, cStrong);
-        arena.push({ router: name, ...arenaPoint });
-      }
+      const op = e.operatingPoint;
+      const arenaPoint = benchmarkRows(
+        name,
+        Array.from(scores, (s) => (op.strict ? s > op.threshold : s >= op.threshold)),
+      );
       if (!fit) return;
       fitSeconds[name] = fit.seconds;
       oofScores.set(name, scores);
@@ -397,21 +421,11 @@ async function runBinaryDataset(
       Float64Array.from({ length: data.queryIds.length }, () => rng.next()),
     );
 
-    if (arenaApplies)
-      for (const [router, toStrong] of [
-        ["all weak", false],
-        ["all strong", true],
-      ] as const)
-        arena.push({
-          router,
-          ...arenaOfBinaryPolicy(
-            new Array<boolean>(yWeak.length).fill(toStrong),
-            yWeak,
-            yStrong,
-            cWeak,
-            cStrong,
-          ),
-        });
+    for (const [router, toStrong] of [
+      ["all weak", false],
+      ["all strong", true],
+    ] as const)
+      benchmarkRows(router, new Array<boolean>(yWeak.length).fill(toStrong));
 
     // Calibrate the scorer recommended for the gateway (the best servable one); when none of the job's scorers is
     // servable, the best trained registry router, never a baseline.
@@ -424,7 +438,7 @@ async function runBinaryDataset(
     const reportFile = path.join(dir, "report.html");
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
-      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}${arenaHtml(arenaApplies ? arena : null)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
+      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}${arenaHtml(arenaApplies ? arena : null)}${optimalityHtml(optimality)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
     writeFileAtomic(reportFile, html);
     writeFileAtomic(
@@ -450,6 +464,7 @@ async function runBinaryDataset(
         calibration,
         servable,
         arena: arenaApplies ? arena : null,
+        optimality,
         reportFile,
       },
       runDir: run.runDir,

@@ -1,7 +1,14 @@
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import type { Figure, PlotTrace } from "../plots/plotly";
 import { upperHullNonDecreasing } from "../eval/multi";
+import { oracleGapOf } from "../eval/optimality";
 import type { MultiComparison } from "./multi";
+
+/** LLMRouterBench's gap to the oracle of a router's argmax point: absolute (relative to the oracle's quality). */
+function gapCell(quality: number, oracle: number): string {
+  const g = oracleGapOf(quality, oracle);
+  return `${g.gap.toFixed(4)} (${g.relativeGap === null ? "n/a" : `${(100 * g.relativeGap).toFixed(1)}%`})`;
+}
 
 /** Cost-quality chart of every router's λ sweep, the single models and the Zero router, plus the AIQ table. */
 export function multiReportHtml(m: MultiComparison): string {
@@ -41,22 +48,24 @@ export function multiReportHtml(m: MultiComparison): string {
     },
   };
   const table = htmlTable(
-    ["router", "AIQ", "quality (argmax)", "cost $/query (argmax)", "fit seconds"],
+    ["router", "AIQ", "quality (argmax)", "cost $/query (argmax)", "gap to oracle (relative)", "fit seconds"],
     [
-      ["Zero router", m.zeroAiq.toFixed(4), "", "", ""],
+      ["Zero router", m.zeroAiq.toFixed(4), "", "", "", ""],
       ...m.routers.map((r) => [
         r.router,
         r.aiq.toFixed(4),
         r.point.quality.toFixed(4),
         r.point.cost.toExponential(3),
+        gapCell(r.point.quality, m.oracle.quality),
         r.fitSeconds.toFixed(1),
       ]),
-      ["oracle", "", m.oracle.quality.toFixed(4), m.oracle.cost.toExponential(3), ""],
+      ["oracle", "", m.oracle.quality.toFixed(4), m.oracle.cost.toExponential(3), "", ""],
     ],
   );
   const body =
     `<p>Train ${m.nTrain} / test ${m.nTest} queries (test questions also in train removed). AIQ over the common interval ` +
     `[${m.interval.cMin.toExponential(3)}, ${m.interval.cMax.toExponential(3)}] USD per query, paper definition (metrics.md §10). ` +
-    `A router's per-model scores serve as predicted quality in the willingness-to-pay sweep π_λ = argmax λ·P̂ − C.</p>${table}`;
+    `A router's per-model scores serve as predicted quality in the willingness-to-pay sweep π_λ = argmax λ·P̂ − C. ` +
+    `Gap to oracle (LLMRouterBench): the oracle's quality (best model per query) minus the router's at its argmax point.</p>${table}`;
   return figuresToHtml([fig], { title: `routerlab multi-model evaluation: ${m.dataset}`, bodyHtml: body });
 }

@@ -113,6 +113,31 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
           assert.equal(r.score, arenaScore(r.accuracy, r.costPer1k));
         }
       }
+      // RouterArena's optimality and LLMRouterBench's gap to the oracle for the same policies
+      assert.match(html, /Distance to the per-query optimum[\s\S]*opt\. selection[\s\S]*gap to oracle/);
+      assert.deepEqual(
+        b.optimality.map((r) => r.router),
+        [...b.evaluations.map((e) => e.router), "all weak", "all strong"],
+      );
+      const oracle = b.optimality[0]!.oracleGap.oracle;
+      for (const r of b.optimality) {
+        assert.equal(r.oracleGap.oracle, oracle, "one oracle per dataset");
+        assert.ok(r.oracleGap.gap >= 0, `${r.router} cannot beat the oracle`);
+      }
+      if (b.dataset === "routellm-mt-bench") assert.ok(b.optimality.every((r) => r.routerArena === null));
+      else {
+        b.optimality.forEach((r, i) =>
+          assert.ok(Math.abs(r.oracleGap.quality - b.arena![i]!.accuracy) < 1e-12, `${r.router} quality`),
+        );
+        const [allWeak, allStrong] = b.optimality.slice(-2).map((r) => r.routerArena!);
+        // the best single model is one of the two: its optimal accuracy is exactly 1
+        assert.equal(Math.max(allWeak!.optimalAccuracy!, allStrong!.optimalAccuracy!), 1);
+        // the strong model is dearer on every query: always choosing it never undercuts the optimum, always choosing
+        // the weak one never overpays
+        assert.ok(allStrong!.optimalCost! <= 1 && allWeak!.optimalCost! >= 1);
+        const sel = b.optimality.map((r) => r.routerArena!.optimalSelection!);
+        assert.ok(sel.every((v) => v >= 0 && v <= 1));
+      }
       const rec = loadRecord(path.join(cold.outDir, b.dataset, "calibration.json"));
       assert.equal(rec.target.kind, "share");
       assert.ok(rec.holdout, "calibration verified on a held-out part");
@@ -121,6 +146,10 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     assert.ok(cold.multi, "multi-model evaluation ran");
     assert.equal(cold.multi.routers.length, 3);
     for (const r of cold.multi.routers) assert.ok(r.aiq > 0 && r.aiq <= 1, `${r.router} AIQ ${r.aiq}`);
+    assert.match(
+      readFileSync(path.join(cold.outDir, "llmrouter", "report.html"), "utf8"),
+      /gap to oracle \(relative\)/,
+    );
     assert.ok(Number.isFinite(cold.multi.zeroAiq));
     for (const dir of cold.trackingRunDirs) {
       assert.ok(existsSync(path.join(dir, "run.json")), `journal ${dir}`);
