@@ -146,10 +146,15 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     assert.ok(cold.multi, "multi-model evaluation ran");
     assert.equal(cold.multi.routers.length, 3);
     for (const r of cold.multi.routers) assert.ok(r.aiq > 0 && r.aiq <= 1, `${r.router} AIQ ${r.aiq}`);
-    assert.match(
-      readFileSync(path.join(cold.outDir, "llmrouter", "report.html"), "utf8"),
-      /gap to oracle \(relative\)/,
-    );
+    const multiHtml = readFileSync(path.join(cold.outDir, "llmrouter", "report.html"), "utf8");
+    assert.match(multiHtml, /gap to oracle \(relative\)[\s\S]*arena score \(argmax\)/);
+    // each router's row: gap to the oracle and RouterArena's score of its argmax point
+    for (const r of cold.multi.routers) {
+      const gap = (cold.multi.oracle.quality - r.point.quality).toFixed(4);
+      const arena = arenaScore(r.point.quality, 1000 * r.point.cost).toFixed(4);
+      assert.ok(multiHtml.includes(`${gap} (`), `${r.router} gap ${gap}`);
+      assert.ok(multiHtml.includes(arena), `${r.router} arena ${arena}`);
+    }
     assert.ok(Number.isFinite(cold.multi.zeroAiq));
     for (const dir of cold.trackingRunDirs) {
       assert.ok(existsSync(path.join(dir, "run.json")), `journal ${dir}`);
