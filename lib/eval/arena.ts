@@ -43,3 +43,39 @@ export function arenaScore(
   const den = beta * accuracy + C;
   return den === 0 ? 0 : ((1 + beta) * accuracy * C) / den;
 }
+
+/** RouterArena's figures of one routing policy on a dataset: accuracy, cost per 1,000 queries and the score S. */
+export interface ArenaPoint {
+  readonly accuracy: number;
+  readonly costPer1k: number;
+  readonly score: number;
+}
+
+/**
+ * RouterArena's figures of a binary policy that sends query i to the strong model iff `strong[i]`: A = mean quality
+ * of the chosen answers (quality must be correctness in [0, 1]), c = 1000 × mean USD cost of the chosen calls.
+ */
+export function arenaOfBinaryPolicy(
+  strong: ArrayLike<boolean>,
+  yWeak: ArrayLike<number>,
+  yStrong: ArrayLike<number>,
+  cWeak: ArrayLike<number>,
+  cStrong: ArrayLike<number>,
+  opts: { beta?: number; cMax?: number; cMin?: number } = {},
+): ArenaPoint {
+  const n = strong.length;
+  if (n === 0 || yWeak.length !== n || yStrong.length !== n || cWeak.length !== n || cStrong.length !== n)
+    throw new RouterlabError(
+      `arena: ${n} choices need as many qualities and costs (got ${yWeak.length}, ${yStrong.length}, ${cWeak.length}, ${cStrong.length})`,
+      { file: "scores", field: "strong" },
+    );
+  let q = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    q += strong[i] ? yStrong[i]! : yWeak[i]!;
+    c += strong[i] ? cStrong[i]! : cWeak[i]!;
+  }
+  const accuracy = q / n;
+  const costPer1k = (1000 * c) / n;
+  return { accuracy, costPer1k, score: arenaScore(accuracy, costPer1k, opts) };
+}

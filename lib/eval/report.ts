@@ -10,6 +10,66 @@ export function scoreCalibrationHtml(rows: readonly { router: string; cal: Score
   );
 }
 
+export interface ArenaRow extends ArenaPoint {
+  readonly router: string;
+}
+
+/** RouterArena's accuracy-cost score per scorer at its operating point (null: not applicable to the dataset). */
+export function arenaHtml(rows: readonly ArenaRow[] | null): string {
+  const head = "<h2>RouterArena accuracy-cost score</h2>";
+  if (rows === null)
+    return `${head}<p>n/a: the dataset's quality is not a correctness in [0, 1] or a model's cost is unknown.</p>`;
+  return (
+    head +
+    "<p>Each scorer at its operating point (the first point reaching CPT(50%), as in the confusion table), then the " +
+    "single-model policies. S = (1 + β)·A·C / (β·A + C), β = 0.1, cost normalised on log2 between $0.0044 and $200 " +
+    "per 1,000 queries. See docs/evaluation.md.</p>" +
+    htmlTable(
+      ["policy", "accuracy", "$ per 1k queries", "arena score"],
+      rows.map((r) => [r.router, pct(r.accuracy), r.costPer1k.toPrecision(3), num(r.score, 4)]),
+    )
+  );
+}
+
+export interface OptimalityRow {
+  readonly router: string;
+  readonly routerArena: RouterArenaOptimality | null;
+  readonly oracleGap: OracleGap;
+}
+
+/** RouterArena's optimality scores and LLMRouterBench's gap to the oracle per policy. */
+export function optimalityHtml(rows: readonly OptimalityRow[]): string {
+  return (
+    "<h2>Distance to the per-query optimum</h2>" +
+    "<p>The same policies as above. RouterArena's optimality (optimal model = the cheapest correct one; selection " +
+    "and cost over the queries some model answers correctly; accuracy relative to the best single model; n/a " +
+    "unless quality is a correctness) and LLMRouterBench's gap to the oracle (the oracle takes the best quality " +
+    "per query; relative = gap / oracle). See docs/evaluation.md.</p>" +
+    htmlTable(
+      [
+        "policy",
+        "opt. selection",
+        "opt. cost",
+        "opt. accuracy",
+        "quality",
+        "oracle",
+        "gap to oracle",
+        "relative gap",
+      ],
+      rows.map((r) => [
+        r.router,
+        pct(r.routerArena?.optimalSelection),
+        num(r.routerArena?.optimalCost),
+        num(r.routerArena?.optimalAccuracy),
+        num(r.oracleGap.quality, 4),
+        num(r.oracleGap.oracle, 4),
+        num(r.oracleGap.gap, 4),
+        pct(r.oracleGap.relativeGap),
+      ]),
+    )
+  );
+}
+
 /**
  * The HTML report of an evaluation run: cost-quality curves of every router and the baselines, the
  * calibration curve with its interval band, per-model routing share, chosen-vs-best confusion, and the
@@ -18,6 +78,8 @@ export function scoreCalibrationHtml(rows: readonly { router: string; cal: Score
 import type { Figure, PlotTrace } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import type { CalibrationRecord } from "../calibrate/record";
+import type { ArenaPoint } from "./arena";
+import type { OracleGap, RouterArenaOptimality } from "./optimality";
 import type { RouterEvaluation } from "./evaluate";
 import { CONFUSION_ROWS } from "./evaluate";
 import type { PublishedMetric } from "./published";

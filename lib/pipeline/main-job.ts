@@ -15,7 +15,17 @@ import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
 import { featureScores } from "../routers/feature-score";
 import { loadPublishedMetrics } from "../eval/published";
-import { calibrationRecordHtml, evaluationReportHtml, scoreCalibrationHtml } from "../eval/report";
+import type { ArenaPoint } from "../eval/arena";
+import { arenaOfBinaryPolicy } from "../eval/arena";
+import { oracleGap, routerArenaOptimality } from "../eval/optimality";
+import type { ArenaRow, OptimalityRow } from "../eval/report";
+import {
+  arenaHtml,
+  calibrationRecordHtml,
+  evaluationReportHtml,
+  optimalityHtml,
+  scoreCalibrationHtml,
+} from "../eval/report";
 import type { ScoreCalibration } from "../eval/score-calibration";
 import { scoreCalibration } from "../eval/score-calibration";
 import { saveScoresFile } from "../eval/scores-file";
@@ -46,6 +56,17 @@ export interface BinaryDatasetResult {
   calibration: CalibrationRecord;
   /** Which scorers the gateway can serve, the recommended one and the gap to the best unservable one. */
   servable: ServableSummary;
+  /**
+   * RouterArena's accuracy-cost score per scorer at its operating point (the first point reaching CPT(50%)), then
+   * the all-weak and all-strong policies; null when the dataset's quality is not a correctness in [0, 1] or a cost
+   * is unknown.
+   */
+  arena: ArenaRow[] | null;
+  /**
+   * At the same operating points and for the same reference policies: RouterArena's optimality scores (null when
+   * `arena` is) and LLMRouterBench's gap to the oracle.
+   */
+  optimality: OptimalityRow[];
   reportFile: string;
 }
 
@@ -205,6 +226,11 @@ export async function embedAll(datasets: readonly RoutingData[], precision: "fp3
   }
 }
 
+function costColumn(d: RoutingData, m: number): Float64Array {
+  const M = d.models.length;
+  return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.cost[q * M + m]!);
+}
+
 function column(d: RoutingData, m: number): Float64Array {
   const M = d.models.length;
   return Float64Array.from({ length: d.queryIds.length }, (_, q) => d.quality[q * M + m]!);
@@ -244,6 +270,26 @@ async function runBinaryDataset(
     const oofScores = new Map<string, Float64Array>();
     const fitSeconds: Record<string, number> = {};
     const scoreCals: { router: string; cal: ScoreCalibration }[] = [];
+    const cWeak = costColumn(data, 0);
+    const cStrong = costColumn(data, 1);
+    const arenaApplies =
+      (data.qualityScale === undefined || (data.qualityScale.min === 0 && data.qualityScale.max === 1)) &&
+      [...cWeak, ...cStrong].every((c) => Number.isFinite(c) && c > 0);
+    const arena: ArenaRow[] = [];
+    const optimality: OptimalityRow[] = [];
+    /** The benchmark metrics of a binary policy (strong[i]: query i goes to the strong model). */
+    const benchmarkRows = (router: string, strong: readonly boolean[]): ArenaPoint | undefined => {
+      const chosen = strong.map((s) => (s ? 1 : 0));
+      optimality.push({
+        router,
+        routerArena: arenaApplies ? routerArenaOptimality(chosen, data.quality, data.cost, 2) : null,
+        oracleGap: oracleGap(chosen, data.quality, 2),
+      });
+      if (!arenaApplies) return undefined;
+      const point = arenaOfBinaryPolicy(strong, yWeak, yStrong, cWeak, cStrong);
+      arena.push({ router, ...point });
+      return point;
+    };
     const regime = `${config.binary.folds}-fold cross-validation, in-domain (out-of-fold scores)`;
     // One set of outer folds and one labelling for every scorer.
     const splits = jobFolds(data, config.binary.folds, config.seed);
@@ -277,6 +323,11 @@ async function runBinaryDataset(
       scorers.push({ evaluation: e, kind, scores });
       const cal = scoreCalibration(scores, labels);
       scoreCals.push({ router: name, cal });
+      const op = e.operatingPoint;
+      const arenaPoint = benchmarkRows(
+        name,
+        Array.from(scores, (s) => (op.strict ? s > op.threshold : s >= op.threshold)),
+      );
       if (!fit) return;
       fitSeconds[name] = fit.seconds;
       oofScores.set(name, scores);
@@ -301,6 +352,7 @@ async function runBinaryDataset(
           [`${name}.auroc`]: cal.auroc ?? NaN,
           [`${name}.brier`]: cal.brier ?? NaN,
           [`${name}.ece`]: cal.ece ?? NaN,
+          ...(arenaPoint ? { [`${name}.arena_score`]: arenaPoint.score } : {}),
         },
         0,
       );
@@ -369,6 +421,12 @@ async function runBinaryDataset(
       Float64Array.from({ length: data.queryIds.length }, () => rng.next()),
     );
 
+    for (const [router, toStrong] of [
+      ["all weak", false],
+      ["all strong", true],
+    ] as const)
+      benchmarkRows(router, new Array<boolean>(yWeak.length).fill(toStrong));
+
     // Calibrate the scorer recommended for the gateway (the best servable one); when none of the job's scorers is
     // servable, the best trained registry router, never a baseline.
     const servable = servableSummary(scorers, yWeak, yStrong);
@@ -378,7 +436,7 @@ async function runBinaryDataset(
 
     const html = evaluationReportHtml({ dataset: data.name, models, evals: evaluations, published }).replace(
       "</body>",
-      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
+      `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}${arenaHtml(arenaApplies ? arena : null)}${optimalityHtml(optimality)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
     // the report files appear together or not at all (the folder also holds the cached per-router scores)
     writeFileSetAtomic(dir, [
@@ -407,6 +465,8 @@ async function runBinaryDataset(
         fitSeconds,
         calibration,
         servable,
+        arena: arenaApplies ? arena : null,
+        optimality,
         reportFile: path.join(dir, "report.html"),
       },
       runDir: run.runDir,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { arenaCostScore, arenaScore } from "../../lib/eval/arena";
+import { arenaCostScore, arenaOfBinaryPolicy, arenaScore } from "../../lib/eval/arena";
 import { RouterlabError } from "../../lib/util/errors";
 
 test("arena score: the weighted harmonic mean of accuracy and the log-normalised cost, by definition", () => {
@@ -42,4 +42,43 @@ test("arena score: fixed points and clipping; bad inputs are RouterlabErrors", (
   assert.throws(() => arenaScore(1.2, 1), RouterlabError);
   assert.throws(() => arenaScore(0.5, -1), RouterlabError);
   assert.throws(() => arenaCostScore(1, 1, 2), RouterlabError);
+});
+
+test("arena of a binary policy: accuracy and cost of the chosen answers, per 1,000 queries", () => {
+  const row = fc.record({
+    strong: fc.boolean(),
+    yWeak: fc.constantFrom(0, 1),
+    yStrong: fc.constantFrom(0, 1),
+    cWeak: fc.double({ min: 0, max: 0.01, noNaN: true }),
+    cStrong: fc.double({ min: 0, max: 0.1, noNaN: true }),
+  });
+  fc.assert(
+    fc.property(fc.array(row, { minLength: 1, maxLength: 60 }), (rows) => {
+      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+      const got = arenaOfBinaryPolicy(
+        col("strong"),
+        col("yWeak"),
+        col("yStrong"),
+        col("cWeak"),
+        col("cStrong"),
+      );
+      const acc = rows.filter((r) => (r.strong ? r.yStrong : r.yWeak) === 1).length / rows.length;
+      const cost = rows.reduce((a, r) => a + (r.strong ? r.cStrong : r.cWeak), 0) / rows.length;
+      assert.ok(Math.abs(got.accuracy - acc) <= 1e-12);
+      assert.ok(Math.abs(got.costPer1k - 1000 * cost) <= 1e-9 * Math.max(1, 1000 * cost));
+      assert.equal(got.score, arenaScore(got.accuracy, got.costPer1k));
+    }),
+    { numRuns: 200, seed: 4 },
+  );
+  // worked example: 4 queries, strong on the last two; correct answers on queries 1, 3, 4; $0.001 weak, $0.01 strong
+  const p = arenaOfBinaryPolicy(
+    [false, false, true, true],
+    [1, 0, 0, 0],
+    [1, 1, 1, 1],
+    [1e-3, 1e-3, 1e-3, 1e-3],
+    [1e-2, 1e-2, 1e-2, 1e-2],
+  );
+  assert.equal(p.accuracy, 0.75);
+  assert.ok(Math.abs(p.costPer1k - 5.5) < 1e-12);
+  assert.throws(() => arenaOfBinaryPolicy([true], [1, 0], [1], [0], [0]), RouterlabError);
 });

@@ -5,6 +5,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { loadRecord } from "../../lib/calibrate/record";
 import { bundledRouting } from "../../lib/data/bundled";
+import { arenaScore } from "../../lib/eval/arena";
 import { loadScoresFile } from "../../lib/eval/scores-file";
 import { MainJobConfigSchema } from "../../lib/pipeline/config";
 import { runMainJob, summaryTable } from "../../lib/pipeline/main-job";
@@ -88,6 +89,55 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.match(html, /Plotly\.newPlot/);
       assert.match(html, /Calibration of the best router/);
       assert.match(html, /Quality of the routers' own P\(strong needed\)[\s\S]*AUROC[\s\S]*Brier[\s\S]*ECE/);
+      // RouterArena's score at each scorer's CPT(50%) operating point on the correctness datasets; n/a on MT-Bench
+      // (1-10 judge scores)
+      assert.match(html, /RouterArena accuracy-cost score/);
+      if (b.dataset === "routellm-mt-bench") assert.equal(b.arena, null);
+      else {
+        const arena = b.arena!;
+        assert.deepEqual(
+          arena.map((r) => r.router),
+          [...b.evaluations.map((e) => e.router), "all weak", "all strong"],
+        );
+        const weak = arena.at(-2)!;
+        const strong = arena.at(-1)!;
+        assert.ok(weak.costPer1k < strong.costPer1k, "the weak model is the cheaper one");
+        for (const [i, e] of b.evaluations.entries()) {
+          const r = arena[i]!;
+          // the operating point's strong share puts its cost between the two models', and its accuracy reaches
+          // half the gap (CPT(50%)); the score is RouterArena's formula of the two
+          const share = e.operatingPoint.share[1];
+          assert.ok(r.costPer1k >= weak.costPer1k - 1e-12 && r.costPer1k <= strong.costPer1k + 1e-12);
+          if (share === 0) assert.ok(Math.abs(r.costPer1k - weak.costPer1k) < 1e-12);
+          assert.ok(r.accuracy >= e.summary.cpt50.target - 1e-12 || share === 1, `${e.router} accuracy`);
+          assert.equal(r.score, arenaScore(r.accuracy, r.costPer1k));
+        }
+      }
+      // RouterArena's optimality and LLMRouterBench's gap to the oracle for the same policies
+      assert.match(html, /Distance to the per-query optimum[\s\S]*opt\. selection[\s\S]*gap to oracle/);
+      assert.deepEqual(
+        b.optimality.map((r) => r.router),
+        [...b.evaluations.map((e) => e.router), "all weak", "all strong"],
+      );
+      const oracle = b.optimality[0]!.oracleGap.oracle;
+      for (const r of b.optimality) {
+        assert.equal(r.oracleGap.oracle, oracle, "one oracle per dataset");
+        assert.ok(r.oracleGap.gap >= 0, `${r.router} cannot beat the oracle`);
+      }
+      if (b.dataset === "routellm-mt-bench") assert.ok(b.optimality.every((r) => r.routerArena === null));
+      else {
+        b.optimality.forEach((r, i) =>
+          assert.ok(Math.abs(r.oracleGap.quality - b.arena![i]!.accuracy) < 1e-12, `${r.router} quality`),
+        );
+        const [allWeak, allStrong] = b.optimality.slice(-2).map((r) => r.routerArena!);
+        // the best single model is one of the two: its optimal accuracy is exactly 1
+        assert.equal(Math.max(allWeak!.optimalAccuracy!, allStrong!.optimalAccuracy!), 1);
+        // the strong model is dearer on every query: always choosing it never undercuts the optimum, always choosing
+        // the weak one never overpays
+        assert.ok(allStrong!.optimalCost! <= 1 && allWeak!.optimalCost! >= 1);
+        const sel = b.optimality.map((r) => r.routerArena!.optimalSelection!);
+        assert.ok(sel.every((v) => v >= 0 && v <= 1));
+      }
       const rec = loadRecord(path.join(cold.outDir, b.dataset, "calibration.json"));
       assert.equal(rec.target.kind, "share");
       assert.ok(rec.holdout, "calibration verified on a held-out part");
@@ -96,6 +146,15 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     assert.ok(cold.multi, "multi-model evaluation ran");
     assert.equal(cold.multi.routers.length, 4);
     for (const r of cold.multi.routers) assert.ok(r.aiq > 0 && r.aiq <= 1, `${r.router} AIQ ${r.aiq}`);
+    const multiHtml = readFileSync(path.join(cold.outDir, "llmrouter", "report.html"), "utf8");
+    assert.match(multiHtml, /gap to oracle \(relative\)[\s\S]*arena score \(argmax\)/);
+    // each router's row: gap to the oracle and RouterArena's score of its argmax point
+    for (const r of cold.multi.routers) {
+      const gap = (cold.multi.oracle.quality - r.point.quality).toFixed(4);
+      const arena = arenaScore(r.point.quality, 1000 * r.point.cost).toFixed(4);
+      assert.ok(multiHtml.includes(`${gap} (`), `${r.router} gap ${gap}`);
+      assert.ok(multiHtml.includes(arena), `${r.router} arena ${arena}`);
+    }
     assert.ok(Number.isFinite(cold.multi.zeroAiq));
     for (const dir of cold.trackingRunDirs) {
       assert.ok(existsSync(path.join(dir, "run.json")), `journal ${dir}`);
