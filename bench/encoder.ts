@@ -1,6 +1,6 @@
 /**
  * The fine-tuned encoder router (issue 14 item 4) against the frozen-embedding routers (KNN k=40, the main job's
- * MLP) on MMLU and GSM8K: the same seeded split and training sample for all three (lib/pipeline/encoder-compare.ts,
+ * MLP) on MMLU and GSM8K: the same seeded split and training sample for all three (bench/encoder-compare.ts,
  * `routerlab train`'s workflow), APGR and CPT(50%) on the test rows. Figures: the encoder's training seconds
  * (torch, one thread; informational) and its APGR and CPT(50%) gain over the better frozen router (goal > 0).
  * Both datasets train on a 400-row sample (MMLU tests on 300 rows, GSM8K on its whole 20% test split) with the
@@ -9,8 +9,8 @@
  * figure of the protocol (no peer): run it alone with `node dist/bench/encoder.js` (`npm run bench -- eval.`
  * also runs the eval. area, which includes the main job).
  */
-import { compareEncoder } from "../lib/pipeline/encoder-compare";
-import type { EncoderComparison } from "../lib/pipeline/encoder-compare";
+import { compareEncoder } from "./encoder-compare";
+import type { EncoderComparison } from "./encoder-compare";
 import type { BenchArea, BenchResult } from "./types";
 
 /** The bench's encoder settings (see the module comment). */

@@ -4,13 +4,13 @@
  * same test rows), and scored on the test rows with the job's APGR / CPT(50%). The encoder's fit seconds are
  * the figure of its CPU cost.
  */
-import { bundledRouting } from "../data/bundled";
-import type { RoutingData } from "../data/routing";
-import { qualityAt } from "../data/routing";
-import { summariseBinary } from "../eval/binary";
-import type { BinarySummary } from "../eval/binary";
-import { RouterlabError } from "../util/errors";
-import { runTraining, TrainConfigSchema } from "./train";
+import { bundledRouting } from "../lib/data/bundled";
+import type { RoutingData } from "../lib/data/routing";
+import { qualityAt } from "../lib/data/routing";
+import { summariseBinary } from "../lib/eval/binary";
+import type { BinarySummary } from "../lib/eval/binary";
+import { RouterlabError } from "../lib/util/errors";
+import { runTraining, TrainConfigSchema } from "../lib/pipeline/train";
 
 export interface EncoderComparisonRow {
   router: string;
