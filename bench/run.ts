@@ -4,6 +4,7 @@ import path from "node:path";
 import { writeFileAtomic } from "../lib/util/atomic-write";
 import { projectRoot } from "../lib/util/paths";
 import { AREAS } from "./areas";
+import { selectAreas } from "./select";
 import { verdict, withAreaLoad } from "./protocol";
 import type { BenchResult } from "./types";
 
@@ -40,9 +41,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const wanted = args.filter((a) => !a.startsWith("-"));
-  const areas = AREAS.filter(
-    (a) => wanted.length === 0 || wanted.some((w) => a.prefix.startsWith(w) || w.startsWith(a.prefix)),
-  );
+  const areas = selectAreas(AREAS, wanted);
   if (areas.length === 0) {
     console.error(
       `no benchmark area matches ${wanted.join(", ")}; areas: ${AREAS.map((a) => a.prefix).join(", ")}`,
