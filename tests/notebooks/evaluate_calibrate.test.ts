@@ -18,8 +18,8 @@ describe("evaluation and calibration notebooks", () => {
       env: { ROUTERLAB_NOTEBOOK_SAMPLE: "150" },
       timeoutMs: 600_000,
     });
-    assertChartsInline(executed, 6); // cost/quality, routing share, confusion for MMLU and GSM8K
-    for (const d of ["routellm-mmlu", "routellm-gsm8k"])
+    assertChartsInline(executed, 9); // cost/quality, routing share, confusion for MMLU, GSM8K and MT-Bench
+    for (const d of ["routellm-mmlu", "routellm-gsm8k", "routellm-mt-bench"])
       assert.ok(existsSync(path.join(out, "04_evaluate", d, "report.html")), `${d} report`);
   });
 

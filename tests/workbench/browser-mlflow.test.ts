@@ -35,7 +35,8 @@ describe("the MLflow UI over a main-job run, in a real browser", () => {
     });
     const browser = await launchBrowser();
     try {
-      assert.match(ui.output(), /3\/3 journal runs synced/);
+      // one run per binary dataset (MMLU, GSM8K, MT-Bench) and one for the multi-model comparison
+      assert.match(ui.output(), /4\/4 journal runs synced/);
       const client = new MlflowClient(ui.url);
       const exp = await client.getExperimentByName("routerlab-main");
       assert.ok(exp, "the main job's experiment");
