@@ -20,7 +20,7 @@ import { parseManifest } from "./manifest";
 import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
 import { assertRescores } from "./rescore";
-import { safeJoin, writeFileAtomic } from "../util/atomic-write";
+import { safeJoin, writeFileAtomic, writePoint } from "../util/atomic-write";
 import { env } from "../util/env";
 import { parseWith } from "../util/zod-error";
 
@@ -117,6 +117,7 @@ async function put(
   body: Uint8Array,
   cond?: { ifMatch?: string; ifNoneMatch?: "*" },
 ): Promise<void> {
+  writePoint();
   st.beforeWrite?.(k);
   await st.s3.send(
     new PutObjectCommand({
@@ -196,6 +197,7 @@ async function copyToCurrent(
   for (const name of await listVersionFiles(st, router, "current"))
     if (!keep.has(name)) {
       const k = key(st, router, "current", name);
+      writePoint();
       st.beforeWrite?.(k);
       await st.s3.send(new DeleteObjectCommand({ Bucket: st.bucket, Key: k }));
     }

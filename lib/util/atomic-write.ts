@@ -78,10 +78,10 @@ let writePoints = 0;
 
 /**
  * Counts a write point; with ROUTERLAB_TEST_KILL_AT_WRITE=N the process SIGKILLs itself at the N-th one. The
- * points are: half-way through each temporary file, after each rename into place, and between the two renames
- * of a folder swap.
+ * points are: half-way through each temporary file, after each rename into place, between the two renames
+ * of a folder swap, and before each S3 put or delete (lib/export/s3-store.ts).
  */
-function writePoint(): void {
+export function writePoint(): void {
   writePoints++;
   const at = env().ROUTERLAB_TEST_KILL_AT_WRITE;
   if (at !== undefined && writePoints === at) process.kill(process.pid, "SIGKILL");

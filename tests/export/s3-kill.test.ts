@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -10,6 +11,7 @@ import { writeBundleDir } from "../../lib/export/bundle";
 import type { MlpWeights } from "../../lib/export/gateway-scoring";
 import type { Store } from "../../lib/export/s3-store";
 import { completeCurrent, promote, readBundle, readPointer, rollback } from "../../lib/export/s3-store";
+import { projectRoot } from "../../lib/util/paths";
 import { testServices } from "../support/services";
 
 /**
@@ -171,4 +173,63 @@ test("a rollback after a promote killed mid-copy first completes current/, then 
     ],
     "v2 is completed in current/ (and v1's elo.json removed) before the pointer moves",
   );
+});
+
+/** `routerlab rollback` as a process, SIGKILLed at its `killAt`-th write (ROUTERLAB_TEST_KILL_AT_WRITE). */
+function rollbackCli(
+  router: string,
+  killAt?: number,
+): { status: number | null; signal: string | null; out: string } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ROUTERLAB_QUIET: "1",
+    ROUTERLAB_S3_ENDPOINT: svc.s3.endpoint,
+  };
+  delete env.MLFLOW_TRACKING_URI;
+  if (killAt !== undefined) env.ROUTERLAB_TEST_KILL_AT_WRITE = String(killAt);
+  const args = ["rollback", "--router", router, "--bucket", svc.s3.bucket, "--prefix", "s3-kill-test/"];
+  const p = spawnSync(
+    process.execPath,
+    [path.join(projectRoot(), "bin", "routerlab.js"), ...args, "--why", "kill"],
+    {
+      env,
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
+  return { status: p.status, signal: p.signal, out: p.stdout + p.stderr };
+}
+
+test("routerlab rollback SIGKILLed at every S3 write: the pointer is old or new, and completion makes current/ exactly that version", async () => {
+  const st = store();
+  const seen: { n: number; pointer: string; torn: boolean }[] = [];
+  for (let n = 1; n < 30; n++) {
+    const router = `rk${n}-${randomBytes(3).toString("hex")}`;
+    await promote(st, { router, bundleDir: eloDir, version: "v1", why: "old", provenance: {} });
+    await promote(st, { router, bundleDir: mlpDir, version: "v2", why: "new", provenance: {} });
+    const r = rollbackCli(router, n);
+    const pointer = (await readPointer(st, router))!.pointer.version;
+    if (r.signal === "SIGKILL") {
+      assert.ok(pointer === "v1" || pointer === "v2", `kill at write ${n}: pointer ${pointer}`);
+      const torn = JSON.stringify(await currentObjects(st, router)) !== JSON.stringify(bundles[pointer]);
+      await completeCurrent(st, router);
+      assert.deepEqual(await currentObjects(st, router), bundles[pointer], `kill at write ${n}`);
+      seen.push({ n, pointer, torn });
+      continue;
+    }
+    assert.equal(r.status, 0, r.out);
+    assert.match(r.out, /rolled back .*: v2 → v1/);
+    assert.equal(pointer, "v1");
+    assert.deepEqual(await currentObjects(st, router), bundles.v1);
+    assert.ok(
+      seen.some((k) => k.pointer === "v2"),
+      "a kill before the pointer moved was seen",
+    );
+    assert.ok(
+      seen.some((k) => k.pointer === "v1" && k.torn),
+      "a kill while current/ was being rewritten was seen (and repaired)",
+    );
+    return;
+  }
+  assert.fail("rollback never finished");
 });
