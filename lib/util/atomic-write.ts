@@ -227,6 +227,72 @@ export function writeFileAtomic(file: string, data: FileData, opts: { mode?: num
   }
 }
 
+/** An output written in pieces (too large to hold whole) to a temp file beside its target; see `openStreamedFile`. */
+export interface StreamedFile {
+  write(bytes: Uint8Array): void;
+  /** fsync, rename into place, fsync of the folder. */
+  commit(): void;
+  /** Removes the temp file (after a failure elsewhere); the target stays as it was. */
+  abort(): void;
+}
+
+/**
+ * Opens a streamed output: pieces go to a temp file in the target's folder, `commit` renames it over the target.
+ * Any failure removes the temp file and throws the same located error as `writeFileAtomic` (path, disk full or
+ * read-only, what was kept).
+ */
+export function openStreamedFile(target: string, opts: { mode?: number } = {}): StreamedFile {
+  const dir = path.dirname(target);
+  const kept = keptWhat(target, "file");
+  let tmp: string | undefined;
+  let fd: number | undefined;
+  const abort = (): void => {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      fd = undefined;
+    }
+    if (tmp !== undefined) rmSync(tmp, { force: true });
+    tmp = undefined;
+  };
+  const guard = (step: () => void): void => {
+    try {
+      step();
+    } catch (e) {
+      abort();
+      throw writeError(e, target, kept);
+    }
+  };
+  guard(() => {
+    ensureDir(dir);
+    refuseSymlink(target);
+    tmp = tempName(target, "tmp");
+    fd = openNewFile(tmp, opts.mode ?? 0o644);
+  });
+  return {
+    write: (bytes) =>
+      guard(() => {
+        let w = 0;
+        while (w < bytes.length) w += writeSync(fd!, bytes, w, bytes.length - w);
+      }),
+    commit: () =>
+      guard(() => {
+        fsyncSync(fd!);
+        closeSync(fd!);
+        fd = undefined;
+        refuseSymlink(target);
+        renameSync(tmp!, target);
+        tmp = undefined;
+        writePoint();
+        fsyncDir(dir);
+      }),
+    abort,
+  };
+}
+
 /** `JSON.stringify(value, null, 2)` plus a final newline, written atomically. */
 export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, JSON.stringify(value, null, 2) + "\n");

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, test } from "node:test";
+import { projectRoot } from "../../lib/util/paths";
+import { DISK_FAULTS, filesUnder, mountTmpfs, pathRe, unmount } from "../support/tmpfs";
+
+/**
+ * Issue 15: the commands that write (train, embed, ...) on a full disk (8 KiB tmpfs) and a read-only folder give a
+ * located error naming the path and what was kept, print no stack, and leave no partial or temporary file.
+ */
+const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-disk-faults-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(args: string[]): { status: number | null; out: string } {
+  const p = spawnSync(process.execPath, [path.join(projectRoot(), "bin", "routerlab.js"), ...args], {
+    env: { ...process.env, ROUTERLAB_QUIET: "1" },
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return { status: p.status, out: p.stdout + p.stderr };
+}
+
+function assertLocated(
+  r: { status: number | null; out: string },
+  target: string,
+  error: RegExp,
+  kept: RegExp,
+) {
+  assert.equal(r.status, 1, r.out);
+  assert.match(r.out, new RegExp(`${pathRe(target)}: cannot write: `));
+  assert.match(r.out, error);
+  assert.match(r.out, kept);
+  assert.match(r.out, /no partial file was left/);
+  assert.doesNotMatch(r.out, /\n\s+at /, "no stack trace");
+}
+
+for (const fault of DISK_FAULTS) {
+  const mounted = (name: string, ctx: { skip: (why: string) => void }): string | null => {
+    const mnt = path.join(tmp, `${name}-${fault.opts.replace(/\W/g, "")}`);
+    const skip = mountTmpfs(mnt, fault.opts);
+    if (skip) {
+      ctx.skip(skip);
+      return null;
+    }
+    return mnt;
+  };
+
+  test(`routerlab train on ${fault.name}: a located error naming the model folder, no model file`, (ctx) => {
+    const mnt = mounted("train", ctx);
+    if (!mnt) return;
+    try {
+      const models = path.join(mnt, "models");
+      const cfg = path.join(tmp, `knn-${fault.opts.replace(/\W/g, "")}.yaml`);
+      writeFileSync(
+        cfg,
+        [
+          "data: { dataset: mt-bench, split: { testFraction: 0.2, stratifyBy: none } }",
+          "routing: { setting: binary, weak: mistralai/Mixtral-8x7B-Instruct-v0.1, strong: gpt-4-1106-preview }",
+          "router: { kind: knn, hyperparameters: { k: 5 } }",
+          "seed: 1",
+          `output: { dir: ${JSON.stringify(models)}, name: knn-mt }`,
+          "tracking: { enabled: false }",
+          "",
+        ].join("\n"),
+      );
+      const r = cli(["train", "--config", cfg]);
+      assertLocated(r, models, fault.error, /no file was written/);
+      assert.deepEqual(filesUnder(mnt), [], "nothing half-written is left");
+    } finally {
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab embed on ${fault.name}: a located error naming the .f32, the previous pair kept, no partial file`, (ctx) => {
+    const mnt = mounted("embed", ctx);
+    if (!mnt) return;
+    try {
+      const out = path.join(mnt, "emb", "mt.f32");
+      const embed = (limit: number) =>
+        cli([
+          "embed",
+          "mt-bench",
+          "--config",
+          path.join(projectRoot(), "configs", "embed.yaml"),
+          "--limit",
+          String(limit),
+          "--out",
+          out,
+        ]);
+      if (fault.opts.startsWith("ro")) {
+        assertLocated(embed(20), out, fault.error, /no file was written/);
+        assert.deepEqual(filesUnder(mnt), []);
+        return;
+      }
+      // one row (1.5 KiB and its sidecar) fits in 8 KiB; twenty rows (30 KiB) do not
+      const small = embed(1);
+      assert.equal(small.status, 0, small.out);
+      const before = filesUnder(mnt).map((f) => [f, readFileSync(path.join(mnt, f), "latin1")]);
+      assert.deepEqual(
+        before.map(([f]) => f),
+        ["emb/mt.f32", "emb/mt.json"],
+      );
+      assertLocated(embed(20), out, fault.error, /the previous file is kept unchanged/);
+      assert.deepEqual(
+        filesUnder(mnt).map((f) => [f, readFileSync(path.join(mnt, f), "latin1")]),
+        before,
+        "the previous .f32 and sidecar are kept byte for byte, and no temp file is left",
+      );
+    } finally {
+      unmount(mnt);
+    }
+  });
+}
