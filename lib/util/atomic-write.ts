@@ -92,7 +92,11 @@ export function writePoint(): void {
 const FULL = new Set(["ENOSPC", "EDQUOT"]);
 const READ_ONLY = new Set(["EROFS", "EACCES", "EPERM"]);
 
-function writeError(e: unknown, target: string, kept: string): Error {
+/**
+ * The located error of a failed write: names `target`, says disk full or read-only and what was kept (`kept`, e.g.
+ * "no file was written"). A RouterlabError passes through unchanged.
+ */
+export function writeError(e: unknown, target: string, kept: string): Error {
   if (e instanceof RouterlabError) return e;
   const code = (e as NodeJS.ErrnoException).code ?? "";
   const why = FULL.has(code)
@@ -179,7 +183,8 @@ function writeNewFile(file: string, bytes: Uint8Array, mode: number): void {
  * mkdir -p; on a read-only filesystem node reports ENOENT for a recursive mkdir, so the nearest existing
  * ancestor is asked whether it is writable and its error (EROFS, EACCES) is reported instead.
  */
-function ensureDir(dir: string): void {
+/** mkdir -p; on a read-only or missing ancestor it throws that ancestor's access error (not Node's ENOENT). */
+export function ensureDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {

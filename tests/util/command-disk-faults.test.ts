@@ -6,6 +6,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { projectRoot } from "../../lib/util/paths";
 import { DISK_FAULTS, filesUnder, mountTmpfs, pathRe, unmount } from "../support/tmpfs";
+import { runCli, startSim, writeModelsFile } from "../oracle/support";
 
 /**
  * Issue 15: the commands that write (train, embed, ...) on a full disk (8 KiB tmpfs) and a read-only folder give a
@@ -109,6 +110,57 @@ for (const fault of DISK_FAULTS) {
         before,
         "the previous .f32 and sidecar are kept byte for byte, and no temp file is left",
       );
+    } finally {
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab oracle on ${fault.name}: a located error naming the output folder, none of the five files`, async (ctx) => {
+    const mnt = mounted("oracle", ctx);
+    if (!mnt) return;
+    const sim = await startSim();
+    try {
+      const dir = mkdtempSync(path.join(tmp, "oracle-"));
+      const models = writeModelsFile(dir, sim.url);
+      const cfg = path.join(dir, "oracle.yaml");
+      writeFileSync(
+        cfg,
+        [
+          "data: { source: simpleqa, split: { seed: 42, testFraction: 0.2 }, limit: 6, sampleSeed: 3 }",
+          "models: { weak: weak, strong: strong, grader: grader, judge: judge }",
+          "concurrency: 4",
+          "",
+        ].join("\n"),
+      );
+      const out = path.join(mnt, "oracle-out");
+      const args = ["oracle", "--config", cfg, "--models", models, "--out", out];
+      const r = await runCli([...args, "--cache-dir", path.join(dir, "cache"), "--tracking-uri", "journal"], {
+        env: { ROUTERLAB_TRACKING_DIR: path.join(dir, "journal"), ROUTERLAB_QUIET: "1" },
+      });
+      assertLocated({ status: r.code, out: r.stdout + r.stderr }, out, fault.error, /no file was written/);
+      assert.deepEqual(filesUnder(mnt), [], "nothing half-written is left");
+    } finally {
+      await sim.close();
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab collect on ${fault.name}: a located error naming the dataset folder at start, no lock or segment left`, (ctx) => {
+    const mnt = mounted("collect", ctx);
+    if (!mnt) return;
+    try {
+      // a receiver's first files (lock, index) fit in 8 KiB: fill the disk first
+      const full = !fault.opts.startsWith("ro");
+      if (full) assert.throws(() => writeFileSync(path.join(mnt, "fill"), Buffer.alloc(16 * 1024)), /ENOSPC/);
+      const leftBefore = filesUnder(mnt);
+      const ds = path.join(mnt, "ds");
+      const r = spawnSync(
+        process.execPath,
+        [path.join(projectRoot(), "bin", "routerlab.js"), "collect", "--out", ds, "--port", "0"],
+        { env: { ...process.env, ROUTERLAB_QUIET: "1" }, encoding: "utf8", timeout: 60_000 },
+      );
+      assertLocated({ status: r.status, out: r.stdout + r.stderr }, ds, fault.error, /no file was written/);
+      assert.deepEqual(filesUnder(mnt), leftBefore, "no lock, segment or index is left");
     } finally {
       unmount(mnt);
     }
