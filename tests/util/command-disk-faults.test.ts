@@ -6,7 +6,11 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { projectRoot } from "../../lib/util/paths";
 import { DISK_FAULTS, filesUnder, mountTmpfs, pathRe, unmount } from "../support/tmpfs";
-import { runCli, startSim, writeModelsFile } from "../oracle/support";
+import { sendOtlpJson } from "../../lib/collect/client";
+import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
+import { CollectStore } from "../../lib/collect/store";
+import { simulateTraffic } from "../../lib/traffic/simulate";
+import { runCli, simpleqaRows, startSim, writeModelsFile } from "../oracle/support";
 
 /**
  * Issue 15: the commands that write (train, embed, ...) on a full disk (8 KiB tmpfs) and a read-only folder give a
@@ -162,6 +166,65 @@ for (const fault of DISK_FAULTS) {
       assertLocated({ status: r.status, out: r.stdout + r.stderr }, ds, fault.error, /no file was written/);
       assert.deepEqual(filesUnder(mnt), leftBefore, "no lock, segment or index is left");
     } finally {
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab label-traffic on ${fault.name}: a located error naming the output folder, neither file`, async (ctx) => {
+    const mnt = mounted("label", ctx);
+    if (!mnt) return;
+    const sim = await startSim();
+    try {
+      const dir = mkdtempSync(path.join(tmp, "label-"));
+      const qa = simpleqaRows().slice(0, 12);
+      const traffic = simulateTraffic(
+        {
+          requests: 12,
+          queries: qa.map((r) => r.problem),
+          driftAt: null,
+          errorRate: 0,
+          answer: (i, q) =>
+            i % 2 === 0 ? `It is ${qa.find((r) => r.problem === q)!.answer}.` : "It is Zanzibar.",
+        },
+        25,
+      );
+      const dataset = path.join(dir, "traffic");
+      const store = await CollectStore.open(dataset, { segmentBytes: 1 << 26 });
+      const receiver = await startCollectServer({
+        host: "127.0.0.1",
+        port: 0,
+        store,
+        limits: DEFAULT_LIMITS,
+      });
+      try {
+        await sendOtlpJson(`${receiver.url}/v1/traces`, traffic.bodies);
+      } finally {
+        await receiver.close();
+        await store.close();
+      }
+      const out = path.join(mnt, "labels-out");
+      const config = path.join(dir, "label-traffic.yaml");
+      writeFileSync(
+        config,
+        [
+          `dataset: ${dataset}`,
+          `models: ${writeModelsFile(dir, sim.url)}`,
+          "judge: judge",
+          "tiers:",
+          "  weak: { gateway: openai/gpt-4o-mini, served: [openai/gpt-4o-mini], model: weak }",
+          "  strong: { gateway: openai/gpt-4o, served: [openai/gpt-4o], model: strong }",
+          "seed: 4",
+          `output: { dir: ${out} }`,
+          "",
+        ].join("\n"),
+      );
+      const r = await runCli(["label-traffic", "--config", config, "--cache-dir", path.join(dir, "cache")], {
+        env: { ROUTERLAB_QUIET: "1" },
+      });
+      assertLocated({ status: r.code, out: r.stdout + r.stderr }, out, fault.error, /no file was written/);
+      assert.deepEqual(filesUnder(mnt), [], "nothing half-written is left");
+    } finally {
+      await sim.close();
       unmount(mnt);
     }
   });
