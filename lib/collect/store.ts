@@ -13,6 +13,7 @@
 import {
   closeSync,
   constants,
+  existsSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
@@ -27,7 +28,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open as openAsync } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { fsyncDir, writeFileAtomic } from "../util/atomic-write";
+import { ensureDir, fsyncDir, writeError, writeFileAtomic } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import type { BatchCounts, BatchRecord } from "./records";
 import { addCounts, BatchCountsSchema, emptyCounts } from "./records";
@@ -163,7 +164,13 @@ function takeLock(dir: string): void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o644);
-      writeAll(fd, Buffer.from(String(process.pid)));
+      try {
+        writeAll(fd, Buffer.from(String(process.pid)));
+      } catch (e) {
+        closeSync(fd);
+        rmSync(file, { force: true });
+        throw e;
+      }
       closeSync(fd);
       return;
     } catch (e) {
@@ -209,7 +216,18 @@ export class CollectStore {
 
   /** Opens (creating when missing) a dataset directory for writing: lock, recovery of torn tails, index. */
   static async open(dir: string, opts: StoreOptions): Promise<CollectStore> {
-    const abs = realDir(dir, true);
+    const target = path.resolve(dir);
+    const kept = existsSync(target) ? "the dataset's files are kept unchanged" : "no file was written";
+    try {
+      ensureDir(target);
+      return await CollectStore.openDir(realDir(target, false), opts);
+    } catch (e) {
+      // a full or read-only disk: the located error (path, cause, what was kept) instead of a raw stack
+      throw writeError(e, target, kept);
+    }
+  }
+
+  private static async openDir(abs: string, opts: StoreOptions): Promise<CollectStore> {
     takeLock(abs);
     try {
       const index = readIndex(abs);
@@ -355,8 +373,17 @@ export class CollectStore {
       0o644,
     );
     this.segments.push({ file, bytes: 0, batches: 0, closed: false, counts: emptyCounts() });
-    fsyncDir(this.dir);
-    writeIndexAtomic(this.dir, this.index());
+    try {
+      fsyncDir(this.dir);
+      writeIndexAtomic(this.dir, this.index());
+    } catch (e) {
+      // the new segment holds nothing yet: remove it rather than leave an empty file next to the old index
+      await this.handle.close();
+      this.handle = null;
+      this.segments.pop();
+      rmSync(path.join(this.dir, file), { force: true });
+      throw e;
+    }
   }
 
   private async rotate(): Promise<void> {

@@ -1,13 +1,5 @@
 /** Embedding jobs: the queries of a bundled dataset or a .jsonl/.txt file, streamed through the cache into a .f32 matrix. */
-import {
-  closeSync,
-  createReadStream,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  renameSync,
-  writeSync,
-} from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { z } from "zod";
@@ -17,7 +9,8 @@ import { createEmbedder } from "./embedder";
 import { embedStream } from "./pipeline";
 import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
-import { fsyncDir, openNewFile, tempPathFor, writeFileAtomic } from "../util/atomic-write";
+import { openStreamedFile } from "../util/atomic-write";
+import type { StreamedFile } from "../util/atomic-write";
 import { outDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 
@@ -165,9 +158,14 @@ export async function runEmbed(
   const out = path.resolve(
     o.out ?? path.join(outDir(), "embeddings", `${name}.${embedder.spec.precision}.f32`),
   );
-  mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = tempPathFor(out);
-  const fd = openNewFile(tmp);
+  const f32 = openStreamedFile(out);
+  let sidecar: StreamedFile;
+  try {
+    sidecar = openStreamedFile(out.replace(/\.f32$/, "") + ".json");
+  } catch (e) {
+    f32.abort();
+    throw e;
+  }
   const bar = progressBar(`embed ${name}`, total ?? 0, "texts");
   const started = Date.now();
   try {
@@ -176,11 +174,7 @@ export async function runEmbed(
       cacheDir: cfg.cache.dir ?? undefined,
       chunkSize: cfg.cache.chunkSize,
       source: data,
-      onRows: (m) => {
-        const b = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-        let w = 0;
-        while (w < b.length) w += writeSync(fd, b, w, b.length - w);
-      },
+      onRows: (m) => f32.write(new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength)),
       onProgress: (() => {
         let last = 0;
         return (done: number) => {
@@ -190,37 +184,33 @@ export async function runEmbed(
       })(),
     });
     bar.stop();
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, out);
-    fsyncDir(path.dirname(out));
-    const sidecar = out.replace(/\.f32$/, "") + ".json";
-    writeFileAtomic(
-      sidecar,
-      JSON.stringify(
-        {
-          source: data,
-          spec: embedder.spec,
-          rows: report.rows,
-          dim: embedder.spec.dim,
-          dtype: "float32",
-          layout: "row-major, little-endian",
-          cache: { hits: report.hits, misses: report.misses },
-          seconds: (Date.now() - started) / 1000,
-          rowIds: ids.slice(0, report.rows),
-        },
-        null,
-        1,
-      ) + "\n",
+    sidecar.write(
+      Buffer.from(
+        JSON.stringify(
+          {
+            source: data,
+            spec: embedder.spec,
+            rows: report.rows,
+            dim: embedder.spec.dim,
+            dtype: "float32",
+            layout: "row-major, little-endian",
+            cache: { hits: report.hits, misses: report.misses },
+            seconds: (Date.now() - started) / 1000,
+            rowIds: ids.slice(0, report.rows),
+          },
+          null,
+          1,
+        ) + "\n",
+      ),
     );
+    // every byte of both files is on disk before either is renamed: a full disk keeps the previous pair
+    f32.commit();
+    sidecar.commit();
     return { out, rows: report.rows, hits: report.hits, misses: report.misses };
   } catch (e) {
     bar.stop();
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
+    f32.abort();
+    sidecar.abort();
     throw e;
   } finally {
     await embedder.dispose();

@@ -20,7 +20,7 @@ import { parseManifest } from "./manifest";
 import type { PublishResult } from "./publish-dir";
 import { publishToDir } from "./publish-dir";
 import { assertRescores } from "./rescore";
-import { safeJoin, writeFileAtomic } from "../util/atomic-write";
+import { safeJoin, writeFileAtomic, writePoint } from "../util/atomic-write";
 import { env } from "../util/env";
 import { parseWith } from "../util/zod-error";
 
@@ -29,6 +29,7 @@ import { parseWith } from "../util/zod-error";
  *   models/<router>/<version>/            immutable: served file, companion JSON, manifest.json, routerlab/provenance.json
  *   models/<router>/current/              a copy of the promoted version (the gateway's LLMROUTER_MODEL_S3_KEY)
  *   models/<router>/CURRENT.pointer       {version, previous, ...}: changed only by a conditional write
+ *   models/<router>/CURRENT.copied        {version, served_sha256}: written once current/ holds that version whole
  *   models/<router>/audit/<time>-<id>     one object per promotion or rollback (append-only)
  */
 
@@ -36,6 +37,8 @@ export interface Store {
   s3: S3Client;
   bucket: string;
   prefix: string;
+  /** Test/fault hook, called before every S3 write or delete with its key (a throw stops the run there). */
+  beforeWrite?: (key: string) => void;
 }
 
 export function storeFromEnv(bucket: string, prefix = "", env: NodeJS.ProcessEnv = process.env): Store {
@@ -114,6 +117,8 @@ async function put(
   body: Uint8Array,
   cond?: { ifMatch?: string; ifNoneMatch?: "*" },
 ): Promise<void> {
+  writePoint();
+  st.beforeWrite?.(k);
   await st.s3.send(
     new PutObjectCommand({
       Bucket: st.bucket,
@@ -180,7 +185,6 @@ async function listVersionFiles(st: Store, router: string, version: string): Pro
 async function copyToCurrent(
   st: Store,
   router: string,
-  version: string,
   files: readonly BundleFile[],
   manifest: Buffer,
 ): Promise<void> {
@@ -191,9 +195,79 @@ async function copyToCurrent(
   // or a startup download of the prefix would copy them next to the new ones.
   const keep = new Set([MANIFEST_NAME, ...files.map((f) => f.name)]);
   for (const name of await listVersionFiles(st, router, "current"))
-    if (!keep.has(name))
-      await st.s3.send(new DeleteObjectCommand({ Bucket: st.bucket, Key: key(st, router, "current", name) }));
-  void version;
+    if (!keep.has(name)) {
+      const k = key(st, router, "current", name);
+      writePoint();
+      st.beforeWrite?.(k);
+      await st.s3.send(new DeleteObjectCommand({ Bucket: st.bucket, Key: k }));
+    }
+}
+
+/** A version's bundle from its immutable folder, every artifact checked against the manifest's hash. */
+async function loadVersion(
+  st: Store,
+  router: string,
+  version: string,
+): Promise<{ files: BundleFile[]; manifest: Buffer }> {
+  const mKey = key(st, router, version, MANIFEST_NAME);
+  const got = await getBytes(st, mKey);
+  if (!got) throw new RouterlabError(`version ${version} of '${router}' does not exist`);
+  const m = parseManifest(got.bytes.toString("utf8"), `s3://${st.bucket}/${mKey}`);
+  const servedIdx = Math.max(
+    0,
+    m.artifacts.findIndex((a) => a.tags?.includes("served")),
+  );
+  const files: BundleFile[] = [];
+  for (const [i, a] of m.artifacts.entries()) {
+    const f = await getBytes(st, key(st, router, version, path.basename(a.path)));
+    if (!f || sha256Hex(f.bytes) !== a.sha256)
+      throw new RouterlabError(
+        `version ${version}: ${a.path} is missing or does not match its manifest hash`,
+      );
+    files.push({ name: path.basename(a.path), bytes: f.bytes, served: i === servedIdx });
+  }
+  return { files, manifest: got.bytes };
+}
+
+const CopiedSchema = z.object({ version: z.string(), served_sha256: z.string() });
+
+/**
+ * Makes `current/` a whole copy of the version the pointer names. S3 has no multi-object rename and the gateway
+ * downloads the `current/` prefix directly, so the pointer is the journal: it is written first, `CURRENT.copied`
+ * last, and until they agree every promote and rollback first copies the pointer's
+ * version into `current/` again. A copy that lost a race (the marker changed under it) starts over. Returns whether
+ * `current/` was rewritten.
+ */
+export async function completeCurrent(st: Store, router: string): Promise<boolean> {
+  const markerKey = key(st, router, "CURRENT.copied");
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const cur = await readPointer(st, router);
+    if (!cur) return false;
+    const marker = await getBytes(st, markerKey);
+    if (marker) {
+      const done = parseWith(CopiedSchema, JSON.parse(marker.bytes.toString("utf8")), {
+        file: `s3://${st.bucket}/${markerKey}`,
+        jsonPath: "$",
+      });
+      if (done.version === cur.pointer.version && done.served_sha256 === cur.pointer.served_sha256)
+        return attempt > 0;
+    }
+    const { files, manifest } = await loadVersion(st, router, cur.pointer.version);
+    await copyToCurrent(st, router, files, manifest);
+    const body = Buffer.from(
+      JSON.stringify({ version: cur.pointer.version, served_sha256: cur.pointer.served_sha256 }, null, 2),
+    );
+    try {
+      await put(st, markerKey, body, marker ? { ifMatch: marker.etag } : { ifNoneMatch: "*" });
+    } catch (e) {
+      if (status(e) !== 412 && status(e) !== 409)
+        throw new RouterlabError(
+          `S3 write of s3://${st.bucket}/${markerKey} failed; the next promote or rollback copies version ` +
+            `${cur.pointer.version} into current/ again: ${errorMessage(e)}`,
+        );
+    }
+  }
+  throw new ConcurrentPromotionError(router);
 }
 
 async function appendAudit(st: Store, ev: AuditEvent): Promise<string> {
@@ -299,6 +373,8 @@ export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResu
   checkName("version", version);
   if (version === "current" || version === "audit")
     throw new RouterlabError(`version name '${version}' is reserved`);
+  // 0. a promote or rollback killed while copying into current/ is completed before anything else
+  await completeCurrent(st, o.router);
   // 1. the immutable version folder (create-only; an identical retry is accepted)
   const all: [string, Buffer][] = [
     ...files.map((f) => [f.name, f.bytes] as [string, Buffer]),
@@ -344,8 +420,8 @@ export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResu
   };
   await writePointer(st, o.router, pointer, cur?.etag);
   await o.onStep?.("pointer-written");
-  // 3. the winner updates current/, the audit log and the registry
-  await copyToCurrent(st, o.router, version, files, manifest);
+  // 3. the winner updates current/ (whatever the pointer names by then), the audit log and the registry
+  await completeCurrent(st, o.router);
   const audit = await appendAudit(st, {
     action: "promote",
     router: o.router,
@@ -393,30 +469,13 @@ export interface RollbackOptions {
 }
 
 export async function rollback(st: Store, o: RollbackOptions): Promise<PromoteResult> {
+  await completeCurrent(st, o.router);
   const cur = await readPointer(st, o.router);
   if (!cur) throw new RouterlabError(`'${o.router}' has never been promoted; nothing to roll back`);
   const target = o.to ?? cur.pointer.previous;
   if (!target) throw new RouterlabError(`'${o.router}' has no previous version; name one with --to`);
   checkName("version", target);
-  const names = await listVersionFiles(st, o.router, target);
-  if (!names.includes(MANIFEST_NAME))
-    throw new RouterlabError(`version ${target} of '${o.router}' does not exist`);
-  const mBytes = (await getBytes(st, key(st, o.router, target, MANIFEST_NAME)))!.bytes;
-  const m = parseManifest(
-    mBytes.toString("utf8"),
-    `s3://${st.bucket}/${key(st, o.router, target, MANIFEST_NAME)}`,
-  );
-  const servedIdx = Math.max(
-    0,
-    m.artifacts.findIndex((a) => a.tags?.includes("served")),
-  );
-  const files: BundleFile[] = [];
-  for (const [i, a] of m.artifacts.entries()) {
-    const got = await getBytes(st, key(st, o.router, target, path.basename(a.path)));
-    if (!got || sha256Hex(got.bytes) !== a.sha256)
-      throw new RouterlabError(`version ${target}: ${a.path} is missing or does not match its manifest hash`);
-    files.push({ name: path.basename(a.path), bytes: got.bytes, served: i === servedIdx });
-  }
+  const { files, manifest: mBytes } = await loadVersion(st, o.router, target);
   assertRescores(files, mBytes, `version ${target} of '${o.router}'`);
   const served = files.find((f) => f.served)!;
   let targetMlflow: string | null = null;
@@ -439,7 +498,7 @@ export async function rollback(st: Store, o: RollbackOptions): Promise<PromoteRe
     previous_mlflow_version: cur.pointer.mlflow_version ?? null,
   };
   await writePointer(st, o.router, pointer, cur.etag);
-  await copyToCurrent(st, o.router, target, files, mBytes);
+  await completeCurrent(st, o.router);
   const audit = await appendAudit(st, {
     action: "rollback",
     router: o.router,

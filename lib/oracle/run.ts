@@ -38,8 +38,8 @@ import {
   sftRows,
   SftRowSchema,
   toJsonl,
-  writeFileAtomic,
 } from "./outputs";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import type { GradedRow, JudgedRow, OracleRow } from "./outputs";
 
 export interface OracleModels {
@@ -434,7 +434,8 @@ async function finish(
     routingDuplicatesSkipped: routing.duplicatesSkipped,
     files,
   };
-  // Serialise (and validate) everything before the first write, then rename each file into place.
+  // Serialise (and validate) everything before the first write; the five files appear together (one file set), so a
+  // full disk or a kill keeps the previous set whole.
   const texts: [string, string][] = [
     [files.dataset, toJsonl(rows, OracleRowSchema, "oracle dataset")],
     [files.routing, toJsonl(routing.rows, RoutingRowSchema, "routing")],
@@ -442,7 +443,10 @@ async function finish(
     [files.dpo, toJsonl(dpoRows(rows, config.dpo), DpoRowSchema, "dpo")],
     [files.summary, JSON.stringify(summary, null, 2) + "\n"],
   ];
-  for (const [f, t] of texts) writeFileAtomic(f, t);
+  writeFileSetAtomic(
+    outDir,
+    texts.map(([f, t]) => ({ name: path.basename(f), data: t })),
+  );
 
   const matrixText = matrix
     ? formatMatrix(matrix, config.labels, { weak: opts.models.weak, strong: opts.models.strong })

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { endianness } from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -7,7 +7,7 @@ import { EmbeddingSpecSchema } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import { parseWith } from "../util/zod-error";
 
 /**
@@ -122,9 +122,11 @@ export function saveRouterState(state: RouterState, base: string): { json: strin
     bin: { file: path.basename(binPath), bytes: bin.length, sha256: sha256Hex(bin) },
     tensors: entries,
   };
-  mkdirSync(path.dirname(path.resolve(jsonPath)), { recursive: true });
-  writeFileAtomic(binPath, bin);
-  writeFileAtomic(jsonPath, stableStringify(file));
+  // the pair appears together (the JSON names the .bin's hash): a full disk or a kill keeps the previous pair
+  writeFileSetAtomic(path.dirname(path.resolve(jsonPath)), [
+    { name: path.basename(binPath), data: bin },
+    { name: path.basename(jsonPath), data: stableStringify(file) },
+  ]);
   return { json: jsonPath, bin: binPath };
 }
 

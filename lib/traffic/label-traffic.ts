@@ -8,7 +8,8 @@ import { z } from "zod";
 import { collectedRoutingRows, readCollected } from "../collect/read";
 import type { LlmClient } from "../llm/types";
 import type { RoutingRow } from "../oracle/outputs";
-import { RoutingRowSchema, toJsonl, writeFileAtomic } from "../oracle/outputs";
+import { RoutingRowSchema, toJsonl } from "../oracle/outputs";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import type { Side } from "../oracle/judge";
 import { loadYamlConfig } from "../util/config";
 import { progressBar } from "../util/progress";
@@ -155,8 +156,11 @@ export async function runLabelTraffic(
   const outDir = path.resolve(opts.baseDir, config.output.dir);
   const routingFile = path.join(outDir, "routing.jsonl");
   const labelsFile = path.join(outDir, "labels.jsonl");
-  writeFileAtomic(routingFile, toJsonl(routing, RoutingRowSchema, "routing"));
-  writeFileAtomic(labelsFile, result.rows.map((l) => JSON.stringify(l) + "\n").join(""));
+  // the pair appears together: a full disk or a kill keeps the previous pair
+  writeFileSetAtomic(outDir, [
+    { name: path.basename(routingFile), data: toJsonl(routing, RoutingRowSchema, "routing") },
+    { name: path.basename(labelsFile), data: result.rows.map((l) => JSON.stringify(l) + "\n").join("") },
+  ]);
   return {
     outDir,
     routingFile,

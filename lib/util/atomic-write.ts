@@ -78,10 +78,10 @@ let writePoints = 0;
 
 /**
  * Counts a write point; with ROUTERLAB_TEST_KILL_AT_WRITE=N the process SIGKILLs itself at the N-th one. The
- * points are: half-way through each temporary file, after each rename into place, and between the two renames
- * of a folder swap.
+ * points are: half-way through each temporary file, after each rename into place, between the two renames
+ * of a folder swap, and before each S3 put or delete (lib/export/s3-store.ts).
  */
-function writePoint(): void {
+export function writePoint(): void {
   writePoints++;
   const at = env().ROUTERLAB_TEST_KILL_AT_WRITE;
   if (at !== undefined && writePoints === at) process.kill(process.pid, "SIGKILL");
@@ -92,7 +92,11 @@ function writePoint(): void {
 const FULL = new Set(["ENOSPC", "EDQUOT"]);
 const READ_ONLY = new Set(["EROFS", "EACCES", "EPERM"]);
 
-function writeError(e: unknown, target: string, kept: string): Error {
+/**
+ * The located error of a failed write: names `target`, says disk full or read-only and what was kept (`kept`, e.g.
+ * "no file was written"). A RouterlabError passes through unchanged.
+ */
+export function writeError(e: unknown, target: string, kept: string): Error {
   if (e instanceof RouterlabError) return e;
   const code = (e as NodeJS.ErrnoException).code ?? "";
   const why = FULL.has(code)
@@ -179,7 +183,8 @@ function writeNewFile(file: string, bytes: Uint8Array, mode: number): void {
  * mkdir -p; on a read-only filesystem node reports ENOENT for a recursive mkdir, so the nearest existing
  * ancestor is asked whether it is writable and its error (EROFS, EACCES) is reported instead.
  */
-function ensureDir(dir: string): void {
+/** mkdir -p; on a read-only or missing ancestor it throws that ancestor's access error (not Node's ENOENT). */
+export function ensureDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -225,6 +230,72 @@ export function writeFileAtomic(file: string, data: FileData, opts: { mode?: num
     if (tmp !== undefined) rmSync(tmp, { force: true });
     throw writeError(e, file, kept);
   }
+}
+
+/** An output written in pieces (too large to hold whole) to a temp file beside its target; see `openStreamedFile`. */
+export interface StreamedFile {
+  write(bytes: Uint8Array): void;
+  /** fsync, rename into place, fsync of the folder. */
+  commit(): void;
+  /** Removes the temp file (after a failure elsewhere); the target stays as it was. */
+  abort(): void;
+}
+
+/**
+ * Opens a streamed output: pieces go to a temp file in the target's folder, `commit` renames it over the target.
+ * Any failure removes the temp file and throws the same located error as `writeFileAtomic` (path, disk full or
+ * read-only, what was kept).
+ */
+export function openStreamedFile(target: string, opts: { mode?: number } = {}): StreamedFile {
+  const dir = path.dirname(target);
+  const kept = keptWhat(target, "file");
+  let tmp: string | undefined;
+  let fd: number | undefined;
+  const abort = (): void => {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+      fd = undefined;
+    }
+    if (tmp !== undefined) rmSync(tmp, { force: true });
+    tmp = undefined;
+  };
+  const guard = (step: () => void): void => {
+    try {
+      step();
+    } catch (e) {
+      abort();
+      throw writeError(e, target, kept);
+    }
+  };
+  guard(() => {
+    ensureDir(dir);
+    refuseSymlink(target);
+    tmp = tempName(target, "tmp");
+    fd = openNewFile(tmp, opts.mode ?? 0o644);
+  });
+  return {
+    write: (bytes) =>
+      guard(() => {
+        let w = 0;
+        while (w < bytes.length) w += writeSync(fd!, bytes, w, bytes.length - w);
+      }),
+    commit: () =>
+      guard(() => {
+        fsyncSync(fd!);
+        closeSync(fd!);
+        fd = undefined;
+        refuseSymlink(target);
+        renameSync(tmp!, target);
+        tmp = undefined;
+        writePoint();
+        fsyncDir(dir);
+      }),
+    abort,
+  };
 }
 
 /** `JSON.stringify(value, null, 2)` plus a final newline, written atomically. */
