@@ -22,7 +22,7 @@ import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter, parseHyperparameters } from "./define";
 import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
@@ -105,17 +105,11 @@ export function centroidIsComplex(
   return confidence < CENTROID_MARGIN || c > s;
 }
 
-export class CentroidRouter implements Router {
+export class CentroidRouter extends Estimator<CentroidHyperparameters, Fitted> implements Router {
   readonly kind = "centroid";
-  readonly hp: CentroidHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof CentroidHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters(this.kind, CentroidHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("centroid", CentroidHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {

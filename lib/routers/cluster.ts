@@ -16,7 +16,7 @@ import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter } from "./define";
 import { normalizeRows } from "./knn";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
@@ -160,17 +160,11 @@ function clusterMeans(
   return out;
 }
 
-export class ClusterRouter implements Router {
+export class ClusterRouter extends Estimator<ClusterHyperparameters, Fitted> implements Router {
   readonly kind = "cluster";
-  readonly hp: ClusterHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof ClusterHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters("cluster", ClusterHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("cluster", ClusterHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {

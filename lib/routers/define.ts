@@ -78,3 +78,22 @@ export function defineRouter<H>(entry: RouterEntry<H>): RegisteredRouter {
     fromState: (state) => entry.fromState(state),
   };
 }
+
+/**
+ * The part every estimator-style router shares: hyperparameters validated by its kind's schema at construction,
+ * and the fitted state `fit` sets (undefined until then; `requireFitted` in checks.ts turns that into the one
+ * not-fitted error).
+ */
+export abstract class Estimator<H extends Record<string, unknown>, F> {
+  abstract readonly kind: string;
+  readonly hp: H;
+  protected fitted: F | undefined;
+
+  protected constructor(kind: string, schema: z.ZodType<H>, raw: unknown) {
+    this.hp = parseHyperparameters(kind, schema, raw);
+  }
+
+  get hyperparameters(): Record<string, unknown> {
+    return { ...this.hp };
+  }
+}

@@ -12,7 +12,7 @@ import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, parseStateMeta } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter, parseHyperparameters } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const EloHyperparametersSchema = z.strictObject({
@@ -44,17 +44,11 @@ interface Fitted {
   elo: z.infer<typeof EloMetaSchema>;
 }
 
-export class EloRouter implements Router {
+export class EloRouter extends Estimator<EloHyperparameters, Fitted> implements Router {
   readonly kind = "elo";
-  readonly hp: EloHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof EloHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters(this.kind, EloHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("elo", EloHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {

@@ -14,7 +14,7 @@ import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter, parseHyperparameters } from "./define";
 import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 import { sigmoid } from "../util/logistic";
@@ -36,17 +36,11 @@ interface Fitted {
   converged: boolean;
 }
 
-export class LogregRouter implements Router {
+export class LogregRouter extends Estimator<LogregHyperparameters, Fitted> implements Router {
   readonly kind = "logreg";
-  readonly hp: LogregHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof LogregHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters(this.kind, LogregHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("logreg", LogregHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {

@@ -17,7 +17,7 @@ import { createRng } from "../util/random";
 import type { RegisteredRouter } from "./define";
 import { checkQueries, checkTraining, requireFitted } from "./checks";
 import { parseStateMeta } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter } from "./define";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
 import { EpochMetricsSchema, initialTensor, normalInit, splitRows, uniformInit } from "./nn/common";
 import type { MfWeights } from "./nn/gateway";
@@ -138,17 +138,11 @@ interface Fitted {
 /** Largest size of the seeded Gaussian table the training noise is drawn from (random offsets per row and step). */
 const NOISE_TABLE = 1 << 22;
 
-export class MfRouter implements Router {
+export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Router {
   readonly kind = "mf";
-  readonly hp: MfHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof MfHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters("mf", MfHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("mf", MfHyperparametersSchema, hp);
   }
 
   get history(): readonly EpochMetrics[] {

@@ -33,7 +33,7 @@ import { tfReady } from "./nn/tf";
 import type { RegisteredRouter } from "./define";
 import { checkQueries, checkTraining, requireFitted, resolveModels } from "./checks";
 import { parseStateMeta } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const MlpHyperparametersSchema = z.strictObject({
@@ -92,17 +92,11 @@ interface Fitted {
   qualityHead: boolean;
 }
 
-export class MlpRouter implements Router {
+export class MlpRouter extends Estimator<MlpHyperparameters, Fitted> implements Router {
   readonly kind = "mlp";
-  readonly hp: MlpHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof MlpHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters("mlp", MlpHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("mlp", MlpHyperparametersSchema, hp);
   }
 
   /** Per-epoch metrics of the last fit. */

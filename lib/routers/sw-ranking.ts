@@ -21,7 +21,7 @@ import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter, parseHyperparameters } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const SwRankingHyperparametersSchema = z.strictObject({
@@ -79,17 +79,11 @@ export function similarityWeights(
   return w;
 }
 
-export class SwRankingRouter implements Router {
+export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted> implements Router {
   readonly kind = "sw-ranking";
-  readonly hp: SwRankingHyperparameters;
-  private fitted: Fitted | undefined;
 
   constructor(hp: z.input<typeof SwRankingHyperparametersSchema> = {}) {
-    this.hp = parseHyperparameters(this.kind, SwRankingHyperparametersSchema, hp);
-  }
-
-  get hyperparameters(): Record<string, unknown> {
-    return { ...this.hp };
+    super("sw-ranking", SwRankingHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
