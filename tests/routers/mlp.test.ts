@@ -26,6 +26,18 @@ function maxAbsDiff(a: ArrayLike<number>, b: readonly (readonly number[])[]): nu
   return worst;
 }
 
+/** The two engines trained the same model: every tensor and every epoch's loss within 1e-5. */
+function assertSameTraining(ort: MlpRouter, js: MlpRouter): void {
+  for (const [key, t] of Object.entries(ort.state().tensors)) {
+    const other = js.state().tensors[key]!.data;
+    let worst = 0;
+    t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
+    assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
+  }
+  assert.equal(ort.history.length, js.history.length);
+  ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
+}
+
 describe("MLP router", () => {
   it("learns separable clusters and reports per-epoch metrics", async () => {
     const { X, labels } = clusters(700, 24, 3, 1);
@@ -185,13 +197,7 @@ describe("MLP router", () => {
     assert.equal(ort.state().meta.backend, "ort");
     assert.equal(js.state().meta.backend, "js");
     assert.equal(ort.history.length, 4);
-    for (const [key, t] of Object.entries(ort.state().tensors)) {
-      const other = js.state().tensors[key]!.data;
-      let worst = 0;
-      t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
-      assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
-    }
-    ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
+    assertSameTraining(ort, js);
   });
 
   for (const activation of ["tanh", "logistic", "identity"] as const)
@@ -212,13 +218,7 @@ describe("MLP router", () => {
       };
       const ort = await fit("ort");
       const js = await fit("js");
-      for (const [key, t] of Object.entries(ort.state().tensors)) {
-        const other = js.state().tensors[key]!.data;
-        let worst = 0;
-        t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
-        assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
-      }
-      ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
+      assertSameTraining(ort, js);
       assert.ok(ort.history[2]!.loss < ort.history[0]!.loss, "the loss went down");
     });
 
@@ -236,13 +236,7 @@ describe("MLP router", () => {
     const ort = await fit("ort");
     const js = await fit("js");
     assert.equal(ort.state().meta.head, "quality");
-    for (const [key, t] of Object.entries(ort.state().tensors)) {
-      const other = js.state().tensors[key]!.data;
-      let worst = 0;
-      t.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - other[i]!))));
-      assert.ok(worst < 1e-5, `${key}: ort vs js max |diff| ${worst}`);
-    }
-    ort.history.forEach((h, i) => assert.ok(Math.abs(h.loss - js.history[i]!.loss) < 1e-5));
+    assertSameTraining(ort, js);
     assert.ok(ort.history[2]!.loss < ort.history[0]!.loss, "the loss went down");
   });
 
