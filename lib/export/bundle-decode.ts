@@ -7,7 +7,8 @@
  * the gateway's own loader in Python (`pickle.load` + `predict`), since pickles cannot be read without it.
  * Export formats (lib/export/formats) name theirs as `rescore` (the centroid files' decoder is in centroid-npy.ts).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic-write";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -194,8 +195,7 @@ export function decidePickle(kind: string, files: readonly BundleFile[], X: Embe
   const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-rescore-"));
   try {
     const p = path.join(tmp, served.name);
-    // a private mkdtemp folder read by one child and removed below: a plain write is enough (see writeProbes)
-    writeFileSync(p, served.bytes);
+    writeFileAtomic(p, served.bytes);
     return gatewayDecisions(kind, p, X);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -9,7 +9,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import type { Socket } from "node:net";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { writeFileAtomic } from "../util/atomic-write";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -174,7 +175,7 @@ async function runStep<T>(
   const script = path.join(projectRoot(), ENCODER_STEP);
   try {
     const req = path.join(dir, "request.json");
-    writeFileSync(req, JSON.stringify({ ...request, ...files(dir) }));
+    writeFileAtomic(req, JSON.stringify({ ...request, ...files(dir) }));
     const { line, stderr } = await worker.ask(req);
     let json: unknown;
     try {
@@ -302,7 +303,7 @@ export class EncoderRouter implements Router {
       ScoreReply,
       (dir) => {
         const file = path.join(dir, "tensors.bin");
-        writeFileSync(file, littleEndianBytes(f.names.map((name) => f.tensors[name]!.data)));
+        writeFileAtomic(file, littleEndianBytes(f.names.map((name) => f.tensors[name]!.data)));
         return { tensors: file, out: path.join(dir, "p.bin") };
       },
       (dir) => (p = readFloat64LE(readFileSync(path.join(dir, "p.bin")))),
