@@ -239,6 +239,7 @@ export function singleModelPoints(quality: Float64Array, cost: Float64Array, nMo
  * resample's counts; all ones = the plain test set). `policies[r]` lists router r's decisions (model index per
  * query): its own argmax and one per λ of its sweep. Each router's AIQ is over the hull of its points plus the
  * cheapest single model, on the common interval of `commonInterval`; `zero` is the Zero router's AIQ on it.
+ * When every point costs the same the interval is empty and every AIQ is NaN.
  */
 export function multiAiqs(
   quality: Float64Array,
@@ -279,6 +280,8 @@ export function multiAiqs(
   const cheapest = singles.reduce((a, b) => (b.cost < a.cost ? b : a));
   const routerPoints = policies.map((ps) => [cheapest, ...ps.map(pointOf)]);
   const interval = commonInterval(singles, routerPoints);
+  // Every model and router costs the same on these rows (a tiny resample can do this): AIQ is undefined there.
+  if (!(interval.cMax > interval.cMin)) return { zero: NaN, routers: policies.map(() => NaN), interval };
   return {
     zero: aiq(zeroRouter(singles), interval),
     routers: routerPoints.map((pts) => aiq(pts, interval)),
@@ -288,6 +291,8 @@ export function multiAiqs(
 
 export interface AiqBootstrap {
   readonly resamples: number;
+  /** Resamples left out because every model cost the same on them (no AIQ interval); 0 on any real data. */
+  readonly degenerate: number;
   readonly seed: number;
   readonly level: number;
   readonly zero: { lo: number; hi: number };
@@ -314,10 +319,15 @@ export function bootstrapAiq(
   const counts = new Int32Array(n);
   const zero: number[] = [];
   const per = policies.map(() => ({ aiq: [] as number[], diff: [] as number[] }));
+  let degenerate = 0;
   for (let b = 0; b < resamples; b++) {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[rng.int(n)]!++;
     const r = multiAiqs(quality, cost, nModels, policies, counts);
+    if (Number.isNaN(r.zero)) {
+      degenerate++;
+      continue;
+    }
     zero.push(r.zero);
     r.routers.forEach((a, j) => {
       per[j]!.aiq.push(a);
@@ -327,6 +337,7 @@ export function bootstrapAiq(
   const z = percentileInterval(zero, level);
   return {
     resamples,
+    degenerate,
     seed,
     level,
     zero: z,

@@ -80,9 +80,13 @@ function expand(c: Case): Case {
   };
 }
 
+/**
+ * The single models' mean costs differ (by more than rounding: costs are multiples of 1e-6 over at most 36 rows, so a
+ * real difference is at least ~2.8e-8, while two summation orders of equal means differ by ~1e-21).
+ */
 const nonEmpty = (c: Case): boolean => {
   const s = singleModelPoints(c.quality, c.cost, c.M).map((p) => p.cost);
-  return Math.max(...s) > Math.min(...s);
+  return Math.max(...s) - Math.min(...s) > 1e-12;
 };
 
 describe("multi-model AIQ from decisions", () => {
@@ -114,6 +118,18 @@ describe("multi-model AIQ from decisions", () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("is NaN when every model and router costs the same (empty interval), and the bootstrap leaves such resamples out", () => {
+    // Weighted [1, 1, 2]: model 0 costs (1 + 3 + 2·2)/4 = 2, model 1 costs 2 on every row.
+    const quality = Float64Array.of(1, 0, 0, 1, 1, 0);
+    const cost = Float64Array.from([1, 2, 3, 2, 2, 2], (v) => v * 1e-6);
+    const policies = [[Int32Array.of(0, 1, 0)]];
+    const r = multiAiqs(quality, cost, 2, policies, [1, 1, 2]);
+    assert.ok(Number.isNaN(r.zero) && Number.isNaN(r.routers[0]!));
+    const b = bootstrapAiq(quality, cost, 2, policies, 200, 5);
+    assert.ok(b.degenerate > 0 && b.degenerate < 200, `degenerate resamples ${b.degenerate}`);
+    assert.ok(Number.isFinite(b.zero.lo) && Number.isFinite(b.routers[0]!.hi));
   });
 });
 
