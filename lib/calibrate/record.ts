@@ -2,13 +2,12 @@
  * The calibration record: what `routerlab calibrate` logs and what export consumes (the threshold to
  * bake into the artifact, with its target, intervals and the fingerprint of the data it came from).
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import type { CalibrationResult, DriftCheck, HoldoutCheck, Realised } from "./calibrate";
 import { writeFileAtomic } from "../util/atomic-write";
-import { parseWith } from "../util/zod-error";
+import { readJson } from "../util/read-files";
 
 const interval = z.object({ lo: z.number().nullable(), hi: z.number().nullable() });
 const realised = z.object({
@@ -141,11 +140,5 @@ export function saveRecord(file: string, record: CalibrationRecord): void {
 
 /** Reads and validates a calibration record; errors name the file and the JSON path. */
 export function loadRecord(file: string): CalibrationRecord {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new RouterlabError(`cannot read calibration record: ${(e as Error).message}`, { file });
-  }
-  return parseWith(CalibrationRecordSchema, value, { file, jsonPath: "$" });
+  return readJson(file, CalibrationRecordSchema, "calibration record");
 }

@@ -15,6 +15,7 @@ import { RouterlabError } from "../util/errors";
 import { outDir } from "../util/paths";
 import { RunStatusSchema } from "./schemas";
 import { parseWith } from "../util/zod-error";
+import { readJson } from "../util/read-files";
 import { env } from "../util/env";
 
 /**
@@ -97,13 +98,7 @@ export function decodeMetricValue(v: number | string): number {
 
 export function readRunMeta(runDir: string): RunMeta {
   const file = path.join(runDir, "run.json");
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new RouterlabError(`cannot read run journal: ${(e as Error).message}`, { file });
-  }
-  return parseWith(RunMetaSchema, json, { file, jsonPath: "$" });
+  return readJson(file, RunMetaSchema, "run journal");
 }
 
 /**

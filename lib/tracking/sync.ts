@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,7 @@ import { redactString } from "./redact";
 import type { S3Options } from "./s3";
 import { parseS3Uri, S3ArtifactStore, s3OptionsFromEnv } from "./s3";
 import { writeFileAtomic } from "../util/atomic-write";
-import { parseWith } from "../util/zod-error";
+import { readJson } from "../util/read-files";
 
 /** Tag on every server run that links it to its local journal run (makes run creation idempotent). */
 export const LOCAL_RUN_TAG = "routerlab.local_run_id";
@@ -42,13 +42,7 @@ export function syncStateFile(runDir: string, server: string): string {
 export function loadSyncState(runDir: string, server: string): SyncState {
   const file = syncStateFile(runDir, server);
   if (!existsSync(file)) return { server: redactString(server), ackedSeq: 0 };
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new RouterlabError(`cannot read sync state: ${(e as Error).message}`, { file });
-  }
-  return parseWith(SyncStateSchema, json, { file, jsonPath: "$" });
+  return readJson(file, SyncStateSchema, "sync state");
 }
 
 /** One unit of work: a log-batch, an input, an artifact, a registration or the run's end. */

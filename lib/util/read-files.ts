@@ -4,13 +4,13 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "./errors";
 import { parseWith } from "./zod-error";
 
-/** A whole JSON file checked by `schema`; errors name the file and JSON path. */
-export function readJson<S extends z.ZodType>(file: string, schema: S): z.infer<S> {
+/** A whole JSON file checked by `schema`; errors name the file and JSON path (and `what` the file holds). */
+export function readJson<S extends z.ZodType>(file: string, schema: S, what = "JSON"): z.infer<S> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw new RouterlabError(`cannot read JSON: ${(e as Error).message}`, { file });
+    throw new RouterlabError(`cannot read ${what}: ${(e as Error).message}`, { file });
   }
   return parseWith(schema, raw, { file, jsonPath: "$" });
 }
