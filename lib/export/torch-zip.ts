@@ -146,6 +146,30 @@ interface ZipRecord {
 const DOS_TIME = 0;
 const DOS_DATE = 0x21; // 1980-01-01: fixed, so the same weights give the same bytes (and hash)
 
+/**
+ * The fields a local header (at 4) and its central directory entry (at 6) share, in the same order: version
+ * needed, flags, method STORED, time, date, CRC-32, sizes, name and extra-field lengths.
+ */
+function writeEntryFields(
+  b: Buffer,
+  at: number,
+  crc: number,
+  size: number,
+  nameLength: number,
+  extraLength: number,
+): void {
+  b.writeUInt16LE(20, at);
+  b.writeUInt16LE(0, at + 2);
+  b.writeUInt16LE(0, at + 4);
+  b.writeUInt16LE(DOS_TIME, at + 6);
+  b.writeUInt16LE(DOS_DATE, at + 8);
+  b.writeUInt32LE(crc, at + 10);
+  b.writeUInt32LE(size, at + 14);
+  b.writeUInt32LE(size, at + 18);
+  b.writeUInt16LE(nameLength, at + 22);
+  b.writeUInt16LE(extraLength, at + 24);
+}
+
 export function storedZip(records: readonly ZipRecord[], align = 64): Buffer {
   const out: Buffer[] = [];
   const central: Buffer[] = [];
@@ -160,29 +184,11 @@ export function storedZip(records: readonly ZipRecord[], align = 64): Buffer {
     extra.writeUInt16LE(pad, 2);
     const h = Buffer.alloc(30);
     h.writeUInt32LE(0x04034b50, 0);
-    h.writeUInt16LE(20, 4);
-    h.writeUInt16LE(0, 6);
-    h.writeUInt16LE(0, 8);
-    h.writeUInt16LE(DOS_TIME, 10);
-    h.writeUInt16LE(DOS_DATE, 12);
-    h.writeUInt32LE(crc, 14);
-    h.writeUInt32LE(r.data.length, 18);
-    h.writeUInt32LE(r.data.length, 22);
-    h.writeUInt16LE(name.length, 26);
-    h.writeUInt16LE(extra.length, 28);
+    writeEntryFields(h, 4, crc, r.data.length, name.length, extra.length);
     const c = Buffer.alloc(46);
     c.writeUInt32LE(0x02014b50, 0);
-    c.writeUInt16LE(20, 4);
-    c.writeUInt16LE(20, 6);
-    c.writeUInt16LE(0, 8);
-    c.writeUInt16LE(0, 10);
-    c.writeUInt16LE(DOS_TIME, 12);
-    c.writeUInt16LE(DOS_DATE, 14);
-    c.writeUInt32LE(crc, 16);
-    c.writeUInt32LE(r.data.length, 20);
-    c.writeUInt32LE(r.data.length, 24);
-    c.writeUInt16LE(name.length, 28);
-    c.writeUInt16LE(0, 30);
+    c.writeUInt16LE(20, 4); // version made by
+    writeEntryFields(c, 6, crc, r.data.length, name.length, 0);
     c.writeUInt16LE(0, 32);
     c.writeUInt16LE(0, 34);
     c.writeUInt16LE(0, 36);
