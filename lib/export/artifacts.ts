@@ -214,15 +214,20 @@ export interface BundleFile {
   readonly served: boolean;
 }
 
+/** A torch bundle: the companion JSON beside the served `.pt` it describes. */
+function torchBundle(stem: string, companion: Buffer, state: StateDict): BundleFile[] {
+  return [
+    { name: `${stem}.json`, bytes: companion, served: false },
+    { name: `${stem}.pt`, bytes: writeTorchStateDict(state), served: true },
+  ];
+}
+
 export function mlpBundle(
   m: MlpWeights,
   stem = "router",
   metadata: Record<string, JsonValue> = {},
 ): BundleFile[] {
-  return [
-    { name: `${stem}.json`, bytes: mlpCompanion(m, metadata), served: false },
-    { name: `${stem}.pt`, bytes: writeTorchStateDict(mlpStateDict(m)), served: true },
-  ];
+  return torchBundle(stem, mlpCompanion(m, metadata), mlpStateDict(m));
 }
 
 export function mfBundle(
@@ -230,10 +235,7 @@ export function mfBundle(
   stem = "router",
   metadata: Record<string, JsonValue> = {},
 ): BundleFile[] {
-  return [
-    { name: `${stem}.json`, bytes: mfCompanion(m, metadata), served: false },
-    { name: `${stem}.pt`, bytes: writeTorchStateDict(mfStateDict(m)), served: true },
-  ];
+  return torchBundle(stem, mfCompanion(m, metadata), mfStateDict(m));
 }
 
 export function eloBundle(
