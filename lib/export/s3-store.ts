@@ -355,6 +355,42 @@ function who(w?: string): string {
   return w ?? env().ROUTERLAB_USER ?? process.env.USER ?? os.userInfo().username;
 }
 
+/** The pointer a promote or rollback writes: `version` (serving `served`) replaces what `cur` names. */
+function nextPointer(
+  o: { router: string; who?: string; why: string },
+  action: Pointer["action"],
+  version: string,
+  served: { name: string; sha256: string },
+  cur: Pointer | undefined,
+  mlflowVersion: string | null,
+): Pointer {
+  return {
+    router: o.router,
+    version,
+    previous: cur?.version ?? null,
+    served: served.name,
+    served_sha256: served.sha256,
+    changed_at: new Date().toISOString(),
+    by: who(o.who),
+    why: o.why,
+    action,
+    mlflow_version: mlflowVersion,
+    previous_mlflow_version: cur?.mlflow_version ?? null,
+  };
+}
+
+function auditEvent(p: Pointer): AuditEvent {
+  return {
+    action: p.action,
+    router: p.router,
+    who: p.by,
+    when: p.changed_at,
+    from: p.previous,
+    to: p.version,
+    why: p.why,
+  };
+}
+
 export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResult> {
   checkName("router name", o.router);
   const report = verifyBundleDir(o.bundleDir, o.verifyKey ? { key: o.verifyKey } : {});
@@ -405,32 +441,19 @@ export async function promote(st: Store, o: PromoteOptions): Promise<PromoteResu
   // 2. the pointer, conditionally
   const cur = await readPointer(st, o.router);
   await o.onStep?.("before-pointer");
-  const pointer: Pointer = {
-    router: o.router,
+  const pointer = nextPointer(
+    o,
+    "promote",
     version,
-    previous: cur?.pointer.version ?? null,
-    served: served.name,
-    served_sha256: servedSha,
-    changed_at: new Date().toISOString(),
-    by: who(o.who),
-    why: o.why,
-    action: "promote",
-    mlflow_version: null,
-    previous_mlflow_version: cur?.pointer.mlflow_version ?? null,
-  };
+    { name: served.name, sha256: servedSha },
+    cur?.pointer,
+    null,
+  );
   await writePointer(st, o.router, pointer, cur?.etag);
   await o.onStep?.("pointer-written");
   // 3. the winner updates current/ (whatever the pointer names by then), the audit log and the registry
   await completeCurrent(st, o.router);
-  const audit = await appendAudit(st, {
-    action: "promote",
-    router: o.router,
-    who: pointer.by,
-    when: pointer.changed_at,
-    from: pointer.previous,
-    to: version,
-    why: o.why,
-  });
+  const audit = await appendAudit(st, auditEvent(pointer));
   let mlflowVersion: string | null = null;
   if (o.registry) {
     mlflowVersion = await o.registry.register(
@@ -484,30 +507,11 @@ export async function rollback(st: Store, o: RollbackOptions): Promise<PromoteRe
       o.router,
       `s3://${st.bucket}/${key(st, o.router, target)}/`,
     );
-  const pointer: Pointer = {
-    router: o.router,
-    version: target,
-    previous: cur.pointer.version,
-    served: served.name,
-    served_sha256: sha256Hex(served.bytes),
-    changed_at: new Date().toISOString(),
-    by: who(o.who),
-    why: o.why,
-    action: "rollback",
-    mlflow_version: targetMlflow,
-    previous_mlflow_version: cur.pointer.mlflow_version ?? null,
-  };
+  const servedRef = { name: served.name, sha256: sha256Hex(served.bytes) };
+  const pointer = nextPointer(o, "rollback", target, servedRef, cur.pointer, targetMlflow);
   await writePointer(st, o.router, pointer, cur.etag);
   await completeCurrent(st, o.router);
-  const audit = await appendAudit(st, {
-    action: "rollback",
-    router: o.router,
-    who: pointer.by,
-    when: pointer.changed_at,
-    from: cur.pointer.version,
-    to: target,
-    why: o.why,
-  });
+  const audit = await appendAudit(st, auditEvent(pointer));
   if (o.registry && targetMlflow) {
     await o.registry.setAliases(o.router, targetMlflow, cur.pointer.mlflow_version ?? null);
     await o.registry.tag(o.router, targetMlflow, auditTags(pointer));
