@@ -118,10 +118,15 @@ function looksPem(b: Buffer): boolean {
   return b.toString("latin1").includes("-----BEGIN");
 }
 
+/** Key bytes as given: PEM text or raw 32 bytes as they are, anything else read as base64. */
+function keyBytes(material: Buffer | string): Buffer {
+  const b = typeof material === "string" ? Buffer.from(material, "utf8") : material;
+  return !looksPem(b) && b.length !== 32 ? Buffer.from(b.toString("utf8").trim(), "base64") : b;
+}
+
 /** Ed25519 private key from raw 32 bytes, PEM (PKCS#8) text, or base64 of either. */
 export function ed25519PrivateKey(material: Buffer | string): KeyObject {
-  let b = typeof material === "string" ? Buffer.from(material, "utf8") : material;
-  if (!looksPem(b) && b.length !== 32) b = Buffer.from(b.toString("utf8").trim(), "base64");
+  const b = keyBytes(material);
   if (looksPem(b)) return createPrivateKey({ key: b.toString("utf8"), format: "pem" });
   if (b.length !== 32)
     throw new RouterlabError("Ed25519 private key must be 32 raw bytes, PEM, or base64 of either");
@@ -130,8 +135,7 @@ export function ed25519PrivateKey(material: Buffer | string): KeyObject {
 
 /** Ed25519 public key the way the gateway accepts it: raw 32 bytes or PEM SPKI (optionally base64 of either). */
 export function ed25519PublicKey(material: Buffer | string): KeyObject {
-  let b = typeof material === "string" ? Buffer.from(material, "utf8") : material;
-  if (!looksPem(b) && b.length !== 32) b = Buffer.from(b.toString("utf8").trim(), "base64");
+  const b = keyBytes(material);
   if (looksPem(b)) return createPublicKey({ key: b.toString("utf8"), format: "pem" });
   if (b.length !== 32)
     throw new RouterlabError("Ed25519 public key must be 32 raw bytes or PEM SubjectPublicKeyInfo");
