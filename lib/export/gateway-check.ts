@@ -1,12 +1,12 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { projectRoot, venvPython } from "../util/paths";
+import { venvPython } from "../util/paths";
 import type { ExportKind } from "./artifacts";
+import { runPythonStep } from "./python-step";
 
 /**
  * Runs python/steps/gateway_load_check.py in the project's Python environment: it loads an artifact exactly the way the
@@ -19,25 +19,11 @@ const ManifestOut = z.object({ ok: z.boolean(), error: z.string().nullable() });
 const ErrorOut = z.strictObject({ error: z.string() });
 
 function runScript(input: object, python = venvPython()): unknown {
-  const script = path.join(projectRoot(), "python", "steps", "gateway_load_check.py");
-  const r = spawnSync(python, [script], {
+  const parsed = runPythonStep(python, "gateway_load_check.py", [], {
     input: JSON.stringify(input),
-    encoding: "utf8",
     maxBuffer: 1 << 28,
+    hint: "create the project's Python environment with scripts/setup-python.sh (or set ROUTERLAB_PYTHON)",
   });
-  if (r.error) {
-    throw new RouterlabError(
-      `cannot run ${python}: ${r.error.message}`,
-      undefined,
-      "create the project's Python environment with scripts/setup-python.sh (or set ROUTERLAB_PYTHON)",
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(r.stdout.trim().split("\n").pop() ?? "");
-  } catch {
-    throw new RouterlabError(`gateway_load_check.py failed (exit ${r.status}): ${r.stderr.slice(-2000)}`);
-  }
   const err = ErrorOut.safeParse(parsed);
   if (err.success) throw new RouterlabError(`gateway_load_check.py: ${err.data.error}`);
   return parsed;

@@ -7,6 +7,7 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { cacheDir, projectRoot } from "../util/paths";
 import { writeProbes } from "./gateway-check";
+import { runPythonStep } from "./python-step";
 import { env } from "../util/env";
 
 /**
@@ -285,16 +286,9 @@ export function runSklearnExport(r: SklearnExportRequest): SklearnStepResult {
       }),
     );
     mkdirSync(path.dirname(path.resolve(r.out)), { recursive: true });
-    const script = path.join(projectRoot(), "python", "steps", "export_sklearn.py");
-    const p = spawnSync(python, [script, reqFile], { encoding: "utf8", maxBuffer: 1 << 26 });
-    if (p.error) throw new RouterlabError(`cannot run ${python}: ${p.error.message}`);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(p.stdout.trim().split("\n").pop() ?? "");
-    } catch {
-      throw new RouterlabError(`export_sklearn.py failed (exit ${p.status}): ${p.stderr.slice(-2000)}`);
-    }
-    const res = StepResult.parse(parsed);
+    const res = StepResult.parse(
+      runPythonStep(python, "export_sklearn.py", [reqFile], { maxBuffer: 1 << 26 }),
+    );
     if (!res.ok) {
       const first = res.first
         ? ` (first: query ${res.first.index}, routerlab '${res.first.routerlab}', scikit-learn '${res.first.sklearn}')`
