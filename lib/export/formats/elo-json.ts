@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { RouterlabError } from "../../util/errors";
 import { eloBundle } from "../artifacts";
 import { decideEloFiles } from "../bundle-decode";
 import { eloDecide } from "../gateway-scoring";
+import { requireMeta } from "./state";
 import type { ExportFormat } from "./types";
 
 const EloMeta = z.object({ ratings: z.record(z.string(), z.number()) });
@@ -22,13 +22,14 @@ export const eloJsonFormat: ExportFormat = {
   },
   rescore: decideEloFiles,
   build(state, ctx) {
-    const meta = EloMeta.safeParse(state.meta);
-    if (!meta.success)
-      throw new RouterlabError("an ELO export needs meta.ratings (model -> rating)", {
-        file: ctx.where,
-        field: "meta.ratings",
-      });
-    const ratings = Object.entries(meta.data.ratings);
+    const meta = requireMeta(
+      state,
+      EloMeta,
+      ctx.where,
+      "meta.ratings",
+      "an ELO export needs meta.ratings (model -> rating)",
+    );
+    const ratings = Object.entries(meta.ratings);
     const winner = eloDecide(ratings);
     return {
       files: eloBundle(ratings, `${ctx.stem}.json`),

@@ -7,6 +7,7 @@ import type { RouterState } from "../../routers/types";
 import { RouterlabError } from "../../util/errors";
 import { decidePickle } from "../bundle-decode";
 import { runSklearnExport, type SklearnEstimator } from "../sklearn-step";
+import { requireMeta } from "./state";
 import type { ExportFormat, FormatContext } from "./types";
 
 /**
@@ -41,12 +42,13 @@ function sklearnFormat(f: SklearnFlavour): ExportFormat {
     operatingPoint: { refusal: f.operatingPointRefusal },
     rescore: (files, X) => decidePickle(f.estimator, files, X),
     build(state, ctx) {
-      const models = Models.safeParse(state.meta);
-      if (!models.success)
-        throw new RouterlabError("router state has no meta.models", {
-          file: ctx.where,
-          field: "meta.models",
-        });
+      const { models } = requireMeta(
+        state,
+        Models,
+        ctx.where,
+        "meta.models",
+        "router state has no meta.models",
+      );
       const train = f.trainingRows(state, ctx);
       if (train.X.rows !== train.labels.length)
         throw new RouterlabError(`${train.X.rows} training embeddings but ${train.labels.length} labels`, {
@@ -60,7 +62,7 @@ function sklearnFormat(f: SklearnFlavour): ExportFormat {
         hyperparameters: f.hyperparameters(state),
         probes: ctx.evalX,
         expected: ctx.expected,
-        classOrder: models.data.models,
+        classOrder: models,
         out,
         versions: ctx.sklearnVersions,
         log: ctx.log,

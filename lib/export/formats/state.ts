@@ -5,6 +5,19 @@ import { RouterlabError } from "../../util/errors";
 import { activationOf } from "../artifacts";
 import type { LinearLayer, MfWeights, MlpWeights } from "../gateway-scoring";
 
+/** `state.meta` checked by `schema`; otherwise `message`, naming the model file and the meta `field` it needs. */
+export function requireMeta<T>(
+  state: RouterState,
+  schema: z.ZodType<T>,
+  where: string,
+  field: string,
+  message: string,
+): T {
+  const meta = schema.safeParse(state.meta);
+  if (!meta.success) throw new RouterlabError(message, { file: where, field });
+  return meta.data;
+}
+
 function tensor(state: RouterState, name: string, where: string): Float32Array {
   const t = state.tensors[name];
   if (!t) throw new RouterlabError(`router state has no tensor '${name}'`, { file: where, field: name });
