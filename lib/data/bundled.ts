@@ -36,8 +36,16 @@ function matrix(n: number, m: number): Float64Array {
 
 const routellmPrice = (model: string) => ROUTELLM_PRICES[model]!;
 
-/** MMLU outcomes (14,037 prompts after decontamination): quality 0/1, groups = subject. */
-export function mmluRoutingFromRows(rows: readonly MmluRow[]): RoutingData {
+/**
+ * RouteLLM weak/strong outcome rows: quality 0/1 per model, cost from RouteLLM prices with input tokens
+ * estimated from the prompt and `outputTokens(row, model index)` output tokens.
+ */
+function weakStrongRouting<R extends Pick<MmluRow, "id" | "prompt" | "weakCorrect" | "strongCorrect">>(
+  name: string,
+  rows: readonly R[],
+  outputTokens: (r: R, j: number) => number,
+  group: (r: R) => string,
+): RoutingData {
   const models = [...ROUTELLM_MODELS];
   const quality = matrix(rows.length, 2);
   const cost = matrix(rows.length, 2);
@@ -45,42 +53,38 @@ export function mmluRoutingFromRows(rows: readonly MmluRow[]): RoutingData {
     const inTok = estimateTokens(r.prompt);
     quality[q * 2] = r.weakCorrect ? 1 : 0;
     quality[q * 2 + 1] = r.strongCorrect ? 1 : 0;
-    models.forEach((m, j) => (cost[q * 2 + j] = costUsd(routellmPrice(m), inTok, OUTPUT_TOKEN_ESTIMATES.mmlu)));
+    models.forEach((m, j) => (cost[q * 2 + j] = costUsd(routellmPrice(m), inTok, outputTokens(r, j))));
   });
   return {
-    name: "routellm-mmlu",
+    name,
     queryIds: rows.map((r) => r.id),
     queries: rows.map((r) => promptQueryText(r.prompt)),
     models,
     quality,
     cost,
-    groups: rows.map((r) => r.subject),
+    groups: rows.map(group),
     qualityScale: { min: 0, max: 1 },
   };
 }
 
+/** MMLU outcomes (14,037 prompts after decontamination): quality 0/1, groups = subject. */
+export function mmluRoutingFromRows(rows: readonly MmluRow[]): RoutingData {
+  return weakStrongRouting(
+    "routellm-mmlu",
+    rows,
+    () => OUTPUT_TOKEN_ESTIMATES.mmlu,
+    (r) => r.subject,
+  );
+}
+
 /** GSM8K outcomes (1,307 after decontamination): quality 0/1, output tokens estimated from each response. */
 export function gsm8kRoutingFromRows(rows: readonly Gsm8kRow[]): RoutingData {
-  const models = [ROUTELLM_WEAK, ROUTELLM_STRONG];
-  const quality = matrix(rows.length, 2);
-  const cost = matrix(rows.length, 2);
-  rows.forEach((r, q) => {
-    const inTok = estimateTokens(r.prompt);
-    quality[q * 2] = r.weakCorrect ? 1 : 0;
-    quality[q * 2 + 1] = r.strongCorrect ? 1 : 0;
-    cost[q * 2] = costUsd(routellmPrice(ROUTELLM_WEAK), inTok, estimateTokens(r.weakResponse));
-    cost[q * 2 + 1] = costUsd(routellmPrice(ROUTELLM_STRONG), inTok, estimateTokens(r.strongResponse));
-  });
-  return {
-    name: "routellm-gsm8k",
-    queryIds: rows.map((r) => r.id),
-    queries: rows.map((r) => promptQueryText(r.prompt)),
-    models,
-    quality,
-    cost,
-    groups: rows.map(() => "gsm8k"),
-    qualityScale: { min: 0, max: 1 },
-  };
+  return weakStrongRouting(
+    "routellm-gsm8k",
+    rows,
+    (r, j) => estimateTokens(j === 0 ? r.weakResponse : r.strongResponse),
+    () => "gsm8k",
+  );
 }
 
 /**
