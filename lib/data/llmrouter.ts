@@ -2,7 +2,7 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { parsePythonLiteral, PythonLiteralError } from "./python-literal";
 import type { Loaded, LoadOptions, LoadReport } from "./load";
-import { guardRow, jsonArrayRows, LoadTracker, nestedTooDeep, parseRow, rawJson, readJsonDocument, readJsonLines, RowError, TOO_DEEP } from "./load";
+import { guardedJsonLines, guardRow, jsonArrayRows, LoadTracker, nestedTooDeep, parseRow, rawJson, readJsonDocument, RowError, TOO_DEEP } from "./load";
 
 /** One dcrouter row: a question and every model's score on it (in [0,1]). */
 export interface DcrouterRow {
@@ -90,22 +90,18 @@ const QueryDataSchema = z.object({
 
 export function loadQueryData(file: string, opts: LoadOptions = {}): Loaded<QueryDataRow> {
   const tracker = new LoadTracker(file, "llmrouter-query-jsonl", opts);
-  const rows: QueryDataRow[] = [];
-  for (const l of readJsonLines(file, tracker, opts)) {
-    const row = guardRow(tracker, { line: l.line, raw: l.raw }, () => {
-      const v = parseRow(QueryDataSchema, l.value);
-      return {
-        line: l.line,
-        taskName: v.task_name,
-        query: v.query,
-        groundTruth: v.ground_truth,
-        metric: v.metric,
-        choices: v.choices ?? null,
-        taskId: v.task_id === null || v.task_id === undefined || v.task_id === "None" ? null : String(v.task_id),
-      };
-    });
-    if (row) rows.push(row);
-  }
+  const rows: QueryDataRow[] = guardedJsonLines(file, tracker, opts, (l) => {
+    const v = parseRow(QueryDataSchema, l.value);
+    return {
+      line: l.line,
+      taskName: v.task_name,
+      query: v.query,
+      groundTruth: v.ground_truth,
+      metric: v.metric,
+      choices: v.choices ?? null,
+      taskId: v.task_id === null || v.task_id === undefined || v.task_id === "None" ? null : String(v.task_id),
+    };
+  });
   const distinct = new Set(rows.map((r) => r.query)).size;
   if (distinct !== rows.length) tracker.warn(`${rows.length - distinct} repeated query text(s); the first row is used in joins`);
   return { rows, report: tracker.finish() };
@@ -213,37 +209,33 @@ const RoutingJsonlSchema = z
  */
 export function loadRoutingJsonl(file: string, opts: LoadOptions = {}): Loaded<RoutingJsonlRow> {
   const tracker = new LoadTracker(file, "llmrouter-routing-jsonl", opts);
-  const rows: RoutingJsonlRow[] = [];
   const seen = new Map<string, number>();
   const known = new Set(Object.keys(RoutingJsonlSchema.shape));
-  for (const l of readJsonLines(file, tracker, opts)) {
-    const row = guardRow(tracker, { line: l.line, raw: l.raw }, () => {
-      const v = parseRow(RoutingJsonlSchema, l.value);
-      if (v.query.trim() === "") throw new RowError("query", "empty query text (text-less routing decision)");
-      const key = `${v.query}\u0000${v.model_name}`;
-      const prev = seen.get(key);
-      if (prev !== undefined) throw new RowError("model_name", `duplicate (query, model_name) pair, first on line ${prev}`);
-      seen.set(key, l.line);
-      if (v.performance !== undefined && v.performance !== null && (v.performance < 0 || v.performance > 1))
-        throw new RowError("performance", `${v.performance} is outside [0, 1]`);
-      const extras: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) if (!known.has(k)) extras[k] = x;
-      const rt = v.response_time ?? (v.response_time_ms !== undefined && v.response_time_ms !== null ? v.response_time_ms / 1000 : null);
-      return {
-        line: l.line,
-        query: v.query,
-        modelName: v.model_name,
-        performance: v.performance === undefined ? 0.5 : v.performance,
-        embeddingId: v.embedding_id ?? null,
-        inputTokens: v.input_tokens ?? v.prompt_tokens ?? null,
-        outputTokens: v.output_tokens ?? v.completion_tokens ?? null,
-        responseTime: rt,
-        cost: v.cost ?? null,
-        extras,
-      };
-    });
-    if (row) rows.push(row);
-  }
+  const rows: RoutingJsonlRow[] = guardedJsonLines(file, tracker, opts, (l) => {
+    const v = parseRow(RoutingJsonlSchema, l.value);
+    if (v.query.trim() === "") throw new RowError("query", "empty query text (text-less routing decision)");
+    const key = `${v.query}\u0000${v.model_name}`;
+    const prev = seen.get(key);
+    if (prev !== undefined) throw new RowError("model_name", `duplicate (query, model_name) pair, first on line ${prev}`);
+    seen.set(key, l.line);
+    if (v.performance !== undefined && v.performance !== null && (v.performance < 0 || v.performance > 1))
+      throw new RowError("performance", `${v.performance} is outside [0, 1]`);
+    const extras: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) if (!known.has(k)) extras[k] = x;
+    const rt = v.response_time ?? (v.response_time_ms !== undefined && v.response_time_ms !== null ? v.response_time_ms / 1000 : null);
+    return {
+      line: l.line,
+      query: v.query,
+      modelName: v.model_name,
+      performance: v.performance === undefined ? 0.5 : v.performance,
+      embeddingId: v.embedding_id ?? null,
+      inputTokens: v.input_tokens ?? v.prompt_tokens ?? null,
+      outputTokens: v.output_tokens ?? v.completion_tokens ?? null,
+      responseTime: rt,
+      cost: v.cost ?? null,
+      extras,
+    };
+  });
   return { rows, report: tracker.finish() };
 }
 

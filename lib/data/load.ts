@@ -588,3 +588,18 @@ export function guardRow<T>(
     throw e;
   }
 }
+
+/** The rows of a JSON Lines file that `parse` accepts; a line where it throws a RowError is quarantined. */
+export function guardedJsonLines<T>(
+  file: string,
+  tracker: LoadTracker,
+  opts: LoadOptions,
+  parse: (l: JsonLine) => T,
+): T[] {
+  const out: T[] = [];
+  for (const l of readJsonLines(file, tracker, opts)) {
+    const v = guardRow(tracker, { line: l.line, raw: l.raw }, () => parse(l));
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}

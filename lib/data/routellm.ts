@@ -3,7 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import type { LoadOptions, LoadReport } from "./load";
-import { csvBool, guardRow, LoadTracker, parseRow, readCsv, readJsonLines, RowError } from "./load";
+import { csvBool, guardedJsonLines, guardRow, LoadTracker, parseRow, readCsv, RowError } from "./load";
 
 /** The two models of the RouteLLM outcome files. */
 export const ROUTELLM_WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1";
@@ -63,10 +63,8 @@ export function loadContaminated(
 ): { prompts: Set<string>; has: (prompt: string) => boolean; report: LoadReport } {
   const tracker = new LoadTracker(file, "routellm-contaminated-jsonl", opts);
   const prompts = new Set<string>();
-  for (const l of readJsonLines(file, tracker, opts)) {
-    const v = guardRow(tracker, { line: l.line, raw: l.raw }, () => parseRow(ContaminatedSchema, l.value));
-    if (v) prompts.add(v.eval_prompt);
-  }
+  for (const v of guardedJsonLines(file, tracker, opts, (l) => parseRow(ContaminatedSchema, l.value)))
+    prompts.add(v.eval_prompt);
   // Compare lengths first: hashing every (long, concatenated) prompt string is the slow part.
   const lengths = new Set([...prompts].map((p) => p.length));
   const has = (p: string) => lengths.has(p.length) && prompts.has(p);
@@ -208,14 +206,13 @@ export function loadMtBench(dir: string, opts: LoadOptions = {}): MtBenchLoad {
   const questions: MtBenchQuestion[] = [];
   const ids = new Set<number>();
   let removed = 0;
-  for (const l of readJsonLines(qFile, qt, opts)) {
-    const q = guardRow(qt, { line: l.line, raw: l.raw }, () => {
-      const v = parseRow(QuestionSchema, l.value);
-      if (ids.has(v.question_id)) throw new RowError("question_id", `duplicate id ${v.question_id}`);
-      ids.add(v.question_id);
-      return { questionId: v.question_id, category: v.category, turns: v.turns, line: l.line };
-    });
-    if (!q) continue;
+  const parsedQuestions = guardedJsonLines(qFile, qt, opts, (l) => {
+    const v = parseRow(QuestionSchema, l.value);
+    if (ids.has(v.question_id)) throw new RowError("question_id", `duplicate id ${v.question_id}`);
+    ids.add(v.question_id);
+    return { questionId: v.question_id, category: v.category, turns: v.turns, line: l.line };
+  });
+  for (const q of parsedQuestions) {
     if (contaminated.has(q.turns[0]!)) removed++;
     else questions.push(q);
   }
@@ -225,23 +222,22 @@ export function loadMtBench(dir: string, opts: LoadOptions = {}): MtBenchLoad {
   const judgements: MtBenchJudgement[] = [];
   const seen = new Set<string>();
   let droppedJudgements = 0;
-  for (const l of readJsonLines(jFile, jt, opts)) {
-    const j = guardRow(jt, { line: l.line, raw: l.raw }, () => {
-      const v = parseRow(JudgementSchema, l.value);
-      if (v.score < 1 || v.score > 10) throw new RowError("score", `${v.score} is outside 1-10 (judge failure?)`);
-      const key = `${v.question_id}\u0000${v.model}\u0000${v.turn}`;
-      if (seen.has(key)) throw new RowError("question_id", `duplicate judgement for ${v.question_id}/${v.model}/turn ${v.turn}`);
-      seen.add(key);
-      return {
-        questionId: v.question_id,
-        model: v.model,
-        turn: v.turn,
-        score: v.score,
-        judge: Array.isArray(v.judge) ? v.judge.join("/") : v.judge,
-        line: l.line,
-      };
-    });
-    if (!j) continue;
+  const parsedJudgements = guardedJsonLines(jFile, jt, opts, (l) => {
+    const v = parseRow(JudgementSchema, l.value);
+    if (v.score < 1 || v.score > 10) throw new RowError("score", `${v.score} is outside 1-10 (judge failure?)`);
+    const key = `${v.question_id}\u0000${v.model}\u0000${v.turn}`;
+    if (seen.has(key)) throw new RowError("question_id", `duplicate judgement for ${v.question_id}/${v.model}/turn ${v.turn}`);
+    seen.add(key);
+    return {
+      questionId: v.question_id,
+      model: v.model,
+      turn: v.turn,
+      score: v.score,
+      judge: Array.isArray(v.judge) ? v.judge.join("/") : v.judge,
+      line: l.line,
+    };
+  });
+  for (const j of parsedJudgements) {
     if (kept.has(j.questionId)) judgements.push(j);
     else droppedJudgements++;
   }
