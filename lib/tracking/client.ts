@@ -2,6 +2,7 @@ import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { encodeMetricValue } from "./journal";
 import { redactString } from "./redact";
 import type { Experiment, FileInfo, Metric, ModelVersion, Run, RunInfo, RunStatus } from "./schemas";
 import {
@@ -97,11 +98,22 @@ export interface MlflowClientOptions {
   timeoutMs?: number;
 }
 
-/** Encodes a metric value for MLflow's protobuf-JSON (NaN/Infinity as strings). */
-function encodeValue(v: number): number | string {
-  if (Number.isFinite(v)) return v;
-  if (Number.isNaN(v)) return "NaN";
-  return v > 0 ? "Infinity" : "-Infinity";
+/**
+ * Every item of a paged MLflow listing: `page(token)` fetches one page and its next-page token; pages are read
+ * until there is no next token or `max` items have come.
+ */
+async function allPages<T>(
+  page: (token: string | undefined) => Promise<readonly [readonly T[], string | undefined]>,
+  max = Infinity,
+): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const [items, next] = await page(token);
+    out.push(...items);
+    token = next || undefined;
+  } while (token && out.length < max);
+  return out;
 }
 
 function authHeaders(base: URL): Record<string, string> {
@@ -258,19 +270,15 @@ export class MlflowClient {
 
   /** All runs matching an MLflow filter string (pages through results). */
   async searchRuns(experimentIds: string[], filter = "", maxResults = 1000): Promise<Run[]> {
-    const out: Run[] = [];
-    let pageToken: string | undefined;
-    do {
+    return allPages(async (pageToken) => {
       const r = await this.request("POST", "runs/search", SearchRunsResponse, {
         experiment_ids: experimentIds,
         filter,
         max_results: Math.min(maxResults, 1000),
         ...(pageToken ? { page_token: pageToken } : {}),
       });
-      out.push(...r.runs);
-      pageToken = r.next_page_token || undefined;
-    } while (pageToken && out.length < maxResults);
-    return out;
+      return [r.runs, r.next_page_token];
+    }, maxResults);
   }
 
   // ---- logging -----------------------------------------------------------------------------
@@ -282,7 +290,7 @@ export class MlflowClient {
   ): Promise<void> {
     await this.request("POST", "runs/log-batch", EmptyResponse, {
       run_id: runId,
-      metrics: (batch.metrics ?? []).map((m) => ({ ...m, value: encodeValue(m.value) })),
+      metrics: (batch.metrics ?? []).map((m) => ({ ...m, value: encodeMetricValue(m.value) })),
       params: Object.entries(batch.params ?? {}).map(([key, value]) => ({ key, value })),
       tags: Object.entries(batch.tags ?? {}).map(([key, value]) => ({ key, value })),
     });
@@ -330,19 +338,15 @@ export class MlflowClient {
 
   /** Full history of one metric (pages through results). */
   async getMetricHistory(runId: string, key: string): Promise<Metric[]> {
-    const out: Metric[] = [];
-    let pageToken: string | undefined;
-    do {
+    return allPages(async (pageToken) => {
       const r = await this.request("GET", "metrics/get-history", MetricHistoryResponse, undefined, {
         run_id: runId,
         metric_key: key,
         max_results: 25000,
         page_token: pageToken,
       });
-      out.push(...r.metrics);
-      pageToken = r.next_page_token || undefined;
-    } while (pageToken);
-    return out;
+      return [r.metrics, r.next_page_token];
+    });
   }
 
   // ---- model registry (aliases, not stages) ------------------------------------------------
@@ -365,18 +369,14 @@ export class MlflowClient {
   }
 
   async searchModelVersions(filter: string): Promise<ModelVersion[]> {
-    const out: ModelVersion[] = [];
-    let pageToken: string | undefined;
-    do {
+    return allPages(async (pageToken) => {
       const r = await this.request("GET", "model-versions/search", SearchModelVersionsResponse, undefined, {
         filter,
         max_results: 200,
         page_token: pageToken,
       });
-      out.push(...r.model_versions);
-      pageToken = r.next_page_token || undefined;
-    } while (pageToken);
-    return out;
+      return [r.model_versions, r.next_page_token];
+    });
   }
 
   async setModelAlias(name: string, alias: string, version: string): Promise<void> {
