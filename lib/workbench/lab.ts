@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../util/atomic-write";
 import { env } from "../util/env";
 import { RouterlabError } from "../util/errors";
 import { outDir, projectRoot } from "../util/paths";
-import { httpGet, startOnFreePort, startServerProcess, type ServerProcess } from "./server-process";
+import { httpGet, startOnFreePort, type ServerProcess } from "./server-process";
 
 export interface LabOptions {
   /** Folder JupyterLab serves (default: the project's notebooks/). */
@@ -100,11 +100,11 @@ export async function startLab(opts: LabOptions = {}): Promise<RunningLab> {
       ...(opts.extraArgs ?? []),
     ];
     return {
-      server: startServerProcess(jupyter, args, {
-        logFile: path.join(state, "jupyterlab.log"),
-        env,
-        cwd: notebookDir,
-      }),
+      cmd: jupyter,
+      args,
+      logFile: path.join(state, "jupyterlab.log"),
+      env,
+      cwd: notebookDir,
       what: "JupyterLab",
       ready: async () => (await httpGet(`${base(port)}/api/status?token=${token}`))?.ok === true,
       timeoutMs: 120_000,

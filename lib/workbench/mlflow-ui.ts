@@ -13,7 +13,7 @@ import { syncRunDir } from "../tracking/sync";
 import { RouterlabError, errorMessage } from "../util/errors";
 import { outDir } from "../util/paths";
 import { projectVenv } from "./lab";
-import { httpGet, startOnFreePort, startServerProcess, type ServerProcess } from "./server-process";
+import { httpGet, startOnFreePort, type ServerProcess } from "./server-process";
 
 /** MLflow's own default port: tried first, so the journal's per-server sync cursors stay valid between starts. */
 export const MLFLOW_DEFAULT_PORT = 5000;
@@ -74,11 +74,11 @@ export async function startMlflowUi(opts: MlflowUiOptions = {}): Promise<Running
       `http://127.0.0.1:${port},http://localhost:${port}`,
     ];
     return {
-      server: startServerProcess(mlflow, args, {
-        logFile: path.join(dir, "mlflow-server.log"),
-        env,
-        cwd: dir,
-      }),
+      cmd: mlflow,
+      args,
+      logFile: path.join(dir, "mlflow-server.log"),
+      env,
+      cwd: dir,
       what: "the MLflow server",
       ready: async () => {
         if ((await httpGet(`${url(port)}/health`))?.ok !== true) return false;

@@ -184,9 +184,13 @@ export async function serveUntilInterrupted(server: ServerProcess, what: string)
   });
 }
 
-/** A server started on `port`, and how to tell that it serves. */
+/** How to start a server on `port` (`startServerProcess`), and how to tell that it serves. */
 export interface ServerLaunch {
-  server: ServerProcess;
+  cmd: string;
+  args: readonly string[];
+  logFile: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
   what: string;
   ready: () => Promise<boolean>;
   timeoutMs: number;
@@ -204,14 +208,15 @@ export async function startOnFreePort(
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await pickPort(attempt === 0 ? preferred : undefined);
     const l = launch(port);
+    const server = startServerProcess(l.cmd, l.args, l);
     try {
-      await waitUntilReady(l.server, l.what, l.ready, l.timeoutMs);
-      return { port, server: l.server };
+      await waitUntilReady(server, l.what, l.ready, l.timeoutMs);
+      return { port, server };
     } catch (e) {
       lastError = e;
       let exitedEarly = false;
-      await Promise.race([l.server.exited.then(() => (exitedEarly = true)), Promise.resolve()]);
-      await l.server.stop(3000);
+      await Promise.race([server.exited.then(() => (exitedEarly = true)), Promise.resolve()]);
+      await server.stop(3000);
       if (!exitedEarly) break;
     }
   }
