@@ -102,20 +102,20 @@ export function costQualityFigure(dataset: string, evals: readonly RouterEvaluat
   }));
   if (first) {
     const { qWeak, qStrong } = first.summary;
+    // all-weak and all-strong: the ends of the random router's line, and the single models' points
+    const ends = () => ({ x: [0, 100], y: [qWeak * 100, qStrong * 100] });
     traces.push({
       type: "scatter",
       mode: "lines",
       name: "random router / Zero router (APGR 0.5)",
-      x: [0, 100],
-      y: [qWeak * 100, qStrong * 100],
+      ...ends(),
       line: { dash: "dash", color: "gray" },
     });
     traces.push({
       type: "scatter",
       mode: "markers+text",
       name: "single models",
-      x: [0, 100],
-      y: [qWeak * 100, qStrong * 100],
+      ...ends(),
       text: ["all weak", "all strong"],
       textposition: "top center",
     });

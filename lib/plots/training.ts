@@ -21,31 +21,26 @@ export function trainingFigures(
       y: y.map((v) => v ?? Number.NaN),
     });
     const curve = (
-      title: string,
+      what: string,
       train: (e: EpochMetrics) => number,
       val: (e: EpochMetrics) => number | null,
-      what: string,
     ): Figure => ({
       data: [
         line(`train ${what}`, epochs.map(train)),
         ...(epochs.some((e) => val(e) !== null) ? [line(`validation ${what}`, epochs.map(val))] : []),
       ],
-      layout: { title: { text: title }, xaxis: { title: { text: "epoch" } } },
+      layout: { title: { text: `Learning curve: ${what}` }, xaxis: { title: { text: "epoch" } } },
     });
     figs.push(
       curve(
-        "Learning curve: loss",
+        "loss",
         (e) => e.loss,
         (e) => e.val_loss,
-        "loss",
       ),
-    );
-    figs.push(
       curve(
-        "Learning curve: accuracy",
+        "accuracy",
         (e) => e.accuracy,
         (e) => e.val_accuracy,
-        "accuracy",
       ),
     );
   }
