@@ -15,10 +15,10 @@ import { after, before, test } from "node:test";
 import { GATEWAY_EMBEDDING } from "../../lib/embed/types";
 import { createRouter } from "../../lib/routers/registry";
 import { saveRouterState } from "../../lib/routers/model-file";
-import type { RoutingTask } from "../../lib/routers/types";
 import { FILE_SET_JOURNAL, recoverFileSet, recoverFolder } from "../../lib/util/atomic-write";
 import { projectRoot, venvPython } from "../../lib/util/paths";
-import { createRng } from "../../lib/util/random";
+import { DISK_FAULTS, mountTmpfs, unmount } from "../support/tmpfs";
+import { binaryExportData } from "./synthetic";
 
 /**
  * Issue 15: `routerlab export` (a bundle folder swap) and `routerlab promote --to-dir` (a journalled file set in the
@@ -34,33 +34,18 @@ const models = path.join(projectRoot(), "configs", "export-routellm-models.yaml"
 const evalFile = path.join(tmp, "eval.f32");
 const routers: Record<string, string> = {};
 
-function data(seed: number, rows: number): { X: Float32Array; task: RoutingTask } {
-  const rng = createRng(seed);
-  const dim = 384;
-  const X = new Float32Array(rows * dim);
-  const labels = new Int32Array(rows);
-  const quality = new Float64Array(rows * 2);
-  for (let r = 0; r < rows; r++) {
-    let n = 0;
-    for (let j = 0; j < dim; j++) n += (X[r * dim + j] = rng.normal()) ** 2;
-    for (let j = 0; j < dim; j++) X[r * dim + j] = X[r * dim + j]! / Math.sqrt(n);
-    labels[r] = X[r * dim]! + 0.3 * rng.normal() > 0 ? 1 : 0;
-    quality[r * 2] = labels[r] === 1 ? 0 : 1;
-    quality[r * 2 + 1] = 1;
-  }
-  return { X, task: { kind: "binary", models: [WEAK, STRONG], labels, quality } };
-}
+const data = (seed: number, rows: number) => binaryExportData(seed, rows, WEAK, STRONG);
 
 before(async () => {
   const train = data(1, 300);
-  writeFileSync(evalFile, data(2, 100).X);
+  writeFileSync(evalFile, data(2, 100).X.data);
   const spec = { ...GATEWAY_EMBEDDING, weightsSha256: "0".repeat(64) };
   for (const [name, kind, hp] of [
     ["centroid", "centroid", {}],
     ["mlp", "mlp", { hiddenLayerSizes: [8], epochs: 3, validationFraction: 0 }],
   ] as const) {
     const r = createRouter(kind, hp);
-    await r.fit({ X: { data: train.X, rows: 300, dim: 384 } }, train.task);
+    await r.fit({ X: train.X }, train.task);
     const st = r.state();
     routers[name] = saveRouterState(
       { ...st, meta: { ...st.meta, embedding: spec } },
@@ -192,21 +177,7 @@ test("routerlab promote --to-dir killed at every write: the gateway folder holds
   assert.equal(existsSync(path.join(gw, FILE_SET_JOURNAL)), false);
 });
 
-/** Mounts a tmpfs (root only); returns null, or the reason it cannot. */
-function mountTmpfs(dir: string, opts: string): string | null {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", opts, "tmpfs", dir], { encoding: "utf8" });
-  return r.status === 0 ? null : `mount -t tmpfs not permitted here: ${(r.stderr || String(r.error)).trim()}`;
-}
-
-for (const fault of [
-  { name: "a full disk (8 KiB tmpfs)", opts: "size=8k", error: /the disk is full \[ENOSPC\]/ },
-  {
-    name: "a read-only folder",
-    opts: "ro,size=64k",
-    error: /the folder is read-only or not writable \[EROFS\]/,
-  },
-]) {
+for (const fault of DISK_FAULTS) {
   test(`export and promote --to-dir on ${fault.name}: a located error naming the path, no stack, no partial file`, (ctx) => {
     const mnt = path.join(tmp, `mnt-${fault.opts.replace(/\W/g, "")}`);
     const skip = mountTmpfs(mnt, fault.opts);
@@ -234,7 +205,7 @@ for (const fault of [
       assert.doesNotMatch(p.out, /\n\s+at /, "no stack trace");
       assert.deepEqual(readdirSync(mnt), [], "nothing half-written is left");
     } finally {
-      spawnSync("umount", [mnt]);
+      unmount(mnt);
     }
   });
 }

@@ -5,7 +5,6 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { S3Client } from "@aws-sdk/client-s3";
-import type { EmbeddingMatrix } from "../../lib/embed/types";
 import { GATEWAY_EMBEDDING } from "../../lib/embed/types";
 import { buildManifest, MANIFEST_NAME } from "../../lib/export/bundle";
 import { exportRouterState } from "../../lib/export/export-router";
@@ -22,9 +21,8 @@ import {
 } from "../../lib/export/s3-store";
 import type { GatewayModels } from "../../lib/export/safety";
 import { createRouter } from "../../lib/routers/registry";
-import type { RoutingTask } from "../../lib/routers/types";
 import { venvPython } from "../../lib/util/paths";
-import { createRng } from "../../lib/util/random";
+import { binaryExportData } from "./synthetic";
 import { testServices } from "../support/services";
 
 /**
@@ -47,22 +45,7 @@ const GATEWAY: GatewayModels = {
 };
 const SPEC = { ...GATEWAY_EMBEDDING, weightsSha256: "0".repeat(64) };
 
-function data(seed: number, rows: number): { X: EmbeddingMatrix; task: RoutingTask } {
-  const rng = createRng(seed);
-  const dim = 384;
-  const X = new Float32Array(rows * dim);
-  const labels = new Int32Array(rows);
-  const quality = new Float64Array(rows * 2);
-  for (let r = 0; r < rows; r++) {
-    let n = 0;
-    for (let j = 0; j < dim; j++) n += (X[r * dim + j] = rng.normal()) ** 2;
-    for (let j = 0; j < dim; j++) X[r * dim + j] = X[r * dim + j]! / Math.sqrt(n);
-    labels[r] = X[r * dim]! + 0.3 * rng.normal() > 0 ? 1 : 0;
-    quality[r * 2] = labels[r] === 1 ? 0 : 1;
-    quality[r * 2 + 1] = 1;
-  }
-  return { X: { data: X, rows, dim }, task: { kind: "binary", models: [WEAK, STRONG], labels, quality } };
-}
+const data = (seed: number, rows: number) => binaryExportData(seed, rows, WEAK, STRONG);
 const train = data(1, 400);
 const evalSet = data(2, 200);
 const bundles: Record<string, string> = {};
