@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { readOracleDataset } from "../../lib/oracle/outputs";
 import { projectRoot } from "../../lib/util/paths";
-import { assertChartsInline, executeNotebook } from "../support/notebooks";
+import { assertChartsInline, assertStoredWithoutOutputs, executeNotebook } from "../support/notebooks";
 
 /** The oracle notebook runs headlessly against an in-process sim server on a sample of SimpleQA train questions. */
 describe("oracle notebook", () => {
   const nb = path.join(projectRoot(), "notebooks", "02_oracle_generation.ipynb");
 
-  it("is stored without outputs", () => {
-    const doc = JSON.parse(readFileSync(nb, "utf8")) as {
-      cells: { cell_type: string; outputs?: unknown[]; execution_count?: unknown }[];
-    };
-    for (const c of doc.cells.filter((x) => x.cell_type === "code")) {
-      assert.deepEqual(c.outputs, []);
-      assert.equal(c.execution_count, null);
-    }
-  });
+  it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/02_oracle_generation.ipynb labels a sample and writes the oracle dataset", async () => {
     assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { projectRoot } from "../../lib/util/paths";
-import { assertChartsInline, executeNotebook, notebookOutputs } from "../support/notebooks";
+import { assertChartsInline, assertStoredWithoutOutputs, executeNotebook, notebookOutputs } from "../support/notebooks";
 
 /**
  * The retrain notebook runs headlessly (tslab kernel) on a sample: a SIMULATED week collected in-process, labelled by
@@ -12,15 +11,7 @@ import { assertChartsInline, executeNotebook, notebookOutputs } from "../support
 describe("retrain notebook", () => {
   const nb = path.join(projectRoot(), "notebooks", "08_retrain.ipynb");
 
-  it("is stored without outputs", () => {
-    const doc = JSON.parse(readFileSync(nb, "utf8")) as {
-      cells: { cell_type: string; outputs?: unknown[]; execution_count?: unknown }[];
-    };
-    for (const c of doc.cells.filter((x) => x.cell_type === "code")) {
-      assert.deepEqual(c.outputs, []);
-      assert.equal(c.execution_count, null);
-    }
-  });
+  it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/08_retrain.ipynb runs every cell: promotes, then refuses the shuffled-label control, charts inline", async () => {
     assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");

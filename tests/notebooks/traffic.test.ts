@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { projectRoot } from "../../lib/util/paths";
-import { executeNotebook } from "../support/notebooks";
+import { assertStoredWithoutOutputs, executeNotebook } from "../support/notebooks";
 
 /**
  * The traffic notebook runs headlessly (tslab kernel): the bundled trace fixtures, then a SIMULATED week replayed
@@ -12,13 +11,7 @@ import { executeNotebook } from "../support/notebooks";
 describe("traffic notebook", () => {
   const nb = path.join(projectRoot(), "notebooks", "07_traffic.ipynb");
 
-  it("is stored without outputs", () => {
-    const doc = JSON.parse(readFileSync(nb, "utf8")) as { cells: { cell_type: string; outputs?: unknown[]; execution_count?: unknown }[] };
-    for (const c of doc.cells.filter((x) => x.cell_type === "code")) {
-      assert.deepEqual(c.outputs, []);
-      assert.equal(c.execution_count, null);
-    }
-  });
+  it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/07_traffic.ipynb runs every cell without error", async () => {
     assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");

@@ -31,6 +31,17 @@ const executedSchema = z.object({
 export type ExecutedNotebook = z.infer<typeof executedSchema>;
 export type NotebookOutput = z.infer<typeof outputSchema>;
 
+/** The notebook file as committed: no code cell carries outputs or an execution count. */
+export function assertStoredWithoutOutputs(file: string): void {
+  const doc = JSON.parse(readFileSync(file, "utf8")) as {
+    cells: { cell_type: string; outputs?: unknown[]; execution_count?: unknown }[];
+  };
+  for (const c of doc.cells.filter((x) => x.cell_type === "code")) {
+    assert.deepEqual(c.outputs, []);
+    assert.equal(c.execution_count, null);
+  }
+}
+
 /** Every output of every code cell, in order. */
 export function notebookOutputs(nb: ExecutedNotebook): NotebookOutput[] {
   return nb.cells.flatMap((c) => c.outputs ?? []);
