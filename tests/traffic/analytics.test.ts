@@ -5,10 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { sendOtlpJson } from "../../lib/collect/client";
 import { readCollected } from "../../lib/collect/read";
-import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
-import { CollectStore } from "../../lib/collect/store";
 import type { RouterDecision } from "../../lib/data/decisions";
 import { loadDecisionsJsonl, loadOtlp } from "../../lib/data/traces";
 import type { TrafficDecision } from "../../lib/traffic/analytics";
@@ -26,6 +23,7 @@ import {
 import { trafficFromCollected, trafficFromTraceLoad } from "../../lib/traffic/load";
 import { DEFAULT_SIMULATION, referenceScores, simulateTraffic } from "../../lib/traffic/simulate";
 import { projectRoot, venvPython } from "../../lib/util/paths";
+import { collectInto } from "./support";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-traffic-"));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -151,15 +149,8 @@ test("the bundled decision fixtures: shares, outcome rates and usage", () => {
 
 test("a simulated week through collect: variants compared with intervals, drift fires after the scripted shift and not before", async () => {
   const ds = path.join(dir, "week");
-  const store = await CollectStore.open(ds, { segmentBytes: 1 << 26 });
-  const server = await startCollectServer({ host: "127.0.0.1", port: 0, store, limits: DEFAULT_LIMITS });
   const sim = simulateTraffic({ requests: 2800 }, 400);
-  try {
-    assert.equal(await sendOtlpJson(`${server.url}/v1/traces`, sim.bodies), sim.bodies.length);
-  } finally {
-    await server.close();
-    await store.close();
-  }
+  assert.equal(await collectInto(ds, sim.bodies), sim.bodies.length);
   const traffic = trafficFromCollected(readCollected(ds));
   assert.equal(traffic.decisions.length, 2800);
 

@@ -7,9 +7,6 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { sendOtlpJson } from "../../lib/collect/client";
-import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
-import { CollectStore } from "../../lib/collect/store";
 import { loadRoutingJsonl } from "../../lib/data/llmrouter";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import type { ProductionLabel } from "../../lib/traffic/production-labels";
@@ -17,6 +14,7 @@ import { simulateTraffic } from "../../lib/traffic/simulate";
 import { projectRoot } from "../../lib/util/paths";
 import { removeTmpDirs, simpleqaRows, startSim, tmpDir, writeModelsFile } from "../oracle/support";
 import { runChild } from "../support/spawn";
+import { collectInto } from "./support";
 
 const servers: RunningSimServer[] = [];
 after(async () => {
@@ -43,14 +41,7 @@ describe("routerlab label-traffic", () => {
     );
     const dir = tmpDir("label-traffic");
     const dataset = path.join(dir, "traffic");
-    const store = await CollectStore.open(dataset, { segmentBytes: 1 << 26 });
-    const receiver = await startCollectServer({ host: "127.0.0.1", port: 0, store, limits: DEFAULT_LIMITS });
-    try {
-      await sendOtlpJson(`${receiver.url}/v1/traces`, sim.bodies);
-    } finally {
-      await receiver.close();
-      await store.close();
-    }
+    await collectInto(dataset, sim.bodies);
 
     const server = await startSim();
     servers.push(server);

@@ -9,9 +9,6 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
-import { sendOtlpJson } from "../../lib/collect/client";
-import { DEFAULT_LIMITS, startCollectServer } from "../../lib/collect/server";
-import { CollectStore } from "../../lib/collect/store";
 import type { RunningSimServer } from "../../lib/llm/sim/server";
 import { startSimServer } from "../../lib/llm/sim/server";
 import { loadRecord } from "../../lib/calibrate/record";
@@ -33,6 +30,7 @@ import { removeTmpDirs, tmpDir, writeModelsFile } from "../oracle/support";
 import { testServices } from "../support/services";
 import type { ChildRun } from "../support/spawn";
 import { runChild } from "../support/spawn";
+import { collectInto } from "./support";
 
 const WEAK = "openai/gpt-4o-mini";
 const STRONG = "openai/gpt-4o";
@@ -144,14 +142,7 @@ describe("routerlab retrain", () => {
     assert.ok(sim.requests.some((r) => r.drifted) && sim.requests.some((r) => !r.drifted));
     const dir = tmpDir("retrain");
     const dataset = path.join(dir, "traffic");
-    const store = await CollectStore.open(dataset, { segmentBytes: 1 << 26 });
-    const receiver = await startCollectServer({ host: "127.0.0.1", port: 0, store, limits: DEFAULT_LIMITS });
-    try {
-      await sendOtlpJson(`${receiver.url}/v1/traces`, sim.bodies);
-    } finally {
-      await receiver.close();
-      await store.close();
-    }
+    await collectInto(dataset, sim.bodies);
 
     // both tiers answer every counterfactual right: a label says "strong" only where weak served a wrong answer
     const server = await startSimServer({ seed: 11, facts: demoFacts(qs), models: DEMO_SIM_MODELS });
