@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { recoverFolder } from "../../lib/util/atomic-write";
 import { projectRoot } from "../../lib/util/paths";
+import { mountTmpfs, unmount } from "../support/tmpfs";
 import { tempDir } from "./helpers";
 
 const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
@@ -106,13 +107,6 @@ test("the data summary step killed at every write: summary.json and index.html a
   }
 });
 
-/** Mounts a tmpfs (root only); returns null, or the reason it cannot. */
-function mountTmpfs(dir: string, opts: string): string | null {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", opts, "tmpfs", dir], { encoding: "utf8" });
-  return r.status === 0 ? null : `mount -t tmpfs not permitted here: ${(r.stderr || String(r.error)).trim()}`;
-}
-
 for (const fault of [
   { name: "a full disk (64 KiB tmpfs)", opts: "size=64k", error: /the disk is full \[ENOSPC\]/ },
   { name: "a read-only folder", opts: "ro,size=64k", error: /the folder is read-only or not writable \[EROFS\]/ },
@@ -142,7 +136,7 @@ for (const fault of [
       assert.doesNotMatch(s.stderr, /\n\s+at /, "no stack trace");
       assert.deepEqual(readdirSync(mnt), [], "nothing half-written is left");
     } finally {
-      spawnSync("umount", [mnt]);
+      unmount(mnt);
       t.cleanup();
     }
   });

@@ -29,21 +29,11 @@ import {
 import { parseYamlConfig } from "../../lib/util/config";
 import { parseEnv } from "../../lib/util/env";
 import { RouterlabError } from "../../lib/util/errors";
+import { mountTmpfs, unmount } from "../support/tmpfs";
 
 function tmp(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-atomic-"));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-/** Mounts a tmpfs (root only); returns null with the reason when mounting is not permitted. */
-function mountTmpfs(dir: string, opts: string): string | null {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", opts, "tmpfs", dir], { encoding: "utf8" });
-  return r.status === 0 ? null : `mount -t tmpfs not permitted here: ${(r.stderr || String(r.error)).trim()}`;
-}
-
-function umount(dir: string): void {
-  spawnSync("umount", [dir]);
 }
 
 test("writeFileAtomic writes, replaces and leaves no temporary file", () => {
@@ -178,7 +168,7 @@ test("disk full (64 KiB tmpfs): a located error, the previous file kept, no part
     );
     assert.deepEqual(readdirSync(mnt), ["report.html"]);
   } finally {
-    umount(mnt);
+    unmount(mnt);
     t.cleanup();
   }
 });
@@ -212,7 +202,7 @@ test("read-only folder: a located error and nothing written", (ctx) => {
     );
     assert.deepEqual(readdirSync(mnt), []);
   } finally {
-    umount(mnt);
+    unmount(mnt);
     t.cleanup();
   }
 });
