@@ -144,7 +144,7 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.ok(rec.intervals.share.lo !== null && rec.intervals.share.lo <= rec.intervals.share.hi!);
     }
     assert.ok(cold.multi, "multi-model evaluation ran");
-    assert.equal(cold.multi.routers.length, 4);
+    assert.equal(cold.multi.routers.length, 5);
     for (const r of cold.multi.routers) assert.ok(r.aiq > 0 && r.aiq <= 1, `${r.router} AIQ ${r.aiq}`);
     const multiHtml = readFileSync(path.join(cold.outDir, "llmrouter", "report.html"), "utf8");
     assert.match(multiHtml, /gap to oracle \(relative\)[\s\S]*arena score \(argmax\)/);
