@@ -131,8 +131,35 @@ describe("knn: behaviour", () => {
       assert.deepEqual(approx.vote(approx.kneighborsAnn(q, 30)).pred, exact.vote(exact.kneighborsJs(q)).pred);
     });
 
-  it("bad input: k larger than the training set, dimension mismatch, NaN, single class", async () => {
-    await assert.rejects(knn({ k: 400 }, X, task), /k = 400 is larger than the 300 training points/);
+  it("k larger than the training set is capped at its rows, logged once, and saved and exported as the k in use", async () => {
+    const logged: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (
+      logged.push(String(chunk)),
+      true
+    )) as typeof write;
+    let capped: KnnRouter;
+    try {
+      capped = await knn({ k: 400 }, X, task);
+      await knn({ k: 400 }, sub(X, 0, 200), { ...task, labels: task.labels.slice(0, 200) });
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepEqual(
+      logged.filter((l) => l.startsWith("knn:")),
+      ["knn: k = 400 exceeds the 300 training rows; using k = 300 (logged once)\n"],
+    );
+    const all = await knn({ k: 300 }, X, task);
+    const q = sub(X, 0, 50);
+    assert.deepEqual(await capped.score({ X: q }), await all.score({ X: q }));
+    assert.equal(capped.kneighborsJs(q).k, 300);
+    const state = capped.state();
+    assert.equal(state.hyperparameters.k, 300);
+    const p = saveRouterState(state, path.join(dir, "capped"));
+    assert.deepEqual(await loadRouter(p.json).predict({ X: q }), await all.predict({ X: q }));
+  });
+
+  it("bad input: dimension mismatch, NaN, single class", async () => {
     const r = await knn({ k: 3 }, X, task);
     await assert.rejects(
       async () => await r.predict({ X: { data: new Float32Array(8), rows: 1, dim: 8 } }),
