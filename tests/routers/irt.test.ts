@@ -191,6 +191,10 @@ test("irt: on answers drawn from an IRT model it recovers the per-answer probabi
   );
   assert.ok(rho > 0.9, `predicted vs true logits on unseen queries: ${rho}`);
   assert.ok(rhoDifficulty < -0.9, `per-query level vs true difficulty: ${rhoDifficulty}`);
+  // the difficulty head itself (the model vectors could in principle carry a shared part of it: correlation, not
+  // equality)
+  const rhoHead = pearson(r.difficulty(test_.X), test_.difficulty);
+  assert.ok(rhoHead > 0.9, `difficulty head vs true difficulty on unseen queries: ${rhoHead}`);
   assert.ok(r.history.length > 1 && r.history.at(-1)!.loss < r.history[0]!.loss, "training lowers the loss");
 });
 
