@@ -43,6 +43,8 @@ const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [
   { name: "mlp", kind: "mlp", hyperparameters: { hiddenLayerSizes: [128, 64], epochs: 30, patience: 4 } },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
   { name: "cluster", kind: "cluster", hyperparameters: { k: 32 } },
+  // per-answer IRT: 11-22 s to fit on the 5,608 training queries (2 shared cores, load 9-19)
+  { name: "irt", kind: "irt", hyperparameters: {} },
 ];
 
 /**

@@ -130,6 +130,21 @@ export function numpyPairwiseSum(a: Float64Array, start: number, n: number): num
   return numpyPairwiseSum(a, start, n2) + numpyPairwiseSum(a, start + n2, n - n2);
 }
 
+/** Requested k values already reported as capped (each is logged once per process, not once per fold). */
+const reportedCaps = new Set<number>();
+
+/** k capped at the number of training rows (scikit-learn would refuse k > rows at predict time). */
+function cappedK(k: number, rows: number): number {
+  if (k <= rows) return k;
+  if (!reportedCaps.has(k)) {
+    reportedCaps.add(k);
+    process.stderr.write(
+      `knn: k = ${k} exceeds the ${rows} training rows; using k = ${rows} (logged once)\n`,
+    );
+  }
+  return rows;
+}
+
 export class KnnRouter implements Router {
   readonly kind = "knn";
   private fitted:
@@ -138,6 +153,8 @@ export class KnnRouter implements Router {
         X: Float32Array;
         y: Int32Array;
         n: number;
+        /** The k in use: the hyperparameter, capped at the training rows. */
+        k: number;
         ivf?: IvfIndex;
         /** Multi setting: observed quality n x M (NaN = missing), for `score`. */
         quality?: Float32Array;
@@ -155,13 +172,7 @@ export class KnnRouter implements Router {
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
     const X = queries.X;
     checkTraining(queries, task);
-    const k = this.hyperparameters.k;
-    if (k > X.rows) {
-      throw new RouterlabError(`k = ${k} is larger than the ${X.rows} training points`, {
-        file: "hyperparameters",
-        field: "k",
-      });
-    }
+    const k = cappedK(this.hyperparameters.k, X.rows);
     const Xn = normalizeRows(X);
     const meta = fittedMeta(X, task);
     const idx = this.hyperparameters.index;
@@ -180,6 +191,7 @@ export class KnnRouter implements Router {
       X: Xn,
       y: Int32Array.from(task.labels),
       n: X.rows,
+      k,
       ivf,
       quality,
       meanQuality: quality ? columnMeans(quality, meta.models.length) : undefined,
@@ -194,7 +206,7 @@ export class KnnRouter implements Router {
   kneighborsJs(X: EmbeddingMatrix): Neighbours {
     const f = this.f;
     checkQueries({ X }, f.meta.dim);
-    const k = this.hyperparameters.k;
+    const k = f.k;
     const Q = normalizeRows(X);
     const dim = X.dim;
     const dist = new Float32Array(X.rows * k);
@@ -223,7 +235,7 @@ export class KnnRouter implements Router {
   async kneighborsOnnx(X: EmbeddingMatrix): Promise<Neighbours> {
     const f = this.f;
     checkQueries({ X }, f.meta.dim);
-    const k = this.hyperparameters.k;
+    const k = f.k;
     const dim = X.dim;
     const Q = normalizeRows(X);
     const stored = matrixTensor(f.X, f.n, dim);
@@ -272,7 +284,7 @@ export class KnnRouter implements Router {
     const idx = this.hyperparameters.index;
     if (!f.ivf || idx.type !== "ivf")
       throw new RouterlabError("this KNN router has no approximate index (index.type: ivf)");
-    const k = this.hyperparameters.k;
+    const k = f.k;
     const Q = normalizeRows(X);
     const dist = new Float32Array(X.rows * k);
     const ind = new Int32Array(X.rows * k);
@@ -392,7 +404,8 @@ export class KnnRouter implements Router {
     const f = this.f;
     return {
       kind: this.kind,
-      hyperparameters: this.hyperparameters,
+      // the k in use, so the reloaded router and the exported KNeighborsClassifier query as many neighbours
+      hyperparameters: { ...this.hyperparameters, k: f.k },
       meta: { ...f.meta, n: f.n },
       tensors: {
         X: { shape: [f.n, f.meta.dim], data: f.X },
@@ -430,6 +443,7 @@ export class KnnRouter implements Router {
       X: X.data,
       y: Int32Array.from(y.data),
       n,
+      k: Math.min(r.hyperparameters.k, n),
       ivf: state.tensors["ivf_centroids"] ? ivfFromTensors(state) : undefined,
       quality: quality?.data,
       meanQuality: quality ? columnMeans(quality.data, meta.models.length) : undefined,

@@ -1,6 +1,7 @@
 import { RouterlabError } from "../util/errors";
 import { baselineEntries } from "./baselines";
 import { featureScoreEntry } from "./feature-score";
+import { irtEntry } from "./irt";
 import { knnEntry } from "./knn";
 import { logregEmbFeaturesEntry } from "./logreg-emb-features";
 import { mfEntry } from "./mf";
@@ -25,6 +26,7 @@ const ENTRIES: RegisteredRouter[] = [
   svmEntry,
   mlpEntry,
   mfEntry,
+  irtEntry,
   logregEntry,
   eloEntry,
   swRankingEntry,

@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import type { EmbeddingMatrix } from "../../lib/embed/types";
+import { GATEWAY_EMBEDDING } from "../../lib/embed/types";
+import { exportRouterState } from "../../lib/export/export-router";
+import { gatewayDecisions } from "../../lib/export/gateway-check";
 import type { KnnRouter } from "../../lib/routers/knn";
 import { numpyPairwiseSum } from "../../lib/routers/knn";
 import { DotsKernel } from "../../lib/routers/native/dots-wasm";
@@ -11,6 +14,7 @@ import { saveRouterState } from "../../lib/routers/model-file";
 import { createRouter, loadRouter } from "../../lib/routers/registry";
 import { runSklearnPeer } from "../peers/sklearn-peer";
 import type { RoutingTask } from "../../lib/routers/types";
+import { venvPython } from "../../lib/util/paths";
 import { clustered } from "./helpers";
 
 const dir = mkdtempSync(path.join(tmpdir(), "routerlab-knn-"));
@@ -131,8 +135,60 @@ describe("knn: behaviour", () => {
       assert.deepEqual(approx.vote(approx.kneighborsAnn(q, 30)).pred, exact.vote(exact.kneighborsJs(q)).pred);
     });
 
-  it("bad input: k larger than the training set, dimension mismatch, NaN, single class", async () => {
-    await assert.rejects(knn({ k: 400 }, X, task), /k = 400 is larger than the 300 training points/);
+  it("k larger than the training set is capped at its rows, logged once, and saved and exported as the k in use", async () => {
+    const logged: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (
+      logged.push(String(chunk)),
+      true
+    )) as typeof write;
+    let capped: KnnRouter;
+    try {
+      capped = await knn({ k: 400 }, X, task);
+      await knn({ k: 400 }, sub(X, 0, 200), { ...task, labels: task.labels.slice(0, 200) });
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.deepEqual(
+      logged.filter((l) => l.startsWith("knn:")),
+      ["knn: k = 400 exceeds the 300 training rows; using k = 300 (logged once)\n"],
+    );
+    const all = await knn({ k: 300 }, X, task);
+    const q = sub(X, 0, 50);
+    assert.deepEqual(await capped.score({ X: q }), await all.score({ X: q }));
+    assert.equal(capped.kneighborsJs(q).k, 300);
+    const state = capped.state();
+    assert.equal(state.hyperparameters.k, 300);
+    const p = saveRouterState(state, path.join(dir, "capped"));
+    assert.deepEqual(await loadRouter(p.json).predict({ X: q }), await all.predict({ X: q }));
+  });
+
+  it("a capped k exports as the k in use: the gateway's loader of the pickle decides like routerlab", async () => {
+    const g = clustered(60, GATEWAY_EMBEDDING.dim, 4, 2, 8);
+    const models = ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-20241022"] as const;
+    const capped = await knn({ k: 100 }, g.X, { kind: "binary", models, labels: g.labels });
+    const probes = clustered(30, GATEWAY_EMBEDDING.dim, 4, 2, 9).X;
+    const out = path.join(dir, "capped-export");
+    process.env.ROUTERLAB_EXPORT_PYTHON = venvPython();
+    try {
+      const res = await exportRouterState(capped.state(), {
+        outDir: out,
+        evalX: probes,
+        gatewayModels: {
+          model_list: models.map((m) => ({ model_name: "auto", litellm_params: { model: m } })),
+        },
+        embeddingSpec: { ...GATEWAY_EMBEDDING, weightsSha256: "0".repeat(64) },
+      });
+      assert.deepEqual(
+        gatewayDecisions(res.kind, path.join(out, res.served), probes),
+        await capped.predict({ X: probes }),
+      );
+    } finally {
+      delete process.env.ROUTERLAB_EXPORT_PYTHON;
+    }
+  });
+
+  it("bad input: dimension mismatch, NaN, single class", async () => {
     const r = await knn({ k: 3 }, X, task);
     await assert.rejects(
       async () => await r.predict({ X: { data: new Float32Array(8), rows: 1, dim: 8 } }),
