@@ -43,6 +43,8 @@ const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [
   { name: "mlp", kind: "mlp", hyperparameters: { hiddenLayerSizes: [128, 64], epochs: 30, patience: 4 } },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
   { name: "cluster", kind: "cluster", hyperparameters: { k: 32 } },
+  // The task prior plus the neighbours' residual; k and the weight by 5-fold CV on the training split (evaluation.md).
+  { name: "group-knn", kind: "group-knn", hyperparameters: { k: 80, residualWeight: 0.5 } },
 ];
 
 /**

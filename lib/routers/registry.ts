@@ -8,6 +8,7 @@ import { centroidEntry } from "./centroid";
 import { clusterEntry } from "./cluster";
 import { eloEntry } from "./elo";
 import { encoderEntry } from "./encoder";
+import { groupKnnEntry } from "./group-knn";
 import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
@@ -30,6 +31,7 @@ const ENTRIES: RegisteredRouter[] = [
   swRankingEntry,
   centroidEntry,
   clusterEntry,
+  groupKnnEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
   encoderEntry,
