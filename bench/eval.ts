@@ -325,10 +325,12 @@ function cptGoal(
   if (withBound) {
     const upperOk = iv.hi !== null && iv.hi < GSM8K_CPT50_UPPER;
     goal += ` and the interval's upper bound < ${pctOf(GSM8K_CPT50_UPPER)}`;
-    if (!upperOk)
+    if (!upperOk && v !== null && iv.hi !== null) {
+      const above = iv.hi - v;
       goal +=
-        ` (not met: the upper bound is ${iv.hi === null ? "n/a" : pctOf(iv.hi)}; on 1,307 questions the 95% interval ` +
-        `of CPT(50%) spans ~12 pp, so an upper bound under 35.4% needs a point estimate near 29%, which no router reaches)`;
+        ` (not met: the upper bound is ${pctOf(iv.hi)}, ${(100 * above).toFixed(1)} pp above the point estimate; ` +
+        `that is the sampling uncertainty of CPT(50%) on these questions, so an upper bound under ${pctOf(GSM8K_CPT50_UPPER)} needs a point estimate near ${pctOf(GSM8K_CPT50_UPPER - above)})`;
+    }
     met = met === true && upperOk;
   }
   return {
