@@ -39,7 +39,8 @@ const DEFAULT_FEATURE_LOGREG = {
 };
 
 const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [
-  { name: "knn", kind: "knn", hyperparameters: { k: 20, weights: "uniform" } },
+  // k by 5-fold CV on the training split over {10, 20, 40, 60, 80, 120, 160} (docs/evaluation.md, "Multi-model quality").
+  { name: "knn", kind: "knn", hyperparameters: { k: 80, weights: "uniform" } },
   { name: "mlp", kind: "mlp", hyperparameters: { hiddenLayerSizes: [128, 64], epochs: 30, patience: 4 } },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
   { name: "cluster", kind: "cluster", hyperparameters: { k: 32 } },
