@@ -16,6 +16,7 @@ import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseStateMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";
+import { clusterMeans } from "./cluster";
 import { Estimator, defineRouter } from "./define";
 import { KnnRouter } from "./knn";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
@@ -56,27 +57,9 @@ function groupPriors(
   G: number,
   smoothing: number,
 ): Float32Array {
-  const sum = new Float64Array((G + 1) * M);
-  const count = new Float64Array((G + 1) * M);
-  rowGroup.forEach((g, i) => {
-    for (let m = 0; m < M; m++) {
-      const y = quality[i * M + m]!;
-      if (Number.isNaN(y)) continue;
-      for (const row of [g, G]) {
-        sum[row * M + m]! += y;
-        count[row * M + m]! += 1;
-      }
-    }
-  });
   const out = new Float32Array((G + 1) * M);
-  for (let m = 0; m < M; m++) {
-    const all = count[G * M + m]! > 0 ? sum[G * M + m]! / count[G * M + m]! : 0;
-    out[G * M + m] = all;
-    for (let g = 0; g < G; g++) {
-      const w = count[g * M + m]! + smoothing;
-      out[g * M + m] = w > 0 ? (sum[g * M + m]! + smoothing * all) / w : all;
-    }
-  }
+  if (G > 0) out.set(clusterMeans(quality, M, rowGroup, G, smoothing));
+  out.set(clusterMeans(quality, M, new Int32Array(rowGroup.length), 1, 0), G * M);
   return out;
 }
 
