@@ -3,9 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { llmrouterRouting } from "../lib/data/bundled";
 import { BinarySweep } from "../lib/eval/binary";
-import { dedupeAgainst, evaluateMulti, taskMeanPredictor } from "../lib/eval/multi-eval";
 import { cacheDir, projectRoot, venvPython } from "../lib/util/paths";
 import { createRng } from "../lib/util/random";
 import type { BenchArea, BenchResult } from "./types";
@@ -14,10 +12,10 @@ import type { BenchArea, BenchResult } from "./types";
  * Evaluation benchmarks.
  * - Speed: a sweep of 1,000 thresholds over 100,000 queries (sort + prefix sums + binary search), against
  *   the same algorithm vectorised in numpy (python/peers/metrics_reference.py `sweep_bench`), in the same run.
- * - Quality: every router of the main job (KNN, SVM, MLP, MF, the feature-score and random baselines),
- *   5-fold out-of-fold on MMLU and GSM8K, read from the main job's own summary.json, against the RouteLLM
- *   paper's best published figures; AIQ of the main job's routers on the LLMRouter data vs the Zero router
- *   (plus the per-task mean predictor).
+ * - Quality (accuracy figures, valid under any load): every router of the main job, 5-fold out-of-fold on MMLU,
+ *   GSM8K and MT-Bench (APGR, CPT(50%), CPT(80%) with bootstrap intervals), read from the main job's own
+ *   summary.json, against the RouteLLM paper's best published figures; every multi-model router's AIQ with its
+ *   interval on the LLMRouter data vs the Zero router, and the issue's goals.
  * - Speed: the main job (`routerlab run`, what `npm start` runs) warm and cold.
  */
 
@@ -78,6 +76,9 @@ function speed(): BenchResult {
   };
 }
 
+/** A bootstrap interval as summary.json writes it (null: no resample reached the figure, e.g. CPT(80%)). */
+const IntervalSchema = z.object({ lo: z.number().nullable(), hi: z.number().nullable() });
+
 /** What the bench reads back from the main job's `summary.json` (schema routerlab.main-job.v1). */
 const MainSummarySchema = z.object({
   schema: z.literal("routerlab.main-job.v1"),
@@ -91,8 +92,11 @@ const MainSummarySchema = z.object({
         z.object({
           router: z.string(),
           apgr: z.number().nullable(),
+          apgrInterval: IntervalSchema,
           cpt50: z.number().nullable(),
+          cpt50Interval: IntervalSchema,
           cpt80: z.number().nullable(),
+          cpt80Interval: IntervalSchema,
           fitSeconds: z.number().nullable(),
         }),
       ),
@@ -114,11 +118,23 @@ const MainSummarySchema = z.object({
     .object({
       nTest: z.number(),
       zeroAiq: z.number(),
-      routers: z.array(z.object({ router: z.string(), aiq: z.number() })),
+      zeroAiqInterval: IntervalSchema,
+      bootstrap: z.object({ resamples: z.number(), seed: z.number(), level: z.number() }),
+      oracle: z.object({ quality: z.number(), cost: z.number() }),
+      routers: z.array(
+        z.object({
+          router: z.string(),
+          aiq: z.number(),
+          aiqInterval: IntervalSchema.extend({
+            diffLo: z.number().nullable(),
+            diffHi: z.number().nullable(),
+          }),
+        }),
+      ),
     })
     .optional(),
 });
-type MainSummary = z.infer<typeof MainSummarySchema>;
+export type MainSummary = z.infer<typeof MainSummarySchema>;
 
 interface JobRun {
   seconds: number;
@@ -153,12 +169,28 @@ function isWarm(s: MainSummary): boolean {
 
 const load = (): string => `load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs`;
 
-/** The RouteLLM paper's best published figures on the same questions (second-hand, see docs/evaluation.md). */
-const PAPER = {
-  "routellm-mmlu": { apgr: 0.603, cpt50: 0.354, cpt80: 0.703 },
-  "routellm-gsm8k": { apgr: null, cpt50: 0.33, cpt80: 0.63 },
-} as const;
+/**
+ * The RouteLLM paper's best published figures on the same questions (second-hand, see docs/evaluation.md). MT-Bench's
+ * come from Arena-trained routers (routerlab cross-validates over the 80 questions): a reference, not a goal.
+ */
+const PAPER: Record<string, { apgr: number | null; cpt50: number; cpt80: number | null; goal: boolean }> = {
+  "routellm-mmlu": { apgr: 0.603, cpt50: 0.354, cpt80: 0.703, goal: true },
+  "routellm-gsm8k": { apgr: null, cpt50: 0.33, cpt80: 0.63, goal: true },
+  "routellm-mt-bench": { apgr: 0.802, cpt50: 0.134, cpt80: null, goal: false },
+};
 const PEER = "RouteLLM paper best (published, Arena-trained)";
+/** The issue's sanity bar for GSM8K's CPT(50%) interval: the paper's MMLU CPT(50%). */
+const GSM8K_CPT50_UPPER = 0.354;
+/** The issue's multi-model quality goal: the best learned router's AIQ on LLMRouter's test queries. */
+const AIQ_GOAL = 0.62;
+const ACCURACY = "accuracy figure (valid under any load)";
+const LEVEL = 0.95;
+
+type Interval = { lo: number | null; hi: number | null };
+const ivText = (i: Interval, f: (v: number) => string): string =>
+  `[${i.lo === null ? "n/a" : f(i.lo)}, ${i.hi === null ? "n/a" : f(i.hi)}]`;
+const pctOf = (v: number): string => `${(100 * v).toFixed(1)}%`;
+const key = (router: string): string => router.replace(/ \(baseline\)$/, "").replace(/[^\w-]/g, "_");
 
 /**
  * What a served file reaches (lib/pipeline/servable.ts): each scorer's CPT(50%) with a fixed threshold (metrics.md
@@ -169,7 +201,6 @@ function servableFigures(s: MainSummary): BenchResult[] {
   for (const b of s.binary) {
     if (!b.servable) continue;
     const short = b.dataset.replace("routellm-", "");
-    const key = (router: string): string => router.replace(/ \(baseline\)$/, "").replace(/[^\w-]/g, "_");
     for (const r of b.servable.scorers)
       out.push({
         name: `eval.${short}.${key(r.router)}.cpt50_fixed_threshold_strong_share`,
@@ -180,6 +211,7 @@ function servableFigures(s: MainSummary): BenchResult[] {
         ratio: null,
         goal: `reported: CPT(50%) with one fixed threshold (${r.gatewayFormat ?? "not servable"}; lower is better)`,
         met: null,
+        accuracy: true,
       });
     const rec = b.routers.find((r) => r.router === b.servable!.recommended);
     if (rec)
@@ -192,102 +224,200 @@ function servableFigures(s: MainSummary): BenchResult[] {
         ratio: null,
         goal: `reported (recommended for the gateway: ${rec.router})`,
         met: null,
+        accuracy: true,
       });
   }
   return out;
 }
 
+type BinaryRow = MainSummary["binary"][number]["routers"][number];
+
 /**
- * Quality per router, exactly as the main job computes it (5-fold out-of-fold, in-domain), read from
- * its summary.json; then the best trained router against the paper's best (the goal).
+ * Per router and dataset: APGR, CPT(50%) and CPT(80%) with their bootstrap intervals, exactly as the main job computes
+ * them (5-fold out-of-fold, in-domain), read from its summary.json; then the best router against the paper's best.
  */
-function qualityFigures(s: MainSummary): BenchResult[] {
+function binaryFigures(s: MainSummary): BenchResult[] {
   const out: BenchResult[] = [];
   for (const b of s.binary) {
-    const pub = PAPER[b.dataset as keyof typeof PAPER];
+    const pub = PAPER[b.dataset];
     if (!pub) continue;
     const short = b.dataset.replace("routellm-", "");
-    const key = (router: string): string => router.replace(/ \(baseline\)$/, "").replace(/[^\w-]/g, "_");
+    const regime = `5-fold out-of-fold, in-domain, N ${b.n}; ${ACCURACY}`;
+    const peerOf = (v: number | null) =>
+      v === null ? { peer: null, peerValue: null } : { peer: PEER, peerValue: v };
     for (const r of b.routers) {
       out.push({
         name: `eval.${short}.${key(r.router)}.apgr`,
         value: r.apgr ?? NaN,
         unit: "APGR",
-        peer: pub.apgr === null ? null : PEER,
-        peerValue: pub.apgr,
+        ...peerOf(pub.apgr),
         ratio: pub.apgr === null || r.apgr === null ? null : r.apgr / pub.apgr,
-        goal: "reported (5-fold out-of-fold, in-domain, N " + b.n + ")",
+        goal: `reported (${regime})`,
         met: null,
+        accuracy: true,
+        interval: { ...r.apgrInterval, level: LEVEL },
       });
-      for (const [k, v] of [
-        ["cpt50", r.cpt50],
-        ["cpt80", r.cpt80],
-      ] as const)
+      for (const [k, v, iv] of [
+        ["cpt50", r.cpt50, r.cpt50Interval],
+        ["cpt80", r.cpt80, r.cpt80Interval],
+      ] as const) {
+        const paper = pub[k];
         out.push({
           name: `eval.${short}.${key(r.router)}.${k}_strong_share`,
           value: v ?? NaN,
           unit: "share",
-          peer: PEER,
-          peerValue: pub[k],
-          ratio: v === null ? null : pub[k] / v,
-          goal: "reported (lower is better)",
+          ...peerOf(paper),
+          ratio: v === null || paper === null ? null : paper / v,
+          goal: `reported (lower is better; ${regime})`,
           met: null,
+          accuracy: true,
+          interval: { ...iv, level: LEVEL },
         });
+      }
     }
     // The goal: the best routerlab router (a trained router or the feature-score baseline; not random).
     const candidates = b.routers.filter((r) => !r.router.startsWith("random"));
-    const best = (pickBy: (r: (typeof candidates)[number]) => number) =>
+    const best = (pickBy: (r: BinaryRow) => number) =>
       candidates.reduce((a, c) => (pickBy(c) > pickBy(a) ? c : a));
     const bestApgr = best((r) => r.apgr ?? -Infinity);
-    const bestCpt50 = best((r) => -(r.cpt50 ?? Infinity));
-    const bestCpt80 = best((r) => -(r.cpt80 ?? Infinity));
+    const reference = pub.goal ? "" : " (the paper's routers are Arena-trained: a reference, not a goal)";
     if (bestApgr.apgr !== null)
       out.push({
         name: `eval.${short}.apgr`,
         value: bestApgr.apgr,
         unit: "APGR",
-        peer: pub.apgr === null ? null : PEER,
-        peerValue: pub.apgr,
+        ...peerOf(pub.apgr),
         ratio: pub.apgr === null ? null : bestApgr.apgr / pub.apgr,
         goal:
-          (pub.apgr === null ? "reported" : `> ${pub.apgr}`) +
-          ` (best: ${bestApgr.router}, 5-fold out-of-fold, in-domain)`,
-        met: pub.apgr === null ? null : bestApgr.apgr > pub.apgr,
+          (pub.apgr === null || !pub.goal ? "reported" : `> ${pub.apgr}`) +
+          ` (best: ${bestApgr.router}, ${regime})${reference}`,
+        met: pub.apgr === null || !pub.goal ? null : bestApgr.apgr > pub.apgr,
+        accuracy: true,
+        interval: { ...bestApgr.apgrInterval, level: LEVEL },
       });
-    for (const [k, r, isGoal] of [
-      ["cpt50", bestCpt50, true],
-      ["cpt80", bestCpt80, false],
-    ] as const) {
-      const v = r[k];
-      out.push({
-        name: `eval.${short}.${k}_strong_share`,
-        value: v ?? NaN,
-        unit: "share",
-        peer: PEER,
-        peerValue: pub[k],
-        ratio: v === null ? null : pub[k] / v,
-        goal:
-          (isGoal ? `< ${pub[k]}` : "reported (derived paper value)") +
-          ` (best: ${r.router}, lower is better)`,
-        met: isGoal ? v !== null && v < pub[k] : null,
-      });
+    for (const k of ["cpt50", "cpt80"] as const) {
+      const r = best((x) => -(x[k] ?? Infinity));
+      out.push(cptGoal(short, k, r, pub, regime + reference));
     }
   }
-  out.push(...servableFigures(s));
-  if (s.multi) {
-    for (const r of s.multi.routers)
-      out.push({
-        name: `eval.llmrouter.${r.router}.aiq_vs_zero`,
-        value: r.aiq,
-        unit: "AIQ",
-        peer: "Zero router (same interval)",
-        peerValue: s.multi.zeroAiq,
-        ratio: r.aiq / s.multi.zeroAiq,
-        goal: `> Zero router (main job, ${s.multi.nTest} deduplicated test queries)`,
-        met: r.aiq > s.multi.zeroAiq,
-      });
-  }
   return out;
+}
+
+/**
+ * The best router's CPT figure against the paper. CPT(50%) is the goal on MMLU and GSM8K; on GSM8K the issue also asks
+ * the interval's upper bound to stay below the paper's MMLU figure (35.4%), which 1,307 questions rarely allow: the
+ * goal text then says so (docs/evaluation.md, "GSM8K: what was tried").
+ */
+function cptGoal(
+  short: string,
+  k: "cpt50" | "cpt80",
+  r: BinaryRow,
+  pub: (typeof PAPER)[string],
+  regime: string,
+): BenchResult {
+  const v = r[k];
+  const iv = k === "cpt50" ? r.cpt50Interval : r.cpt80Interval;
+  const paper = pub[k];
+  const isGoal = k === "cpt50" && pub.goal && paper !== null;
+  const withBound = isGoal && short === "gsm8k";
+  let goal = isGoal ? `< ${pctOf(paper!)}` : "reported";
+  let met: boolean | null = isGoal ? v !== null && v < paper! : null;
+  if (withBound) {
+    const upperOk = iv.hi !== null && iv.hi < GSM8K_CPT50_UPPER;
+    goal += ` and the interval's upper bound < ${pctOf(GSM8K_CPT50_UPPER)}`;
+    if (!upperOk && v !== null && iv.hi !== null) {
+      const above = iv.hi - v;
+      goal +=
+        ` (not met: the upper bound is ${pctOf(iv.hi)}, ${(100 * above).toFixed(1)} pp above the point estimate; ` +
+        `that is the sampling uncertainty of CPT(50%) on these questions, so an upper bound under ${pctOf(GSM8K_CPT50_UPPER)} needs a point estimate near ${pctOf(GSM8K_CPT50_UPPER - above)})`;
+    }
+    met = met === true && upperOk;
+  }
+  return {
+    name: `eval.${short}.${k}_strong_share`,
+    value: v ?? NaN,
+    unit: "share",
+    peer: paper === null ? null : PEER,
+    peerValue: paper,
+    ratio: v === null || paper === null ? null : paper / v,
+    goal: `${goal} (best: ${r.router}, lower is better, interval ${ivText(iv, pctOf)}; ${regime})`,
+    met,
+    accuracy: true,
+    interval: { ...iv, level: LEVEL },
+  };
+}
+
+/**
+ * The main job's multi-model comparison on LLMRouter (lib/pipeline/multi.ts, read from summary.json): every learned
+ * router's AIQ with its bootstrap interval against the Zero router's, and the issue's two goals.
+ */
+function multiFigures(s: MainSummary): BenchResult[] {
+  const m = s.multi;
+  if (!m || m.routers.length === 0) return [];
+  const level = m.bootstrap.level;
+  const fmt4 = (v: number): string => v.toFixed(4);
+  const where = `main job, ${m.nTest} de-duplicated test queries, ${m.bootstrap.resamples} resamples; ${ACCURACY}`;
+  const zero = {
+    name: "eval.llmrouter.zero_router.aiq",
+    value: m.zeroAiq,
+    unit: "AIQ",
+    peer: null,
+    peerValue: null,
+    ratio: null,
+    goal: `reported (the Zero router: mixes single models on their hull; ${where})`,
+    met: null,
+    accuracy: true as const,
+    interval: { ...m.zeroAiqInterval, level },
+  };
+  const perRouter: BenchResult[] = m.routers.map((r) => ({
+    name: `eval.llmrouter.${key(r.router)}.aiq`,
+    value: r.aiq,
+    unit: "AIQ",
+    peer: "Zero router (same interval)",
+    peerValue: m.zeroAiq,
+    ratio: r.aiq / m.zeroAiq,
+    goal:
+      `> Zero router (paired AIQ − Zero interval ${ivText({ lo: r.aiqInterval.diffLo, hi: r.aiqInterval.diffHi }, fmt4)}; ` +
+      `${where})`,
+    met: r.aiq > m.zeroAiq,
+    accuracy: true,
+    interval: { lo: r.aiqInterval.lo, hi: r.aiqInterval.hi, level },
+  }));
+  const worst = m.routers.reduce((a, b) => (b.aiq < a.aiq ? b : a));
+  const best = m.routers.reduce((a, b) => (b.aiq > a.aiq ? b : a));
+  return [
+    zero,
+    ...perRouter,
+    {
+      name: "eval.llmrouter.learned_routers_beat_zero",
+      value: worst.aiq - m.zeroAiq,
+      unit: "AIQ",
+      peer: "Zero router (same interval)",
+      peerValue: m.zeroAiq,
+      ratio: null,
+      goal: `> 0: every learned multi-model router's AIQ above the Zero router's (value: the worst margin, ${worst.router}; ${where})`,
+      met: worst.aiq > m.zeroAiq,
+      accuracy: true,
+    },
+    {
+      name: "eval.llmrouter.best_aiq",
+      value: best.aiq,
+      unit: "AIQ",
+      peer: "Zero router (same interval)",
+      peerValue: m.zeroAiq,
+      ratio: best.aiq / m.zeroAiq,
+      goal:
+        `>= ${AIQ_GOAL} (best: ${best.router}, interval ${ivText(best.aiqInterval, fmt4)}; the oracle's quality is ` +
+        `${fmt4(m.oracle.quality)}; why the goal is out of reach: docs/evaluation.md "Multi-model quality"; ${where})`,
+      met: best.aiq >= AIQ_GOAL,
+      accuracy: true,
+      interval: { lo: best.aiqInterval.lo, hi: best.aiqInterval.hi, level },
+    },
+  ];
+}
+
+export function qualityFigures(s: MainSummary): BenchResult[] {
+  return [...binaryFigures(s), ...servableFigures(s), ...multiFigures(s)];
 }
 
 /**
@@ -343,31 +473,7 @@ function mainJobFigures(): BenchResult[] {
   return out;
 }
 
-function aiqFigure(): BenchResult {
-  const train = llmrouterRouting("train").data;
-  const test = llmrouterRouting("test").data;
-  const rows = dedupeAgainst(train, test);
-  const M = test.models.length;
-  const pred = taskMeanPredictor(train, test, rows);
-  const pick = (arr: Float64Array): Float64Array => {
-    const out = new Float64Array(rows.length * M);
-    rows.forEach((q, i) => out.set(arr.subarray(q * M, q * M + M), i * M));
-    return out;
-  };
-  const e = evaluateMulti("task-mean", pred, pick(test.quality), pick(test.cost), test.models);
-  return {
-    name: "eval.llmrouter.aiq_vs_zero",
-    value: e.aiq,
-    unit: "AIQ",
-    peer: "Zero router (same interval)",
-    peerValue: e.zeroAiq,
-    ratio: e.aiq / e.zeroAiq,
-    goal: `> Zero router (per-task predictor, ${e.n} deduplicated test queries, interval ${e.interval.cMin.toExponential(3)}-${e.interval.cMax.toExponential(3)} USD)`,
-    met: e.aiq > e.zeroAiq,
-  };
-}
-
 export const evalBench: BenchArea = {
   prefix: "eval.",
-  run: async () => [speed(), aiqFigure(), ...mainJobFigures()],
+  run: async () => [speed(), ...mainJobFigures()],
 };

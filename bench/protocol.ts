@@ -176,7 +176,8 @@ export function timeResult(name: string, c: Comparison, goal: { factor: number; 
 
 /**
  * Stamps the area's load average on every figure that did not record its own (areas outside the timing protocol, e.g.
- * throughput or memory figures): above the core count the figure is noisy and never met.
+ * throughput or memory figures): above the core count the figure is noisy and never met, except an accuracy figure,
+ * which no load changes (it gets the load stamped and keeps its verdict).
  */
 export function withAreaLoad(
   results: readonly BenchResult[],
@@ -187,7 +188,9 @@ export function withAreaLoad(
   return results.map((r) =>
     r.load !== undefined
       ? r
-      : { ...r, load, noisy: r.noisy === true || noisy, met: r.met === null ? null : r.met && !noisy },
+      : r.accuracy
+        ? { ...r, load }
+        : { ...r, load, noisy: r.noisy === true || noisy, met: r.met === null ? null : r.met && !noisy },
   );
 }
 

@@ -13,6 +13,13 @@ export interface BenchResult {
   /** The goal, stated as text, e.g. ">= 1.5x peer" or "p99 <= 10 ms". */
   goal: string;
   met: boolean | null;
+  /**
+   * An accuracy figure (a deterministic evaluation, e.g. APGR or AIQ), not a timing: valid under any load, so never
+   * marked noisy.
+   */
+  accuracy?: true;
+  /** The figure's bootstrap interval (percentile, `level` e.g. 0.95), for accuracy figures that have one. */
+  interval?: { lo: number | null; hi: number | null; level: number };
   /** Taken while the load average exceeded the core count (bench/protocol.ts): never met. */
   noisy?: boolean;
   /** routerlab's kept configuration, when the protocol chose one. */

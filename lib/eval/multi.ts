@@ -213,8 +213,16 @@ export function zeroRouter(singleModelPoints: readonly CostQuality[]): CostQuali
   return upperHullNonDecreasing(singleModelPoints);
 }
 
-/** Mean quality and cost of "always model m", for every model; NaN entries are skipped. */
-export function singleModelPoints(quality: Float64Array, cost: Float64Array, nModels: number): CostQuality[] {
+/**
+ * Mean quality and cost of "always model m", for every model; NaN entries are skipped. Optional integer weights per
+ * query (a bootstrap resample's counts; a zero weight leaves the query out); none = every query once.
+ */
+export function singleModelPoints(
+  quality: Float64Array,
+  cost: Float64Array,
+  nModels: number,
+  weights?: ArrayLike<number>,
+): CostQuality[] {
   const n = quality.length / nModels;
   const out: CostQuality[] = [];
   for (let m = 0; m < nModels; m++) {
@@ -222,12 +230,13 @@ export function singleModelPoints(quality: Float64Array, cost: Float64Array, nMo
     let c = 0;
     let k = 0;
     for (let i = 0; i < n; i++) {
+      const w = weights ? weights[i]! : 1;
       const y = quality[i * nModels + m]!;
       const z = cost[i * nModels + m]!;
-      if (Number.isNaN(y) || Number.isNaN(z)) continue;
-      q += y;
-      c += z;
-      k++;
+      if (Number.isNaN(y) || Number.isNaN(z) || w === 0) continue;
+      q += w * y;
+      c += w * z;
+      k += w;
     }
     out.push({ cost: k ? c / k : NaN, quality: k ? q / k : NaN });
   }
@@ -250,21 +259,7 @@ export function multiAiqs(
 ): { zero: number; routers: number[]; interval: AiqInterval } {
   const n = quality.length / nModels;
   const w = (i: number): number => (weights ? weights[i]! : 1);
-  const singles: CostQuality[] = [];
-  for (let m = 0; m < nModels; m++) {
-    let q = 0;
-    let c = 0;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const y = quality[i * nModels + m]!;
-      const z = cost[i * nModels + m]!;
-      if (Number.isNaN(y) || Number.isNaN(z) || w(i) === 0) continue;
-      q += w(i) * y;
-      c += w(i) * z;
-      k += w(i);
-    }
-    singles.push({ cost: k ? c / k : NaN, quality: k ? q / k : NaN });
-  }
+  const singles = singleModelPoints(quality, cost, nModels, weights);
   let total = 0;
   for (let i = 0; i < n; i++) total += w(i);
   const pointOf = (choice: Int32Array): CostQuality => {

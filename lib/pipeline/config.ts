@@ -39,12 +39,15 @@ const DEFAULT_FEATURE_LOGREG = {
 };
 
 const DEFAULT_MULTI_ROUTERS: RouterSpec[] = [
-  { name: "knn", kind: "knn", hyperparameters: { k: 20, weights: "uniform" } },
+  // k by 5-fold CV on the training split over {10, 20, 40, 60, 80, 120, 160} (docs/evaluation.md, "Multi-model quality").
+  { name: "knn", kind: "knn", hyperparameters: { k: 80, weights: "uniform" } },
   { name: "mlp", kind: "mlp", hyperparameters: { hiddenLayerSizes: [128, 64], epochs: 30, patience: 4 } },
   { name: "mf", kind: "mf", hyperparameters: { epochs: 10 } },
   { name: "cluster", kind: "cluster", hyperparameters: { k: 32 } },
   // per-answer IRT: 11-22 s to fit on the 5,608 training queries (2 shared cores, load 9-19)
   { name: "irt", kind: "irt", hyperparameters: {} },
+  // The task prior plus the neighbours' residual; k and the weight by 5-fold CV on the training split (evaluation.md).
+  { name: "group-knn", kind: "group-knn", hyperparameters: { k: 80, residualWeight: 0.5 } },
 ];
 
 /**

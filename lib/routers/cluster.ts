@@ -128,8 +128,11 @@ export function sphericalKmeans(
   return { centroids: C, assign };
 }
 
-/** Per-cluster smoothed means of an n x M matrix (NaN skipped) towards each column's overall mean. */
-function clusterMeans(
+/**
+ * Per-bucket (cluster, group) smoothed means of an n x M matrix (NaN skipped) towards each column's overall mean:
+ * `assign[i]` in [0, k) is row i's bucket. Also the group-knn router's per-group prior.
+ */
+export function clusterMeans(
   v: Float64Array,
   M: number,
   assign: Int32Array,

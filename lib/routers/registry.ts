@@ -9,6 +9,7 @@ import { centroidEntry } from "./centroid";
 import { clusterEntry } from "./cluster";
 import { eloEntry } from "./elo";
 import { encoderEntry } from "./encoder";
+import { groupKnnEntry } from "./group-knn";
 import { logregEntry } from "./logreg";
 import { mlpEntry } from "./mlp";
 import { loadRouterState } from "./model-file";
@@ -32,6 +33,7 @@ const ENTRIES: RegisteredRouter[] = [
   swRankingEntry,
   centroidEntry,
   clusterEntry,
+  groupKnnEntry,
   logregEmbFeaturesEntry,
   featureScoreEntry,
   encoderEntry,

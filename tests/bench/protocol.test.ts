@@ -198,4 +198,27 @@ describe("bench protocol", () => {
       ],
     );
   });
+
+  it("an accuracy figure keeps its verdict under any load (the load is stamped, it is not noisy)", () => {
+    const base = {
+      unit: "AIQ",
+      peer: null,
+      peerValue: null,
+      ratio: null,
+      goal: "> 0.5",
+      accuracy: true as const,
+    };
+    const figures = [
+      { ...base, name: "e.met", value: 0.6, met: true },
+      { ...base, name: "e.not", value: 0.4, met: false },
+    ];
+    const loaded = withAreaLoad(figures, { before: 9, after: 12 }, 2);
+    assert.deepEqual(
+      loaded.map((r) => [verdict(r), r.met, r.noisy, r.load]),
+      [
+        ["met", true, undefined, { before: 9, after: 12 }],
+        ["not met", false, undefined, { before: 9, after: 12 }],
+      ],
+    );
+  });
 });

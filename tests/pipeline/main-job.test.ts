@@ -144,7 +144,7 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       assert.ok(rec.intervals.share.lo !== null && rec.intervals.share.lo <= rec.intervals.share.hi!);
     }
     assert.ok(cold.multi, "multi-model evaluation ran");
-    assert.equal(cold.multi.routers.length, 5);
+    assert.equal(cold.multi.routers.length, config.multi.routers.length);
     for (const r of cold.multi.routers) assert.ok(r.aiq > 0 && r.aiq <= 1, `${r.router} AIQ ${r.aiq}`);
     const multiHtml = readFileSync(path.join(cold.outDir, "llmrouter", "report.html"), "utf8");
     assert.match(multiHtml, /gap to oracle \(relative\)[\s\S]*arena score \(argmax\)/);
@@ -180,11 +180,34 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
       schema: string;
       binary: {
         servable: { recommended: string; scorers: { router: string; cpt50Deterministic: number }[] };
+        routers: {
+          router: string;
+          cpt50Interval: { lo: number | null };
+          cpt80Interval: { lo: number | null };
+        }[];
       }[];
+      multi: {
+        zeroAiqInterval: { lo: number };
+        routers: { router: string; aiqInterval: { diffLo: number } }[];
+      };
     };
     assert.equal(summary.schema, "routerlab.main-job.v1");
     assert.equal(summary.binary[0]!.servable.recommended, cold.binary[0]!.servable.recommended!.router);
     assert.equal(summary.binary[0]!.servable.scorers.length, 10);
+    // the intervals the bench (bench/eval.ts) reads back
+    const mmlu = cold.binary[0]!.evaluations;
+    summary.binary[0]!.routers.forEach((r, i) => {
+      assert.equal(r.router, mmlu[i]!.router);
+      // JSON writes a NaN bound (no resample reached the target) as null
+      const json = (v: number): number | null => (Number.isNaN(v) ? null : v);
+      assert.equal(r.cpt50Interval.lo, json(mmlu[i]!.bootstrap.cpt50.lo));
+      assert.equal(r.cpt80Interval.lo, json(mmlu[i]!.bootstrap.cpt80.lo));
+    });
+    assert.equal(summary.multi.zeroAiqInterval.lo, cold.multi.zeroAiqInterval.lo);
+    assert.deepEqual(
+      summary.multi.routers.map((r) => [r.router, r.aiqInterval.diffLo]),
+      cold.multi.routers.map((r) => [r.router, r.aiqInterval.diffLo]),
+    );
     const coldScores = loadScoresFile(path.join(cold.outDir, "routellm-mmlu", "scores", "mlp.json"));
 
     const warm = await runMainJob(config, (m) => log.push(m));
