@@ -9,6 +9,7 @@
  */
 import type { Activation } from "./gateway";
 import { Adam } from "./mf-engine";
+import { nnInto, ntInto, tnInto } from "./matmul";
 
 export interface MlpBatch {
   /** nb x D rows, row-major. */
@@ -79,66 +80,6 @@ export function qualityLoss(z: Float32Array, batch: MlpBatch, C: number, gz: Flo
   return loss / denom;
 }
 
-/** Y[m, n] = A[m, k] · B[n, k]^T (+ bias[n]), row-major, four accumulators. */
-function ntInto(
-  a: Float32Array,
-  m: number,
-  k: number,
-  b: Float32Array,
-  n: number,
-  out: Float32Array,
-  bias?: Float32Array,
-): void {
-  const k4 = k - (k % 4);
-  for (let i = 0; i < m; i++) {
-    const ao = i * k;
-    for (let j = 0; j < n; j++) {
-      const bo = j * k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let d = 0;
-      for (; d < k4; d += 4) {
-        s0 += a[ao + d]! * b[bo + d]!;
-        s1 += a[ao + d + 1]! * b[bo + d + 1]!;
-        s2 += a[ao + d + 2]! * b[bo + d + 2]!;
-        s3 += a[ao + d + 3]! * b[bo + d + 3]!;
-      }
-      for (; d < k; d++) s0 += a[ao + d]! * b[bo + d]!;
-      out[i * n + j] = s0 + s1 + s2 + s3 + (bias ? bias[j]! : 0);
-    }
-  }
-}
-
-/** Y[m, n] = A[k, m]^T · B[k, n]: Y[r, :] = Σ_i A[i, r] · B[i, :]. */
-function tnInto(a: Float32Array, k: number, m: number, b: Float32Array, n: number, out: Float32Array): void {
-  out.fill(0, 0, m * n);
-  for (let i = 0; i < k; i++) {
-    const bo = i * n;
-    for (let r = 0; r < m; r++) {
-      const g = a[i * m + r]!;
-      if (g === 0) continue;
-      const oo = r * n;
-      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
-    }
-  }
-}
-
-/** Y[m, n] = A[m, k] · B[k, n]. */
-function nnInto(a: Float32Array, m: number, k: number, b: Float32Array, n: number, out: Float32Array): void {
-  out.fill(0, 0, m * n);
-  for (let i = 0; i < m; i++) {
-    const oo = i * n;
-    for (let j = 0; j < k; j++) {
-      const g = a[i * k + j]!;
-      if (g === 0) continue;
-      const bo = j * n;
-      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
-    }
-  }
-}
-
 /** out[i, j] = act(pre[i, j] + bias[j]) over `rows` rows (bias and activation fused in one pass). */
 function biasActivate(
   pre: Float32Array,
@@ -183,18 +124,49 @@ function activationGrad(act: Activation, h: Float32Array, g: Float32Array, len: 
   }
 }
 
-export class JsMlpEngine implements MlpEngine {
-  readonly name = "js";
-  private readonly dims: readonly number[];
-  private readonly L: number;
-  private readonly act: Activation;
-  private readonly W: Float32Array[];
-  private readonly b: Float32Array[];
-  private readonly cw: Float32Array;
-  private readonly lossKind: "softmax" | "quality";
+/**
+ * What both hand-written MLP engines (js here, ort in mlp-ort.ts) hold: the layer widths, float32 copies of the
+ * weights and biases that torch's Adam updates in place, the class weights and the loss kind.
+ */
+export abstract class MlpParameters {
+  protected readonly dims: readonly number[];
+  protected readonly L: number;
+  protected readonly W: Float32Array[];
+  protected readonly b: Float32Array[];
+  protected readonly cw: Float32Array;
+  protected readonly lossKind: "softmax" | "quality";
   private readonly optW: Adam[];
   private readonly optB: Adam[];
   private t = 0;
+
+  protected constructor(init: MlpEngineInit) {
+    this.dims = init.dims;
+    this.L = init.dims.length - 1;
+    this.W = init.weights.map((w) => Float32Array.from(w));
+    this.b = init.biases.map((b) => Float32Array.from(b));
+    this.cw = Float32Array.from(init.classWeights);
+    this.lossKind = init.loss ?? "softmax";
+    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
+    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
+  }
+
+  /** One Adam step on every layer, from the layers' weight and bias gradients. */
+  protected adamStep(gW: (l: number) => Float32Array, gb: (l: number) => Float32Array): void {
+    this.t++;
+    for (let l = 0; l < this.L; l++) {
+      this.optW[l]!.step(gW(l), this.t);
+      this.optB[l]!.step(gb(l), this.t);
+    }
+  }
+
+  snapshot(): Float32Array[] {
+    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
+  }
+}
+
+export class JsMlpEngine extends MlpParameters implements MlpEngine {
+  readonly name = "js";
+  private readonly act: Activation;
   // scratch, sized for maxBatch
   /** acts[l]: input of layer l (acts[0] unused: the batch's x). */
   private readonly acts: Float32Array[];
@@ -206,16 +178,9 @@ export class JsMlpEngine implements MlpEngine {
   private readonly gb: Float32Array[];
 
   constructor(init: MlpEngineInit) {
+    super(init);
     const { dims, maxBatch: B } = init;
-    this.dims = dims;
-    this.L = dims.length - 1;
     this.act = init.activation;
-    this.W = init.weights.map((w) => Float32Array.from(w));
-    this.b = init.biases.map((b) => Float32Array.from(b));
-    this.cw = Float32Array.from(init.classWeights);
-    this.lossKind = init.loss ?? "softmax";
-    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
-    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
     const maxWidth = Math.max(...dims);
     this.acts = dims.map((d, l) => new Float32Array(l === 0 ? 0 : B * d));
     this.pre = dims.map((d) => new Float32Array(B * d));
@@ -294,15 +259,10 @@ export class JsMlpEngine implements MlpEngine {
       prev.set(this.gH.subarray(0, nb * k));
       activationGrad(this.act, h, prev, nb * k);
     }
-    this.t++;
-    for (let l = 0; l < L; l++) {
-      this.optW[l]!.step(this.gW[l]!, this.t);
-      this.optB[l]!.step(this.gb[l]!, this.t);
-    }
-  }
-
-  snapshot(): Float32Array[] {
-    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
+    this.adamStep(
+      (l) => this.gW[l]!,
+      (l) => this.gb[l]!,
+    );
   }
 
   dispose(): void {

@@ -10,9 +10,8 @@
  */
 import * as ort from "onnxruntime-node";
 import type { Activation } from "./gateway";
-import { Adam } from "./mf-engine";
 import type { MlpBatch, MlpEngine, MlpEngineInit } from "./mlp-engine";
-import { qualityLoss } from "./mlp-engine";
+import { MlpParameters, qualityLoss } from "./mlp-engine";
 import type { OnnxGraph, OnnxNode } from "./onnx-writer";
 import { encodeModel } from "./onnx-writer";
 
@@ -137,37 +136,21 @@ function session(graph: OnnxGraph): Promise<ort.InferenceSession> {
   });
 }
 
-export class OrtMlpEngine implements MlpEngine {
+export class OrtMlpEngine extends MlpParameters implements MlpEngine {
   readonly name = "ort";
-  private readonly dims: readonly number[];
-  private readonly L: number;
-  private readonly W: Float32Array[];
-  private readonly b: Float32Array[];
-  private readonly cw: Float32Array;
-  private readonly lossKind: "softmax" | "quality";
-  private readonly optW: Adam[];
-  private readonly optB: Adam[];
   private readonly params: Record<string, ort.Tensor> = {};
   private readonly s: Float32Array;
   private readonly tgt: Float32Array;
   private readonly sessions: Promise<[ort.InferenceSession, ort.InferenceSession]>;
-  private t = 0;
 
   constructor(init: MlpEngineInit) {
+    super(init);
     const { dims, maxBatch } = init;
-    this.dims = dims;
-    this.L = dims.length - 1;
-    this.W = init.weights.map((w) => Float32Array.from(w));
-    this.b = init.biases.map((b) => Float32Array.from(b));
-    this.cw = Float32Array.from(init.classWeights);
-    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
-    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
     // the tensors wrap the parameter arrays, which Adam updates in place
     for (let l = 0; l < this.L; l++) {
       this.params[`W${l}`] = new ort.Tensor("float32", this.W[l]!, [dims[l + 1]!, dims[l]!]);
       this.params[`B${l}`] = new ort.Tensor("float32", this.b[l]!, [dims[l + 1]!]);
     }
-    this.lossKind = init.loss ?? "softmax";
     this.s = new Float32Array(this.lossKind === "softmax" ? maxBatch : maxBatch * dims[this.L]!);
     this.tgt = new Float32Array(maxBatch * dims[this.L]!);
     this.sessions = Promise.all([
@@ -199,11 +182,10 @@ export class OrtMlpEngine implements MlpEngine {
     const loss =
       this.lossKind === "softmax" ? this.softmaxLoss(batch, z, C) : this.qualityLossValue(batch, z, C);
     if (!train) return loss;
-    this.t++;
-    for (let l = 0; l < L; l++) {
-      this.optW[l]!.step(out[`GW${l}`]!.data as Float32Array, this.t);
-      this.optB[l]!.step(out[`GB${l}`]!.data as Float32Array, this.t);
-    }
+    this.adamStep(
+      (l) => out[`GW${l}`]!.data as Float32Array,
+      (l) => out[`GB${l}`]!.data as Float32Array,
+    );
     return loss;
   }
 
@@ -259,10 +241,6 @@ export class OrtMlpEngine implements MlpEngine {
   private qualityLossValue(batch: MlpBatch, z: Float32Array, C: number): number {
     const scratch = new Float32Array(batch.nb * C);
     return qualityLoss(z, batch, C, scratch);
-  }
-
-  snapshot(): Float32Array[] {
-    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
   }
 
   dispose(): void {
