@@ -23,7 +23,6 @@ import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor, strongScores, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter, parseHyperparameters } from "./define";
-import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /** The gateway's fixed `confidence_threshold` (contract §6.6). */
@@ -111,8 +110,7 @@ export class CentroidRouter extends Estimator<CentroidHyperparameters, Fitted> i
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task);
-    requireBinary(task, this.kind);
+    checkTraining(queries, task, { binaryOnly: this.kind });
     const X = queries.X;
     const d = X.dim;
     const sum = [new Float64Array(d), new Float64Array(d)];

@@ -5,7 +5,6 @@
  * scores, which standardise with every row (the figures the project has always reported).
  */
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import { createRng, shuffled } from "../util/random";
 import { checkQueries, checkTraining } from "./checks";
 import { parseFittedMeta, parseStateMeta, requireTensor, strongScores } from "./common";
@@ -165,10 +164,9 @@ export abstract class TextScorer<
   H extends Record<string, unknown>,
   F extends { meta: FittedMeta },
 > extends Estimator<H, F> {
-  /** Checks the training input (texts included) and refuses a multi-model task. */
+  /** Checks the training input (texts included); a multi-model task is refused. */
   protected checkFit(queries: Queries, task: RoutingTask): void {
-    checkTraining(queries, task, { readsTexts: true });
-    requireBinary(task, this.kind);
+    checkTraining(queries, task, { readsTexts: true, binaryOnly: this.kind });
   }
 
   /** The fitted state, once the queries (texts included) are checked against it. */
@@ -232,15 +230,6 @@ export class FeatureScoreRouter
     r.fitted = { meta: parseFittedMeta(state), ...m, w: requireTensor(state, "w").data };
     return r;
   }
-}
-
-/** Text-aware scorers here learn P(strong): a multi-model task is refused before training. */
-export function requireBinary(task: RoutingTask, kind: string): void {
-  if (task.kind !== "binary")
-    throw new RouterlabError(`the ${kind} router scores P(strong): it needs a binary (weak/strong) task`, {
-      file: "training task",
-      field: "setting",
-    });
 }
 
 /** Scores [1 - p, p] per row with p = sigmoid(x . w). */

@@ -15,7 +15,6 @@ import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor, strongScores, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter, parseHyperparameters } from "./define";
-import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 import { sigmoid } from "../util/logistic";
 
@@ -42,8 +41,7 @@ export class LogregRouter extends Estimator<LogregHyperparameters, Fitted> imple
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task);
-    requireBinary(task, this.kind);
+    checkTraining(queries, task, { binaryOnly: this.kind });
     const X = queries.X;
     const n = X.rows;
     const d = X.dim;

@@ -8,6 +8,18 @@ import { checkTraining } from "../checks";
 import { Estimator } from "../define";
 import type { Queries, RoutingTask } from "../types";
 
+/**
+ * A training engine of the MLP or MF router: `run` writes the batch's logits into `z` and returns its loss
+ * (computed before any update), with `train` after one optimiser step on it; `snapshot` copies the current tensors
+ * as float32 (the kind's tensor order).
+ */
+export interface TrainingEngine<Batch> {
+  readonly name: string;
+  run(b: Batch, z: Float32Array, train: boolean): number | Promise<number>;
+  snapshot(): Float32Array[] | Promise<Float32Array[]>;
+  dispose(): void;
+}
+
 /** One epoch's figures, reported through `onEpoch` and kept in the router's `meta.history`. */
 export interface EpochMetrics {
   epoch: number;

@@ -44,16 +44,7 @@ export function tnInto(
   n: number,
   out: Float32Array,
 ): void {
-  out.fill(0, 0, m * n);
-  for (let i = 0; i < k; i++) {
-    const bo = i * n;
-    for (let r = 0; r < m; r++) {
-      const g = a[i * m + r]!;
-      if (g === 0) continue;
-      const oo = r * n;
-      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
-    }
-  }
+  rowCombinationsInto(a, 1, m, m, k, b, n, out);
 }
 
 /** Y[m, n] = A[m, k] · B[k, n]. */
@@ -65,13 +56,30 @@ export function nnInto(
   n: number,
   out: Float32Array,
 ): void {
+  rowCombinationsInto(a, k, 1, m, k, b, n, out);
+}
+
+/**
+ * out[r, :] = Σ_t A(r, t) · B[t, :] for t = 0..k-1 in order, with A(r, t) = a[r·rowStride + t·colStride]
+ * (zero terms skipped): the two products above, A read row-major or transposed.
+ */
+function rowCombinationsInto(
+  a: Float32Array,
+  rowStride: number,
+  colStride: number,
+  m: number,
+  k: number,
+  b: Float32Array,
+  n: number,
+  out: Float32Array,
+): void {
   out.fill(0, 0, m * n);
-  for (let i = 0; i < m; i++) {
-    const oo = i * n;
-    for (let j = 0; j < k; j++) {
-      const g = a[i * k + j]!;
+  for (let r = 0; r < m; r++) {
+    const oo = r * n;
+    for (let t = 0; t < k; t++) {
+      const g = a[r * rowStride + t * colStride]!;
       if (g === 0) continue;
-      const bo = j * n;
+      const bo = t * n;
       for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
     }
   }

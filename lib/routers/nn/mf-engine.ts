@@ -9,6 +9,7 @@
  * checked to 1e-5 over a few Adam steps in tests/routers/mf.test.ts.
  */
 import type { Gemm } from "../native/gemm";
+import type { TrainingEngine } from "./common";
 import { ntInto, tnInto } from "./matmul";
 
 export interface MfBatch {
@@ -20,17 +21,8 @@ export interface MfBatch {
   nb: number;
 }
 
-export interface MfEngine {
-  readonly name: string;
-  /**
-   * Logits of the batch into `z` and the mean BCE (computed before any update); with `train`, one Adam step on
-   * that loss plus the L2 weight decay.
-   */
-  run(b: MfBatch, z: Float32Array, train: boolean): number | Promise<number>;
-  /** Current [P, text_proj, classifier] as float32. */
-  snapshot(): Float32Array[] | Promise<Float32Array[]>;
-  dispose(): void;
-}
+/** Loss: the mean BCE; a train step adds the L2 weight decay. Tensors: [P, text_proj, classifier]. */
+export type MfEngine = TrainingEngine<MfBatch>;
 
 export interface MfEngineInit {
   numModels: number;

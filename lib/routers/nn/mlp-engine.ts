@@ -7,6 +7,7 @@
  * `Adam`); parity with torch to 1e-5 over a few Adam steps and byte-identical reruns are checked in
  * tests/routers/mlp.test.ts.
  */
+import type { TrainingEngine } from "./common";
 import type { Activation } from "./gateway";
 import { Adam } from "./mf-engine";
 import { nnInto, ntInto, tnInto } from "./matmul";
@@ -24,17 +25,8 @@ export interface MlpBatch {
   nb: number;
 }
 
-export interface MlpEngine {
-  readonly name: string;
-  /**
-   * Logits of the batch into `z` (nb x C) and the weighted mean cross-entropy (computed before any update); with
-   * `train`, one Adam step on that loss.
-   */
-  run(b: MlpBatch, z: Float32Array, train: boolean): number | Promise<number>;
-  /** Current tensors as float32: every layer's weight, then every layer's bias. */
-  snapshot(): Float32Array[] | Promise<Float32Array[]>;
-  dispose(): void;
-}
+/** Loss: the weighted mean cross-entropy (or the quality loss). Tensors: every layer's weight, then every bias. */
+export type MlpEngine = TrainingEngine<MlpBatch>;
 
 export interface MlpEngineInit {
   /** [input, ...hidden, classes]. */
@@ -76,6 +68,38 @@ export function qualityLoss(z: Float32Array, batch: MlpBatch, C: number, gz: Flo
     const v = z[i]!;
     loss += Math.max(v, 0) - v * t + Math.log1p(Math.exp(-Math.abs(v)));
     gz[i] = (1 / (1 + Math.exp(-v)) - t) / denom;
+  }
+  return loss / denom;
+}
+
+/**
+ * Weighted mean softmax cross-entropy of the logits z (nb x C), torch's `CrossEntropyLoss(weight=cw)`:
+ * Σ w_y·ce / Σ w_y, in float64; with `gz`, its gradient w.r.t. the logits too.
+ */
+export function softmaxLoss(
+  z: Float32Array,
+  y: Int32Array,
+  nb: number,
+  C: number,
+  cw: Float32Array,
+  gz?: Float32Array,
+): number {
+  let wSum = 0;
+  for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
+  const denom = Math.max(wSum, 1e-12);
+  let loss = 0;
+  for (let i = 0; i < nb; i++) {
+    const o = i * C;
+    let mx = z[o]!;
+    for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(z[o + c]! - mx);
+    const lse = mx + Math.log(s);
+    const yi = y[i]!;
+    const w = cw[yi]!;
+    loss += w * (lse - z[o + yi]!);
+    if (gz)
+      for (let c = 0; c < C; c++) gz[o + c] = (w * (Math.exp(z[o + c]! - lse) - (c === yi ? 1 : 0))) / denom;
   }
   return loss / denom;
 }
@@ -212,31 +236,9 @@ export class JsMlpEngine extends MlpParameters implements MlpEngine {
     const C = dims[L]!;
     const gz = this.gA[L - 1]!;
     const loss =
-      this.lossKind === "quality" ? qualityLoss(z, batch, C, gz) : this.softmaxLoss(z, y, nb, C, gz);
+      this.lossKind === "quality" ? qualityLoss(z, batch, C, gz) : softmaxLoss(z, y, nb, C, this.cw, gz);
     if (!train) return loss;
     this.backward(x, nb);
-    return loss;
-  }
-
-  /** Weighted softmax cross-entropy and its gradient w.r.t. the logits (into gz). */
-  private softmaxLoss(z: Float32Array, y: Int32Array, nb: number, C: number, gz: Float32Array): number {
-    let wSum = 0;
-    for (let i = 0; i < nb; i++) wSum += this.cw[y[i]!]!;
-    const denom = Math.max(wSum, 1e-12);
-    let loss = 0;
-    for (let i = 0; i < nb; i++) {
-      const o = i * C;
-      let mx = z[o]!;
-      for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(z[o + c]! - mx);
-      const lse = mx + Math.log(s);
-      const yi = y[i]!;
-      const w = this.cw[yi]!;
-      loss += w * (lse - z[o + yi]!);
-      for (let c = 0; c < C; c++) gz[o + c] = (w * (Math.exp(z[o + c]! - lse) - (c === yi ? 1 : 0))) / denom;
-    }
-    loss /= denom;
     return loss;
   }
 

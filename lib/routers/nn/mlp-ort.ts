@@ -11,7 +11,7 @@
 import * as ort from "onnxruntime-node";
 import type { Activation } from "./gateway";
 import type { MlpBatch, MlpEngine, MlpEngineInit } from "./mlp-engine";
-import { MlpParameters, qualityLoss } from "./mlp-engine";
+import { MlpParameters, qualityLoss, softmaxLoss } from "./mlp-engine";
 import type { OnnxGraph, OnnxNode } from "./onnx-writer";
 import { encodeModel } from "./onnx-writer";
 
@@ -180,7 +180,9 @@ export class OrtMlpEngine extends MlpParameters implements MlpEngine {
     const out = await (train ? step : forward).run(feeds);
     z.set((out.Z!.data as Float32Array).subarray(0, nb * C));
     const loss =
-      this.lossKind === "softmax" ? this.softmaxLoss(batch, z, C) : this.qualityLossValue(batch, z, C);
+      this.lossKind === "softmax"
+        ? softmaxLoss(z, batch.y, batch.nb, C, this.cw)
+        : this.qualityLossValue(batch, z, C);
     if (!train) return loss;
     this.adamStep(
       (l) => out[`GW${l}`]!.data as Float32Array,
@@ -217,24 +219,6 @@ export class OrtMlpEngine extends MlpParameters implements MlpEngine {
       s[i] = observed ? 1 / denom : 0;
       tgt[i] = observed ? q[i]! / denom : 0;
     }
-  }
-
-  /** Weighted softmax cross-entropy from the logits, in float64. */
-  private softmaxLoss(batch: MlpBatch, z: Float32Array, C: number): number {
-    const { y, nb } = batch;
-    const cw = this.cw;
-    let wSum = 0;
-    for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
-    let loss = 0;
-    for (let i = 0; i < nb; i++) {
-      const o = i * C;
-      let mx = z[o]!;
-      for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += Math.exp(z[o + c]! - mx);
-      loss += cw[y[i]!]! * (mx + Math.log(sum) - z[o + y[i]!]!);
-    }
-    return loss / Math.max(wSum, 1e-12);
   }
 
   /** The mean binary cross-entropy over the observed entries (its gradient came from the graph). */
