@@ -190,21 +190,7 @@ export function ivfSearch(
       }
       let dd = Math.fround(1 - Math.fround(s));
       dd = dd < 0 ? 0 : dd > 2 ? 2 : dd;
-      const idx = order[p]!;
-      if (count === k) {
-        const ld = bd[k - 1]!;
-        if (dd > ld || (dd === ld && idx > bi[k - 1]!)) continue;
-      } else count++;
-      let j = count - 1;
-      while (j > 0) {
-        const pd = bd[j - 1]!;
-        if (pd < dd || (pd === dd && bi[j - 1]! < idx)) break;
-        bd[j] = pd;
-        bi[j] = bi[j - 1]!;
-        j--;
-      }
-      bd[j] = dd;
-      bi[j] = idx;
+      count = pushTopK(bd, bi, count, k, dd, order[p]!);
     }
   }
   if (count < k) {
@@ -234,4 +220,33 @@ export function ivfFromTensors(state: RouterState): IvfIndex {
   const X = requireTensor(state, "X");
   const dim = c.shape[1]!;
   return assemble(X.data, dim, c.shape[0]!, c.data, order, offsets);
+}
+
+/**
+ * Inserts candidate (d, idx) into the sorted-by-(d, idx) top list of length k (kept in bd/bi,
+ * `count` filled). Returns the new count.
+ */
+export function pushTopK(
+  bd: Float64Array,
+  bi: Int32Array,
+  count: number,
+  k: number,
+  d: number,
+  idx: number,
+): number {
+  if (count === k) {
+    const ld = bd[k - 1]!;
+    if (d > ld || (d === ld && idx > bi[k - 1]!)) return count;
+  } else count++;
+  let j = count - 1;
+  while (j > 0) {
+    const pd = bd[j - 1]!;
+    if (pd < d || (pd === d && bi[j - 1]! < idx)) break;
+    bd[j] = pd;
+    bi[j] = bi[j - 1]!;
+    j--;
+  }
+  bd[j] = d;
+  bi[j] = idx;
+  return count;
 }

@@ -234,6 +234,8 @@ export class OracleRouter extends ConstantLikeRouter {
   }
 }
 
+const CONSTANT_CHOICE = "a constant choice: point the gateway at the model itself";
+
 export const baselineEntries: RegisteredRouter[] = [
   defineRouter({
     kind: "random",
@@ -245,30 +247,28 @@ export const baselineEntries: RegisteredRouter[] = [
     create: (hp) => new RandomRouter(hp),
     fromState: (s) => new RandomRouter(RandomHyper.parse(s.hyperparameters)).restore(s),
   }),
-  defineRouter({
-    kind: "always-weak",
-    description: "always the weak model (multi: lowest mean training cost)",
-    hyperparameters: NoHyper,
-    gatewayFormat: null,
-    notServableReason: "a constant choice: point the gateway at the model itself",
-    create: () => new AlwaysRouter("always-weak"),
-    fromState: (s) => new AlwaysRouter("always-weak").restore(s),
-  }),
-  defineRouter({
-    kind: "always-strong",
-    description: "always the strong model (multi: highest mean training quality)",
-    hyperparameters: NoHyper,
-    gatewayFormat: null,
-    notServableReason: "a constant choice: point the gateway at the model itself",
-    create: () => new AlwaysRouter("always-strong"),
-    fromState: (s) => new AlwaysRouter("always-strong").restore(s),
-  }),
+  ...(
+    [
+      ["always-weak", "always the weak model (multi: lowest mean training cost)"],
+      ["always-strong", "always the strong model (multi: highest mean training quality)"],
+    ] as const
+  ).map(([kind, description]) =>
+    defineRouter({
+      kind,
+      description,
+      hyperparameters: NoHyper,
+      gatewayFormat: null,
+      notServableReason: CONSTANT_CHOICE,
+      create: () => new AlwaysRouter(kind),
+      fromState: (s) => new AlwaysRouter(kind).restore(s),
+    }),
+  ),
   defineRouter({
     kind: "single-model",
     description: "always the given model",
     hyperparameters: SingleModelHyper,
     gatewayFormat: null,
-    notServableReason: "a constant choice: point the gateway at the model itself",
+    notServableReason: CONSTANT_CHOICE,
     create: (hp) => new SingleModelRouter(hp),
     fromState: (s) => new SingleModelRouter(SingleModelHyper.parse(s.hyperparameters)).restore(s),
   }),

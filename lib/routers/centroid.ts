@@ -18,12 +18,11 @@
  */
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
-import { fittedMeta, parseFittedMeta, requireTensor, tensor } from "./common";
+import { fittedMeta, parseFittedMeta, requireTensor, strongScores, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter, parseHyperparameters } from "./define";
-import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 /** The gateway's fixed `confidence_threshold` (contract §6.6). */
@@ -106,15 +105,12 @@ export function centroidIsComplex(
 }
 
 export class CentroidRouter extends Estimator<CentroidHyperparameters, Fitted> implements Router {
-  readonly kind = "centroid";
-
   constructor(hp: z.input<typeof CentroidHyperparametersSchema> = {}) {
     super("centroid", CentroidHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task);
-    requireBinary(task, this.kind);
+    checkTraining(queries, task, { binaryOnly: this.kind });
     const X = queries.X;
     const d = X.dim;
     const sum = [new Float64Array(d), new Float64Array(d)];
@@ -139,10 +135,6 @@ export class CentroidRouter extends Estimator<CentroidHyperparameters, Fitted> i
       corpus: f32(all),
     });
     await Promise.resolve();
-  }
-
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
   }
 
   /** The unit centroids the gateway serves at this router's lambda (or another one). */
@@ -185,16 +177,10 @@ export class CentroidRouter extends Estimator<CentroidHyperparameters, Fitted> i
   score(queries: Queries): RouterScores {
     const f = this.need();
     const lam = this.switchLambda(queries);
-    const X = queries.X;
-    const perModel = new Float64Array(X.rows * 2);
-    const strongProbability = new Float64Array(X.rows);
-    for (let r = 0; r < X.rows; r++) {
-      const p = 1 / (1 + Math.exp(-(lam[r]! - this.hp.lambda)));
-      strongProbability[r] = p;
-      perModel[r * 2] = 1 - p;
-      perModel[r * 2 + 1] = p;
-    }
-    return { models: f.meta.models, perModel, strongProbability };
+    return strongScores(
+      f.meta.models,
+      lam.map((l) => 1 / (1 + Math.exp(-(l - this.hp.lambda)))),
+    );
   }
 
   /** The same centroids at another point of the family. */

@@ -15,6 +15,8 @@ export interface TrainingCheckOptions {
   readsTexts?: boolean;
   /** The kind reads the task's quality matrix: it must be rows x models. */
   readsQuality?: boolean;
+  /** The kind (named here for the error) learns P(strong): a multi-model task is refused. */
+  binaryOnly?: string;
 }
 
 /** Throws on a bad shape, a wrong width or a non-finite value. */
@@ -144,6 +146,11 @@ export function checkTraining(q: Queries, task: RoutingTask, opts: TrainingCheck
     if (v && v.length !== X.rows * M)
       throw new RouterlabError(`${field} has ${v.length} values, expected ${X.rows} x ${M}`, { file, field });
   }
+  if (opts.binaryOnly !== undefined && task.kind !== "binary")
+    throw new RouterlabError(
+      `the ${opts.binaryOnly} router scores P(strong): it needs a binary (weak/strong) task`,
+      { file: "training task", field: "setting" },
+    );
 }
 
 /** Resolves model names against a task's models, failing clearly on an unknown one. */

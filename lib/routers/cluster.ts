@@ -12,7 +12,7 @@
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { createRng } from "../util/random";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";
@@ -164,8 +164,6 @@ export function clusterMeans(
 }
 
 export class ClusterRouter extends Estimator<ClusterHyperparameters, Fitted> implements Router {
-  readonly kind = "cluster";
-
   constructor(hp: z.input<typeof ClusterHyperparametersSchema> = {}) {
     super("cluster", ClusterHyperparametersSchema, hp);
   }
@@ -200,10 +198,6 @@ export class ClusterRouter extends Estimator<ClusterHyperparameters, Fitted> imp
       cost: clusterMeans(cost, M, assign, k, smoothing),
       strong,
     };
-  }
-
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
   }
 
   /** Nearest cluster of every query. */

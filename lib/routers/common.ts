@@ -39,6 +39,16 @@ export function scoresFromProba(meta: FittedMeta, proba: Float64Array): RouterSc
   return { models: meta.models, perModel: proba, strongProbability: p };
 }
 
+/** Binary scores from P(strong) per row: per model [1 - p, p] ([weak, strong]). */
+export function strongScores(models: readonly string[], strongProbability: Float64Array): RouterScores {
+  const perModel = new Float64Array(strongProbability.length * 2);
+  strongProbability.forEach((p, i) => {
+    perModel[i * 2] = 1 - p;
+    perModel[i * 2 + 1] = p;
+  });
+  return { models, perModel, strongProbability };
+}
+
 export function tensor(
   data: Float32Array | Float64Array | Int32Array,
   shape: number[],

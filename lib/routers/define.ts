@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { Router, RouterState } from "./types";
 import { parseWith } from "../util/zod-error";
+import { requireFitted } from "./checks";
 
 /**
  * What other layers need to know about a kind, declared once here instead of guessed elsewhere (the job
@@ -80,17 +81,23 @@ export function defineRouter<H>(entry: RouterEntry<H>): RegisteredRouter {
 }
 
 /**
- * The part every estimator-style router shares: hyperparameters validated by its kind's schema at construction,
- * and the fitted state `fit` sets (undefined until then; `requireFitted` in checks.ts turns that into the one
- * not-fitted error).
+ * The part every estimator-style router shares: its kind, hyperparameters validated by the kind's schema at
+ * construction, and the fitted state `fit` sets (undefined until then; `need()` turns that into the one not-fitted
+ * error of checks.ts).
  */
 export abstract class Estimator<H extends Record<string, unknown>, F> {
-  abstract readonly kind: string;
+  readonly kind: string;
   readonly hp: H;
   protected fitted: F | undefined;
 
   protected constructor(kind: string, schema: z.ZodType<H>, raw: unknown) {
+    this.kind = kind;
     this.hp = parseHyperparameters(kind, schema, raw);
+  }
+
+  /** The fitted state, or the not-fitted error. */
+  protected need(): F {
+    return requireFitted(this.fitted, this.kind);
   }
 
   get hyperparameters(): Record<string, unknown> {

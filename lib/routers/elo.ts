@@ -6,9 +6,10 @@
  * the highest value, ties to the first key in file order). A baseline, not a query router.
  */
 import { z } from "zod";
+import type { Battles } from "../calibrate/bradley-terry";
 import { battlesFromOutcomes, BradleyTerryError, fitElo } from "../calibrate/bradley-terry";
 import { RouterlabError } from "../util/errors";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, parseStateMeta } from "./common";
 import type { RegisteredRouter } from "./define";
@@ -39,14 +40,44 @@ const EloMetaSchema = z.object({
     .optional(),
 });
 
+/** Expected win rate of model i against each other model, averaged (ELO scale 400, base 10). */
+export function expectedWinRates(ratings: ArrayLike<number>): Float64Array {
+  const M = ratings.length;
+  const out = new Float64Array(M);
+  for (let i = 0; i < M; i++) {
+    let s = 0;
+    for (let j = 0; j < M; j++) if (j !== i) s += 1 / (1 + 10 ** ((ratings[j]! - ratings[i]!) / 400));
+    out[i] = s / (M - 1);
+  }
+  return out;
+}
+
+/** The battles of a task's observed quality (the ELO-style routers need it; `router` names one in the error). */
+export function taskBattles(task: RoutingTask, router: string): Battles {
+  if (!task.quality)
+    throw new RouterlabError(`the ${router} router needs per-model outcomes (quality) to turn into battles`, {
+      file: "training data",
+      field: "quality",
+    });
+  return battlesFromOutcomes(task.models, task.quality);
+}
+
+/** Runs a Bradley-Terry fit; its BradleyTerryError becomes a RouterlabError `<prefix>: <message>` at `where`. */
+export function bradleyTerryFit<T>(prefix: string, where: { file: string; field: string }, fit: () => T): T {
+  try {
+    return fit();
+  } catch (e) {
+    if (e instanceof BradleyTerryError) throw new RouterlabError(`${prefix}: ${e.message}`, where);
+    throw e;
+  }
+}
+
 interface Fitted {
   meta: FittedMeta;
   elo: z.infer<typeof EloMetaSchema>;
 }
 
 export class EloRouter extends Estimator<EloHyperparameters, Fitted> implements Router {
-  readonly kind = "elo";
-
   constructor(hp: z.input<typeof EloHyperparametersSchema> = {}) {
     super("elo", EloHyperparametersSchema, hp);
   }
@@ -54,23 +85,13 @@ export class EloRouter extends Estimator<EloHyperparameters, Fitted> implements 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
     checkTraining(queries, task, { readsQuality: true });
     const X = queries.X;
-    if (!task.quality)
-      throw new RouterlabError("the ELO router needs per-model outcomes (quality) to turn into battles", {
-        file: "training data",
-        field: "quality",
-      });
-    let fit;
-    try {
-      fit = fitElo(battlesFromOutcomes(task.models, task.quality), {
+    const fit = bradleyTerryFit("ELO", { file: "training data", field: "quality" }, () =>
+      fitElo(taskBattles(task, "ELO"), {
         resamples: this.hp.resamples,
         seed: this.hp.seed,
         level: this.hp.level,
-      });
-    } catch (e) {
-      if (e instanceof BradleyTerryError)
-        throw new RouterlabError(`ELO: ${e.message}`, { file: "training data", field: "quality" });
-      throw e;
-    }
+      }),
+    );
     const byModel = (v: Float64Array): Record<string, number> =>
       Object.fromEntries(task.models.map((m, i) => [m, v[i]!]));
     const iv = fit.intervals;
@@ -98,7 +119,7 @@ export class EloRouter extends Estimator<EloHyperparameters, Fitted> implements 
 
   /** Ratings in the task's model order. */
   ratings(): [string, number][] {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     return f.meta.models.map((m) => [m, f.elo.ratings[m]!]);
   }
 
@@ -111,22 +132,17 @@ export class EloRouter extends Estimator<EloHyperparameters, Fitted> implements 
   }
 
   predict(queries: Queries): string[] {
-    checkQueries(queries, requireFitted(this.fitted, this.kind).meta.dim);
+    checkQueries(queries, this.need().meta.dim);
     return new Array<string>(queries.X.rows).fill(this.best());
   }
 
   /** Per model: the expected win rate against the other models (query-independent). */
   score(queries: Queries): RouterScores {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     checkQueries(queries, f.meta.dim);
     const X = queries.X;
-    const r = this.ratings().map(([, v]) => v);
-    const M = r.length;
-    const win = r.map((ri, i) => {
-      let s = 0;
-      for (let j = 0; j < M; j++) if (j !== i) s += 1 / (1 + 10 ** ((r[j]! - ri) / 400));
-      return s / (M - 1);
-    });
+    const win = expectedWinRates(this.ratings().map(([, v]) => v));
+    const M = win.length;
     const perModel = new Float64Array(X.rows * M);
     for (let q = 0; q < X.rows; q++) for (let i = 0; i < M; i++) perModel[q * M + i] = win[i]!;
     if (f.meta.setting !== "binary") return { models: f.meta.models, perModel };
@@ -138,7 +154,7 @@ export class EloRouter extends Estimator<EloHyperparameters, Fitted> implements 
   }
 
   state(): RouterState {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     return {
       kind: this.kind,
       hyperparameters: this.hyperparameters,

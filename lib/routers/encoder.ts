@@ -16,11 +16,10 @@ import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { projectRoot, venvPython } from "../util/paths";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
-import { parseFittedMeta, parseStateMeta, requireTensor } from "./common";
+import { parseFittedMeta, parseStateMeta, requireTensor, strongScores } from "./common";
 import type { FittedMeta } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
-import { predictFromBinary, requireBinary } from "./feature-score";
+import { defineRouter } from "./define";
+import { predictFromBinary, TextScorer } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const ENCODER_STEP = "python/steps/encoder_router.py";
@@ -237,25 +236,20 @@ function littleEndianBytes(tensors: readonly Float32Array[]): Buffer {
   return buf;
 }
 
-export class EncoderRouter implements Router {
-  readonly kind = "encoder";
-  readonly hyperparameters: EncoderHyper;
-  private fitted: Fitted | undefined;
-
+export class EncoderRouter extends TextScorer<EncoderHyper, Fitted> implements Router {
   constructor(hp: z.input<typeof EncoderHyper> = {}) {
-    this.hyperparameters = parseHyperparameters(this.kind, EncoderHyper, hp);
+    super("encoder", EncoderHyper, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task, { readsTexts: true });
-    requireBinary(task, this.kind);
+    this.checkFit(queries, task);
     let flat: Float32Array = new Float32Array(0);
     const reply = await runStep(
       {
         mode: "fit",
         texts: queries.texts,
         labels: Array.from(task.labels),
-        hyperparameters: this.hyperparameters,
+        hyperparameters: this.hp,
       },
       FitReply,
       (dir) => ({ out: path.join(dir, "tensors.bin") }),
@@ -286,8 +280,7 @@ export class EncoderRouter implements Router {
   }
 
   async score(queries: Queries): Promise<RouterScores> {
-    const f = requireFitted(this.fitted, this.kind);
-    checkQueries(queries, f.meta.dim, true);
+    const f = this.fittedFor(queries);
     const n = queries.X.rows;
     if (n === 0)
       return { models: f.meta.models, perModel: new Float64Array(0), strongProbability: new Float64Array(0) };
@@ -296,7 +289,7 @@ export class EncoderRouter implements Router {
       {
         mode: "score",
         texts: queries.texts,
-        hyperparameters: this.hyperparameters,
+        hyperparameters: this.hp,
         source: f.encoder.source,
         names: f.names.map((name) => [name, f.tensors[name]!.shape]),
       },
@@ -310,12 +303,7 @@ export class EncoderRouter implements Router {
     );
     if (p.length !== n)
       throw new RouterlabError(`the torch step scored ${p.length} of ${n} queries`, { file: ENCODER_STEP });
-    const perModel = new Float64Array(n * 2);
-    p.forEach((v, i) => {
-      perModel[i * 2] = 1 - v;
-      perModel[i * 2 + 1] = v;
-    });
-    return { models: f.meta.models, perModel, strongProbability: p };
+    return strongScores(f.meta.models, p);
   }
 
   async predict(queries: Queries): Promise<string[]> {
@@ -323,7 +311,7 @@ export class EncoderRouter implements Router {
   }
 
   state(): RouterState {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     return {
       kind: this.kind,
       hyperparameters: this.hyperparameters,

@@ -5,12 +5,11 @@
  * scores, which standardise with every row (the figures the project has always reported).
  */
 import { z } from "zod";
-import { RouterlabError } from "../util/errors";
 import { createRng, shuffled } from "../util/random";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
-import { parseFittedMeta, parseStateMeta, requireTensor } from "./common";
+import { checkQueries, checkTraining } from "./checks";
+import { parseFittedMeta, parseStateMeta, requireTensor, strongScores } from "./common";
 import type { FittedMeta } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export function textFeatures(text: string): number[] {
@@ -157,26 +156,44 @@ interface Fitted extends z.infer<typeof FeatureScoreMeta> {
   w: Float32Array;
 }
 
-/** Binary only: P(strong) from the query text's shape and group. */
-export class FeatureScoreRouter implements Router {
-  readonly kind = "feature-score";
-  readonly hyperparameters: z.infer<typeof FeatureScoreHyper>;
-  private fitted: Fitted | undefined;
+/**
+ * The text-aware scorers of P(strong) (feature-score, logreg-emb-features, encoder): binary only, they read the
+ * query texts; the fitted state remembers the task.
+ */
+export abstract class TextScorer<
+  H extends Record<string, unknown>,
+  F extends { meta: FittedMeta },
+> extends Estimator<H, F> {
+  /** Checks the training input (texts included); a multi-model task is refused. */
+  protected checkFit(queries: Queries, task: RoutingTask): void {
+    checkTraining(queries, task, { readsTexts: true, binaryOnly: this.kind });
+  }
 
+  /** The fitted state, once the queries (texts included) are checked against it. */
+  protected fittedFor(queries: Queries): F {
+    const f = this.need();
+    checkQueries(queries, f.meta.dim, true);
+    return f;
+  }
+}
+
+/** Binary only: P(strong) from the query text's shape and group. */
+export class FeatureScoreRouter
+  extends TextScorer<z.infer<typeof FeatureScoreHyper>, Fitted>
+  implements Router
+{
   constructor(hp: z.input<typeof FeatureScoreHyper> = {}) {
-    this.hyperparameters = parseHyperparameters(this.kind, FeatureScoreHyper, hp);
+    super("feature-score", FeatureScoreHyper, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task, { readsTexts: true });
-    requireBinary(task, this.kind);
+    this.checkFit(queries, task);
     const base = queries.texts!.map(textFeatures);
     const stats = featureStats(base);
     const groupNames = queries.groups ? [...new Set(queries.groups)].sort() : [];
     const { X, d } = designRows(base, queries.groups, groupNames, stats);
     const rows = Array.from({ length: base.length }, (_, i) => i);
-    const hp = this.hyperparameters;
-    const w = fitLogistic(X, d, task.labels, rows, hp.iterations, hp.l2);
+    const w = fitLogistic(X, d, task.labels, rows, this.hp.iterations, this.hp.l2);
     this.fitted = {
       meta: { setting: "binary", models: task.models.slice(), dim: queries.X.dim },
       groupNames,
@@ -188,8 +205,7 @@ export class FeatureScoreRouter implements Router {
   }
 
   score(queries: Queries): RouterScores {
-    const f = requireFitted(this.fitted, this.kind);
-    checkQueries(queries, f.meta.dim, true);
+    const f = this.fittedFor(queries);
     const { X, d } = designRows(queries.texts!.map(textFeatures), queries.groups, f.groupNames, f);
     return binaryScores(f.meta.models, X, d, f.w);
   }
@@ -199,7 +215,7 @@ export class FeatureScoreRouter implements Router {
   }
 
   state(): RouterState {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     return {
       kind: this.kind,
       hyperparameters: this.hyperparameters,
@@ -216,15 +232,6 @@ export class FeatureScoreRouter implements Router {
   }
 }
 
-/** Text-aware scorers here learn P(strong): a multi-model task is refused before training. */
-export function requireBinary(task: RoutingTask, kind: string): void {
-  if (task.kind !== "binary")
-    throw new RouterlabError(`the ${kind} router scores P(strong): it needs a binary (weak/strong) task`, {
-      file: "training task",
-      field: "setting",
-    });
-}
-
 /** Scores [1 - p, p] per row with p = sigmoid(x . w). */
 export function binaryScores(
   models: readonly string[],
@@ -233,15 +240,9 @@ export function binaryScores(
   w: ArrayLike<number>,
 ): RouterScores {
   const n = X.length / d;
-  const perModel = new Float64Array(n * 2);
   const strongProbability = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const p = predict(X, d, w, i);
-    strongProbability[i] = p;
-    perModel[i * 2] = 1 - p;
-    perModel[i * 2 + 1] = p;
-  }
-  return { models, perModel, strongProbability };
+  for (let i = 0; i < n; i++) strongProbability[i] = predict(X, d, w, i);
+  return strongScores(models, strongProbability);
 }
 
 /** Strong iff P(strong) > 0.5. */

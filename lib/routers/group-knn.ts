@@ -64,8 +64,6 @@ function groupPriors(
 }
 
 export class GroupKnnRouter extends Estimator<GroupKnnHyperparameters, Fitted> implements Router {
-  readonly kind = "group-knn";
-
   constructor(hp: z.input<typeof GroupKnnHyperparametersSchema> = {}) {
     super("group-knn", GroupKnnHyperparametersSchema, hp);
   }
@@ -92,10 +90,6 @@ export class GroupKnnRouter extends Estimator<GroupKnnHyperparameters, Fitted> i
     const residuals = new KnnRouter({ k: this.hp.k, batchSize: this.hp.batchSize });
     await residuals.fit(queries, { ...task, quality: residual });
     this.fitted = { meta: fittedMeta(queries.X, task), groups, prior, residuals };
-  }
-
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
   }
 
   async score(queries: Queries): Promise<RouterScores> {

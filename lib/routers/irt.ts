@@ -209,8 +209,6 @@ function answerQuality(task: RoutingTask, rows: number): Float64Array {
 }
 
 export class IrtRouter extends Estimator<IrtHyperparameters, Fitted> implements Router {
-  readonly kind = "irt";
-
   constructor(hp: z.input<typeof IrtHyperparametersSchema> = {}) {
     super("irt", IrtHyperparametersSchema, hp);
   }
@@ -354,10 +352,6 @@ export class IrtRouter extends Estimator<IrtHyperparameters, Fitted> implements 
       answers,
       history,
     };
-  }
-
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
   }
 
   /** P(model answers well) per query and model (rows x M, the task's model order), from the float32 weights. */

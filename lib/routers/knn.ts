@@ -2,11 +2,11 @@ import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import type { IvfIndex } from "./ann";
-import { buildIvf, ivfFromTensors, ivfSearch, ivfTensors } from "./ann";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { buildIvf, ivfFromTensors, ivfSearch, ivfTensors, pushTopK } from "./ann";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor, scoresFromProba } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter } from "./define";
 import { matrixTensor, topkInnerProduct } from "./native/topk";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
@@ -80,35 +80,6 @@ export function cosineDistance(s: number): number {
   return d < 0 ? 0 : d > 2 ? 2 : d;
 }
 
-/**
- * Inserts candidate (d, idx) into the sorted-by-(d, idx) top list of length k (kept in bd/bi,
- * `count` filled). Returns the new count.
- */
-export function pushTopK(
-  bd: Float64Array,
-  bi: Int32Array,
-  count: number,
-  k: number,
-  d: number,
-  idx: number,
-): number {
-  if (count === k) {
-    const ld = bd[k - 1]!;
-    if (d > ld || (d === ld && idx > bi[k - 1]!)) return count;
-  } else count++;
-  let j = count - 1;
-  while (j > 0) {
-    const pd = bd[j - 1]!;
-    if (pd < d || (pd === d && bi[j - 1]! < idx)) break;
-    bd[j] = pd;
-    bi[j] = bi[j - 1]!;
-    j--;
-  }
-  bd[j] = d;
-  bi[j] = idx;
-  return count;
-}
-
 /** numpy's pairwise summation (float64) of a[0..n), as used by `np.sum` along a contiguous axis. */
 export function numpyPairwiseSum(a: Float64Array, start: number, n: number): number {
   if (n < 8) {
@@ -145,37 +116,32 @@ function cappedK(k: number, rows: number): number {
   return rows;
 }
 
-export class KnnRouter implements Router {
-  readonly kind = "knn";
-  private fitted:
-    | {
-        meta: FittedMeta;
-        X: Float32Array;
-        y: Int32Array;
-        n: number;
-        /** The k in use: the hyperparameter, capped at the training rows. */
-        k: number;
-        ivf?: IvfIndex;
-        /** Multi setting: observed quality n x M (NaN = missing), for `score`. */
-        quality?: Float32Array;
-        /** Per-model mean training quality: the score when no neighbour has an observed quality. */
-        meanQuality?: Float64Array;
-      }
-    | undefined;
+interface KnnFitted {
+  meta: FittedMeta;
+  X: Float32Array;
+  y: Int32Array;
+  n: number;
+  /** The k in use: the hyperparameter, capped at the training rows. */
+  k: number;
+  ivf?: IvfIndex;
+  /** Multi setting: observed quality n x M (NaN = missing), for `score`. */
+  quality?: Float32Array;
+  /** Per-model mean training quality: the score when no neighbour has an observed quality. */
+  meanQuality?: Float64Array;
+}
 
-  readonly hyperparameters: KnnHyperparameters;
-
+export class KnnRouter extends Estimator<KnnHyperparameters, KnnFitted> implements Router {
   constructor(hp: z.input<typeof KnnHyper> = {}) {
-    this.hyperparameters = parseHyperparameters("knn", KnnHyper, hp);
+    super("knn", KnnHyper, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
     const X = queries.X;
     checkTraining(queries, task);
-    const k = cappedK(this.hyperparameters.k, X.rows);
+    const k = cappedK(this.hp.k, X.rows);
     const Xn = normalizeRows(X);
     const meta = fittedMeta(X, task);
-    const idx = this.hyperparameters.index;
+    const idx = this.hp.index;
     const ivf =
       idx.type === "ivf"
         ? await buildIvf(Xn, X.rows, X.dim, {
@@ -198,13 +164,9 @@ export class KnnRouter implements Router {
     };
   }
 
-  private get f(): NonNullable<KnnRouter["fitted"]> {
-    return requireFitted(this.fitted, this.kind);
-  }
-
   /** Exact neighbours, pure TypeScript (float64 dot products rounded to float32). */
   kneighborsJs(X: EmbeddingMatrix): Neighbours {
-    const f = this.f;
+    const f = this.need();
     checkQueries({ X }, f.meta.dim);
     const k = f.k;
     const Q = normalizeRows(X);
@@ -233,7 +195,7 @@ export class KnnRouter implements Router {
 
   /** Exact neighbours with onnxruntime (sgemm + TopK), batched. */
   async kneighborsOnnx(X: EmbeddingMatrix): Promise<Neighbours> {
-    const f = this.f;
+    const f = this.need();
     checkQueries({ X }, f.meta.dim);
     const k = f.k;
     const dim = X.dim;
@@ -243,7 +205,7 @@ export class KnnRouter implements Router {
     const ind = new Int32Array(X.rows * k);
     const bd = new Float64Array(k);
     const bi = new Int32Array(k);
-    const batch = this.hyperparameters.batchSize;
+    const batch = this.hp.batchSize;
     for (let start = 0; start < X.rows; start += batch) {
       const rows = Math.min(batch, X.rows - start);
       let pending = Array.from({ length: rows }, (_, r) => r);
@@ -279,9 +241,9 @@ export class KnnRouter implements Router {
 
   /** Approximate neighbours through the IVF index (requires `index: {type: "ivf"}`). */
   kneighborsAnn(X: EmbeddingMatrix, nprobe?: number): Neighbours {
-    const f = this.f;
+    const f = this.need();
     checkQueries({ X }, f.meta.dim);
-    const idx = this.hyperparameters.index;
+    const idx = this.hp.index;
     if (!f.ivf || idx.type !== "ivf")
       throw new RouterlabError("this KNN router has no approximate index (index.type: ivf)");
     const k = f.k;
@@ -298,7 +260,7 @@ export class KnnRouter implements Router {
 
   /** Votes: predicted model index per query and per-model probabilities (N x M). */
   vote(nb: Neighbours): { pred: Int32Array; proba: Float64Array } {
-    const f = this.f;
+    const f = this.need();
     const M = f.meta.models.length;
     const k = nb.k;
     const n = nb.dist.length / k;
@@ -306,7 +268,7 @@ export class KnnRouter implements Router {
     const proba = new Float64Array(n * M);
     const w = new Float64Array(k);
     const template = new Float64Array(k);
-    const distance = this.hyperparameters.weights === "distance";
+    const distance = this.hp.weights === "distance";
     for (let q = 0; q < n; q++) {
       if (distance) {
         let zero = false;
@@ -345,7 +307,7 @@ export class KnnRouter implements Router {
   /** Vote weights of one query's k neighbours (uniform, or 1/d with sklearn's zero-distance rule). */
   private weightsOf(nb: Neighbours, q: number, w: Float64Array): void {
     const k = nb.k;
-    if (this.hyperparameters.weights !== "distance") {
+    if (this.hp.weights !== "distance") {
       w.fill(1);
       return;
     }
@@ -359,7 +321,7 @@ export class KnnRouter implements Router {
 
   /** Multi setting: per-model weighted mean of the neighbours' observed quality (N x M). */
   neighbourQuality(nb: Neighbours): Float64Array {
-    const f = this.f;
+    const f = this.need();
     const quality = f.quality!;
     const mean = f.meanQuality!;
     const M = f.meta.models.length;
@@ -386,26 +348,26 @@ export class KnnRouter implements Router {
 
   /** Exact neighbours on onnxruntime, or approximate ones through the IVF index when the kind has one. */
   private async neighbours(X: EmbeddingMatrix): Promise<Neighbours> {
-    return this.hyperparameters.index.type === "ivf" ? this.kneighborsAnn(X) : this.kneighborsOnnx(X);
+    return this.hp.index.type === "ivf" ? this.kneighborsAnn(X) : this.kneighborsOnnx(X);
   }
 
   async predict(queries: Queries): Promise<string[]> {
-    const models = this.f.meta.models;
+    const models = this.need().meta.models;
     return Array.from(this.vote(await this.neighbours(queries.X)).pred, (c) => models[c]!);
   }
 
   async score(queries: Queries): Promise<RouterScores> {
     const nb = await this.neighbours(queries.X);
-    if (this.f.quality) return { models: this.f.meta.models, perModel: this.neighbourQuality(nb) };
-    return scoresFromProba(this.f.meta, this.vote(nb).proba);
+    if (this.need().quality) return { models: this.need().meta.models, perModel: this.neighbourQuality(nb) };
+    return scoresFromProba(this.need().meta, this.vote(nb).proba);
   }
 
   state(): RouterState {
-    const f = this.f;
+    const f = this.need();
     return {
       kind: this.kind,
       // the k in use, so the reloaded router and the exported KNeighborsClassifier query as many neighbours
-      hyperparameters: { ...this.hyperparameters, k: f.k },
+      hyperparameters: { ...this.hp, k: f.k },
       meta: { ...f.meta, n: f.n },
       tensors: {
         X: { shape: [f.n, f.meta.dim], data: f.X },
@@ -443,7 +405,7 @@ export class KnnRouter implements Router {
       X: X.data,
       y: Int32Array.from(y.data),
       n,
-      k: Math.min(r.hyperparameters.k, n),
+      k: Math.min(r.hp.k, n),
       ivf: state.tensors["ivf_centroids"] ? ivfFromTensors(state) : undefined,
       quality: quality?.data,
       meanQuality: quality ? columnMeans(quality.data, meta.models.length) : undefined,

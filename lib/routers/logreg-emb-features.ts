@@ -8,11 +8,10 @@
 import { z } from "zod";
 import { minimizeLbfgs } from "../util/lbfgs";
 import { createRng, shuffled } from "../util/random";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
 import type { FittedMeta } from "./common";
 import { parseFittedMeta, parseStateMeta } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
-import { binaryScores, predictFromBinary, requireBinary, textFeatures } from "./feature-score";
+import { defineRouter } from "./define";
+import { binaryScores, predictFromBinary, textFeatures, TextScorer } from "./feature-score";
 import type { EmbeddingMatrix } from "../embed/types";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
@@ -163,19 +162,17 @@ interface Fitted extends z.infer<typeof LogregMeta> {
   meta: FittedMeta;
 }
 
-export class LogregEmbFeaturesRouter implements Router {
-  readonly kind = "logreg-emb-features";
-  readonly hyperparameters: z.infer<typeof LogregEmbFeaturesHyper>;
-  private fitted: Fitted | undefined;
-
+export class LogregEmbFeaturesRouter
+  extends TextScorer<z.infer<typeof LogregEmbFeaturesHyper>, Fitted>
+  implements Router
+{
   constructor(hp: z.input<typeof LogregEmbFeaturesHyper> = {}) {
-    this.hyperparameters = parseHyperparameters(this.kind, LogregEmbFeaturesHyper, hp);
+    super("logreg-emb-features", LogregEmbFeaturesHyper, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task, { readsTexts: true });
-    requireBinary(task, this.kind);
-    const hp = this.hyperparameters;
+    this.checkFit(queries, task);
+    const hp = this.hp;
     const groupNames = queries.groups ? [...new Set(queries.groups)].sort() : [];
     const { Z, p } = designMatrix(queries.texts!, queries.groups, queries.X, groupNames);
     const rows = Array.from({ length: queries.X.rows }, (_, i) => i);
@@ -216,8 +213,7 @@ export class LogregEmbFeaturesRouter implements Router {
   }
 
   score(queries: Queries): RouterScores {
-    const f = requireFitted(this.fitted, this.kind);
-    checkQueries(queries, f.meta.dim, true);
+    const f = this.fittedFor(queries);
     const { Z, p } = designMatrix(queries.texts!, queries.groups, queries.X, f.groupNames);
     const S = applyStats(Z, p, f);
     // binaryScores takes a design with a leading 1-column; prepend it
@@ -234,8 +230,7 @@ export class LogregEmbFeaturesRouter implements Router {
   }
 
   state(): RouterState {
-    const f = requireFitted(this.fitted, this.kind);
-    const { meta, ...rest } = f;
+    const { meta, ...rest } = this.need();
     return {
       kind: this.kind,
       hyperparameters: this.hyperparameters,

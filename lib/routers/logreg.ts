@@ -10,12 +10,11 @@
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { minimizeLbfgs } from "../util/lbfgs";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
-import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor, tensor } from "./common";
+import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor, strongScores, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter, parseHyperparameters } from "./define";
-import { requireBinary } from "./feature-score";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 import { sigmoid } from "../util/logistic";
 
@@ -37,15 +36,12 @@ interface Fitted {
 }
 
 export class LogregRouter extends Estimator<LogregHyperparameters, Fitted> implements Router {
-  readonly kind = "logreg";
-
   constructor(hp: z.input<typeof LogregHyperparametersSchema> = {}) {
     super("logreg", LogregHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
-    checkTraining(queries, task);
-    requireBinary(task, this.kind);
+    checkTraining(queries, task, { binaryOnly: this.kind });
     const X = queries.X;
     const n = X.rows;
     const d = X.dim;
@@ -87,10 +83,6 @@ export class LogregRouter extends Estimator<LogregHyperparameters, Fitted> imple
     await Promise.resolve();
   }
 
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
-  }
-
   /** The logit w·e + b per query, in float64 over the float32 weights (the gateway's sum). */
   logits(queries: Queries): Float64Array {
     const f = this.need();
@@ -112,17 +104,7 @@ export class LogregRouter extends Estimator<LogregHyperparameters, Fitted> imple
 
   score(queries: Queries): RouterScores {
     const f = this.need();
-    const z = this.logits(queries);
-    const X = queries.X;
-    const perModel = new Float64Array(X.rows * 2);
-    const strongProbability = new Float64Array(X.rows);
-    for (let r = 0; r < X.rows; r++) {
-      const p = sigmoid(z[r]!);
-      strongProbability[r] = p;
-      perModel[r * 2] = 1 - p;
-      perModel[r * 2 + 1] = p;
-    }
-    return { models: f.meta.models, perModel, strongProbability };
+    return strongScores(f.meta.models, this.logits(queries).map(sigmoid));
   }
 
   /** The gateway MLP layout (see the file comment): strong row = [w, b], weak row = [0, 0]; labels [strong, weak]. */

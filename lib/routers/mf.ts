@@ -13,13 +13,24 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { createRng } from "../util/random";
+import { createRng, shuffled } from "../util/random";
 import type { RegisteredRouter } from "./define";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries } from "./checks";
 import { parseStateMeta } from "./common";
-import { Estimator, defineRouter } from "./define";
+import { defineRouter } from "./define";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
-import { EpochMetricsSchema, initialTensor, normalInit, splitRows, uniformInit } from "./nn/common";
+import {
+  EpochMetricsSchema,
+  EpochTrainer,
+  epochLoopFields,
+  initialTensor,
+  normalInit,
+  runEpochs,
+  splitRows,
+  trainerFields,
+  trainerMetaFields,
+  uniformInit,
+} from "./nn/common";
 import type { MfWeights } from "./nn/gateway";
 import { sigmoid } from "../util/logistic";
 import { mfScores, rowArgmax } from "./nn/gateway";
@@ -37,28 +48,15 @@ export const MfHyperparametersSchema = z.strictObject({
   weightDecay: z.number().nonnegative().default(1e-5),
   /** Std of the Gaussian noise added to each training embedding (0 = none). */
   noise: z.number().nonnegative().default(0.1),
-  batchSize: z.int().positive().default(64),
-  epochs: z.int().positive().default(10),
-  /** Share of the queries (seeded) whose pairs are held out for val metrics and early stopping; 0 = none. */
-  validationFraction: z.number().min(0).max(0.5).default(0.1),
-  /** Stop after this many epochs without a lower val loss and restore the best weights; 0 = never stop early. */
-  patience: z.int().nonnegative().default(0),
+  ...epochLoopFields({ epochs: 10, patience: 0 }),
   /** Pairs with equal quality: skipped, or trained towards 0.5. */
   ties: z.enum(["skip", "half"]).default("skip"),
-  inputDim: z.int().positive().optional(),
-  seed: z.int().default(0),
-  /**
-   * Training engine: hand-written forward/backward/Adam in TypeScript with the two matrix products on onnxruntime
-   * (`ort`, default), the same all in TypeScript (`js`, slow), or TensorFlow.js (`tfjs`).
-   */
-  engine: z.enum(["ort", "js", "tfjs"]).default("ort"),
+  ...trainerFields,
 });
 export type MfHyperparameters = z.infer<typeof MfHyperparametersSchema>;
 
 const MfMetaSchema = z.object({
-  setting: z.enum(["multi", "binary"]),
-  taskModels: z.array(z.string()),
-  idx_to_model: z.record(z.string(), z.string()),
+  ...trainerMetaFields,
   latent_dim: z.int(),
   text_dim: z.int(),
   num_models: z.int(),
@@ -138,21 +136,15 @@ interface Fitted {
 /** Largest size of the seeded Gaussian table the training noise is drawn from (random offsets per row and step). */
 const NOISE_TABLE = 1 << 22;
 
-export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Router {
-  readonly kind = "mf";
-
+export class MfRouter extends EpochTrainer<MfHyperparameters, Fitted> implements Router {
   constructor(hp: z.input<typeof MfHyperparametersSchema> = {}) {
     super("mf", MfHyperparametersSchema, hp);
-  }
-
-  get history(): readonly EpochMetrics[] {
-    return this.fitted?.history ?? [];
   }
 
   async fit(queries: Queries, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
     const X = queries.X;
     const hp = this.hp;
-    checkTraining(queries, task, { expectedDim: hp.inputDim, readsQuality: true });
+    this.checkFit(queries, task);
     const all = buildPairs(task, X.rows, hp.ties);
     if (all.q.length === 0)
       throw new RouterlabError(
@@ -206,7 +198,13 @@ export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Ro
       nb: 0,
     };
     const z = new Float32Array(B);
-    const fillBatch = (p: Pairs, order: Int32Array, from: number, to: number, noisy: boolean): void => {
+    const fillBatch = (
+      p: Pairs,
+      order: readonly number[],
+      from: number,
+      to: number,
+      noisy: boolean,
+    ): void => {
       const xBuf = batch.x;
       batch.nb = to - from;
       for (let i = from; i < to; i++) {
@@ -226,7 +224,7 @@ export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Ro
     /** Runs every batch of `p` in `order`; returns the mean loss and the pairwise accuracy (ties excluded). */
     const pass = async (
       p: Pairs,
-      order: Int32Array,
+      order: readonly number[],
       train: boolean,
     ): Promise<{ loss: number; accuracy: number }> => {
       let lossSum = 0;
@@ -245,41 +243,23 @@ export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Ro
       return { loss: lossSum / order.length, accuracy: decided > 0 ? correct / decided : 0 };
     };
 
-    const history: EpochMetrics[] = [];
-    let best: { loss: number; weights: Float32Array[] } | undefined;
-    let sinceBest = 0;
-    const nTrain = train.q.length;
-    const order = Int32Array.from({ length: nTrain }, (_, i) => i);
-    const valOrder = Int32Array.from({ length: val.q.length }, (_, i) => i);
+    let order = Array.from({ length: train.q.length }, (_, i) => i);
+    const valOrder = Array.from({ length: val.q.length }, (_, i) => i);
     try {
-      for (let epoch = 1; epoch <= hp.epochs; epoch++) {
-        const started = performance.now();
-        for (let i = nTrain - 1; i > 0; i--) {
-          const j = rng.int(i + 1);
-          const t = order[i]!;
-          order[i] = order[j]!;
-          order[j] = t;
-        }
-        const tr = await pass(train, order, true);
-        const v = val.q.length > 0 ? await pass(val, valOrder, false) : undefined;
-        const m: EpochMetrics = {
-          epoch,
-          loss: tr.loss,
-          accuracy: tr.accuracy,
-          val_loss: v ? v.loss : null,
-          val_accuracy: v ? v.accuracy : null,
-          seconds: (performance.now() - started) / 1000,
-        };
-        history.push(m);
-        callbacks.onEpoch?.(m);
-        if (v && hp.patience > 0) {
-          if (!best || v.loss < best.loss) {
-            best = { loss: v.loss, weights: await engine.snapshot() };
-            sinceBest = 0;
-          } else if (++sinceBest >= hp.patience) break;
-        }
-      }
-      const [Pw, Ww, cw] = best ? best.weights : await engine.snapshot();
+      const { history, weights } = await runEpochs({
+        epochs: hp.epochs,
+        patience: hp.patience,
+        keepBestWithoutPatience: false,
+        runEpoch: async () => {
+          // Each epoch reshuffles the previous epoch's order (seeded).
+          order = shuffled(order, rng);
+          const tr = await pass(train, order, true);
+          return { ...tr, val: val.q.length > 0 ? await pass(val, valOrder, false) : undefined };
+        },
+        snapshot: () => engine.snapshot(),
+        onEpoch: callbacks.onEpoch,
+      });
+      const [Pw, Ww, cw] = weights;
       this.fitted = {
         setting: task.kind,
         taskModels: [...task.models],
@@ -291,10 +271,6 @@ export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Ro
     } finally {
       engine.dispose();
     }
-  }
-
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
   }
 
   /** Gateway scores δ (rows x num_models, order = idx_to_model = the task's models). */
@@ -387,7 +363,7 @@ export class MfRouter extends Estimator<MfHyperparameters, Fitted> implements Ro
       },
       pairs: meta.pairs,
       history: meta.history,
-      backend: typeof state.meta.backend === "string" ? state.meta.backend : "unknown",
+      backend: meta.backend,
     };
     return r;
   }

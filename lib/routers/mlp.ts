@@ -19,9 +19,20 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { createRng } from "../util/random";
+import { createRng, shuffled } from "../util/random";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
-import { EpochMetricsSchema, gatherRows, initialTensor, splitRows, uniformInit } from "./nn/common";
+import {
+  EpochMetricsSchema,
+  EpochTrainer,
+  epochLoopFields,
+  gatherRows,
+  initialTensor,
+  runEpochs,
+  splitRows,
+  trainerFields,
+  trainerMetaFields,
+  uniformInit,
+} from "./nn/common";
 import type { Activation, LinearLayer, MlpWeights } from "./nn/gateway";
 import { sigmoid } from "../util/logistic";
 import { ACTIVATIONS, argmaxFirst, mlpLogits, rowArgmax } from "./nn/gateway";
@@ -31,9 +42,9 @@ import { OrtMlpEngine } from "./nn/mlp-ort";
 import { TfMlpEngine } from "./nn/mlp-tf";
 import { tfReady } from "./nn/tf";
 import type { RegisteredRouter } from "./define";
-import { checkQueries, checkTraining, requireFitted, resolveModels } from "./checks";
-import { parseStateMeta } from "./common";
-import { Estimator, defineRouter } from "./define";
+import { checkQueries, resolveModels } from "./checks";
+import { parseStateMeta, strongScores } from "./common";
+import { defineRouter } from "./define";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const MlpHyperparametersSchema = z.strictObject({
@@ -41,33 +52,19 @@ export const MlpHyperparametersSchema = z.strictObject({
   hiddenLayerSizes: z.array(z.int().positive()).default([128, 64]),
   activation: z.enum(ACTIVATIONS).default("relu"),
   learningRate: z.number().positive().default(1e-3),
-  batchSize: z.int().positive().default(64),
-  epochs: z.int().positive().default(50),
-  /** Share of the training rows held out (seeded) for early stopping and val metrics; 0 = none. */
-  validationFraction: z.number().min(0).max(0.5).default(0.1),
-  /** Stop after this many epochs without a lower val loss and restore the best weights; 0 = never stop early. */
-  patience: z.int().nonnegative().default(5),
+  ...epochLoopFields({ epochs: 50, patience: 5 }),
   /** "none", "balanced" (n / (classes x count), as scikit-learn) or explicit weights by model name (default 1). */
   classWeight: z
     .union([z.literal("none"), z.literal("balanced"), z.record(z.string(), z.number().positive())])
     .default("none"),
   /** Binary setting only: route to strong iff P(strong) >= threshold (baked into the output bias). */
   threshold: z.number().gt(0).lt(1).default(0.5),
-  /** Expected embedding width (384 for the gateway); unset = accept any. */
-  inputDim: z.int().positive().optional(),
-  seed: z.int().default(0),
-  /**
-   * Training engine: forward and backward of a step as one onnxruntime graph, Adam in TypeScript (`ort`,
-   * default), the same all in TypeScript (`js`), or TensorFlow.js (`tfjs`).
-   */
-  engine: z.enum(["ort", "js", "tfjs"]).default("ort"),
+  ...trainerFields,
 });
 export type MlpHyperparameters = z.infer<typeof MlpHyperparametersSchema>;
 
 const MlpMetaSchema = z.object({
-  setting: z.enum(["multi", "binary"]),
-  taskModels: z.array(z.string()),
-  idx_to_model: z.record(z.string(), z.string()),
+  ...trainerMetaFields,
   input_dim: z.int(),
   hidden_layer_sizes: z.array(z.int()),
   num_classes: z.int(),
@@ -92,22 +89,15 @@ interface Fitted {
   qualityHead: boolean;
 }
 
-export class MlpRouter extends Estimator<MlpHyperparameters, Fitted> implements Router {
-  readonly kind = "mlp";
-
+export class MlpRouter extends EpochTrainer<MlpHyperparameters, Fitted> implements Router {
   constructor(hp: z.input<typeof MlpHyperparametersSchema> = {}) {
     super("mlp", MlpHyperparametersSchema, hp);
-  }
-
-  /** Per-epoch metrics of the last fit. */
-  get history(): readonly EpochMetrics[] {
-    return this.fitted?.history ?? [];
   }
 
   async fit(queries: Queries, task: RoutingTask, callbacks: TrainCallbacks = {}): Promise<void> {
     const X = queries.X;
     const hp = this.hp;
-    checkTraining(queries, task, { expectedDim: hp.inputDim, readsQuality: true });
+    this.checkFit(queries, task);
     const binary = task.kind === "binary";
     const classes = binary ? [task.models[1], task.models[0]] : [...task.models];
     const C = classes.length;
@@ -192,46 +182,30 @@ export class MlpRouter extends Estimator<MlpHyperparameters, Fitted> implements 
       return { loss, accuracy: countCorrect() / val.length };
     };
 
-    const history: EpochMetrics[] = [];
-    let best: { loss: number; weights: Float32Array[] } | undefined;
-    let sinceBest = 0;
     try {
-      for (let epoch = 1; epoch <= hp.epochs; epoch++) {
-        const started = performance.now();
-        // Seeded Fisher-Yates per epoch (util/random), not tfjs' unseeded shuffle.
-        const order = train.slice();
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = rng.int(i + 1);
-          const t = order[i]!;
-          order[i] = order[j]!;
-          order[j] = t;
-        }
-        let lossSum = 0;
-        let correct = 0;
-        for (let from = 0; from < order.length; from += B) {
-          fillBatch(order, from, Math.min(order.length, from + B));
-          lossSum += (await engine.run(batch, z, true)) * batch.nb;
-          correct += countCorrect();
-        }
-        const v = val.length > 0 ? await evaluate() : undefined;
-        const m: EpochMetrics = {
-          epoch,
-          loss: lossSum / order.length,
-          accuracy: correct / order.length,
-          val_loss: v ? v.loss : null,
-          val_accuracy: v ? v.accuracy : null,
-          seconds: (performance.now() - started) / 1000,
-        };
-        history.push(m);
-        callbacks.onEpoch?.(m);
-        if (v) {
-          if (!best || v.loss < best.loss) {
-            best = { loss: v.loss, weights: await engine.snapshot() };
-            sinceBest = 0;
-          } else if (hp.patience > 0 && ++sinceBest >= hp.patience) break;
-        }
-      }
-      const finalWeights = best ? best.weights : await engine.snapshot();
+      const { history, weights: finalWeights } = await runEpochs({
+        epochs: hp.epochs,
+        patience: hp.patience,
+        keepBestWithoutPatience: true,
+        runEpoch: async () => {
+          // Seeded Fisher-Yates per epoch (util/random), not tfjs' unseeded shuffle.
+          const order = shuffled(train, rng);
+          let lossSum = 0;
+          let correct = 0;
+          for (let from = 0; from < order.length; from += B) {
+            fillBatch(order, from, Math.min(order.length, from + B));
+            lossSum += (await engine.run(batch, z, true)) * batch.nb;
+            correct += countCorrect();
+          }
+          return {
+            loss: lossSum / order.length,
+            accuracy: correct / order.length,
+            val: val.length > 0 ? await evaluate() : undefined,
+          };
+        },
+        snapshot: () => engine.snapshot(),
+        onEpoch: callbacks.onEpoch,
+      });
       const L = init.length;
       const layers: LinearLayer[] = init.map((l, i) => ({
         inDim: l.inDim,
@@ -273,10 +247,6 @@ export class MlpRouter extends Estimator<MlpHyperparameters, Fitted> implements 
     return w;
   }
 
-  private need(): Fitted {
-    return requireFitted(this.fitted, this.kind);
-  }
-
   /** Raw gateway logits (rows x num_classes, class order = idx_to_model). */
   logits(X: EmbeddingMatrix): Float64Array {
     const f = this.need();
@@ -297,18 +267,13 @@ export class MlpRouter extends Estimator<MlpHyperparameters, Fitted> implements 
     const f = this.need();
     const z = this.logits(X);
     const C = f.classes.length;
-    const perModel = new Float64Array(X.rows * C);
     if (f.setting === "binary") {
       const shift = Math.log(this.hp.threshold / (1 - this.hp.threshold));
       const strongProbability = new Float64Array(X.rows);
-      for (let r = 0; r < X.rows; r++) {
-        const p = sigmoid(z[r * 2]! + shift - z[r * 2 + 1]!);
-        strongProbability[r] = p;
-        perModel[r * 2] = 1 - p; // weak
-        perModel[r * 2 + 1] = p; // strong
-      }
-      return { models: f.taskModels, perModel, strongProbability };
+      for (let r = 0; r < X.rows; r++) strongProbability[r] = sigmoid(z[r * 2]! + shift - z[r * 2 + 1]!);
+      return strongScores(f.taskModels, strongProbability);
     }
+    const perModel = new Float64Array(X.rows * C);
     if (f.qualityHead) {
       for (let i = 0; i < perModel.length; i++) perModel[i] = sigmoid(z[i]!);
       return { models: f.taskModels, perModel };
@@ -390,7 +355,7 @@ export class MlpRouter extends Estimator<MlpHyperparameters, Fitted> implements 
       classes,
       weights: { layers, activation: meta.activation as Activation },
       history: meta.history,
-      backend: typeof state.meta.backend === "string" ? state.meta.backend : "unknown",
+      backend: meta.backend,
       qualityHead: meta.head === "quality",
     };
     return r;

@@ -1,10 +1,10 @@
 import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, parseStateMeta, requireTensor } from "./common";
-import { defineRouter, parseHyperparameters } from "./define";
+import { Estimator, defineRouter } from "./define";
 import type { KernelSpec, SvcModel } from "./libsvm";
 import { svcDecision, trainSvc } from "./libsvm";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
@@ -51,20 +51,18 @@ const SvmStateMeta = z.object({
   gamma: z.number(),
 });
 
-export class SvmRouter implements Router {
-  readonly kind = "svm";
-  private fitted: { meta: FittedMeta; model: SvcModel } | undefined;
-
-  readonly hyperparameters: SvmHyperparameters;
-
+export class SvmRouter
+  extends Estimator<SvmHyperparameters, { meta: FittedMeta; model: SvcModel }>
+  implements Router
+{
   constructor(hp: z.input<typeof SvmHyper> = {}) {
-    this.hyperparameters = parseHyperparameters("svm", SvmHyper, hp);
+    super("svm", SvmHyper, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
     const X = queries.X;
     checkTraining(queries, task);
-    const hp = this.hyperparameters;
+    const hp = this.hp;
     const kernel: KernelSpec =
       hp.kernel === "linear" ? { type: "linear" } : { type: "rbf", gamma: resolveGamma(hp.gamma, X) };
     const model = await trainSvc(X.data, X.rows, X.dim, task.labels, {
@@ -77,13 +75,9 @@ export class SvmRouter implements Router {
     this.fitted = { meta: fittedMeta(X, task), model };
   }
 
-  private get f(): NonNullable<SvmRouter["fitted"]> {
-    return requireFitted(this.fitted, this.kind);
-  }
-
   /** The fitted libsvm model (support vectors, coefficients, intercepts). */
   get model(): SvcModel {
-    return this.f.model;
+    return this.need().model;
   }
 
   /**
@@ -91,7 +85,7 @@ export class SvmRouter implements Router {
    * strong model); more: n x nPairs one-vs-one values (decision_function_shape="ovo").
    */
   decisionFunction(X: EmbeddingMatrix): Float64Array {
-    const f = this.f;
+    const f = this.need();
     checkQueries({ X }, f.meta.dim);
     const { dec } = svcDecision(f.model, X.data, X.rows);
     if (f.model.nClass === 2) return dec.map((v) => -v);
@@ -100,19 +94,19 @@ export class SvmRouter implements Router {
 
   /** Predicted model index per row (libsvm voting, ties to the lower class). */
   predictIndex(X: EmbeddingMatrix): Int32Array {
-    const f = this.f;
+    const f = this.need();
     checkQueries({ X }, f.meta.dim);
     return svcDecision(f.model, X.data, X.rows).pred;
   }
 
   predict(queries: Queries): string[] {
-    const models = this.f.meta.models;
+    const models = this.need().meta.models;
     return Array.from(this.predictIndex(queries.X), (c) => models[c]!);
   }
 
   score(queries: Queries): RouterScores {
     const X = queries.X;
-    const f = this.f;
+    const f = this.need();
     checkQueries({ X }, f.meta.dim);
     const { dec } = svcDecision(f.model, X.data, X.rows);
     const M = f.meta.models.length;
@@ -142,7 +136,7 @@ export class SvmRouter implements Router {
   }
 
   state(): RouterState {
-    const { meta, model } = this.f;
+    const { meta, model } = this.need();
     return {
       kind: this.kind,
       hyperparameters: this.hyperparameters,

@@ -14,14 +14,15 @@
  */
 import { z } from "zod";
 import type { Battles } from "../calibrate/bradley-terry";
-import { battlesFromOutcomes, BradleyTerryError, fitElo, fitEloWeighted } from "../calibrate/bradley-terry";
+import { fitElo, fitEloWeighted } from "../calibrate/bradley-terry";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseFittedMeta, requireTensor, tensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter, parseHyperparameters } from "./define";
+import { expectedWinRates, taskBattles, bradleyTerryFit } from "./elo";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
 
 export const SwRankingHyperparametersSchema = z.strictObject({
@@ -38,18 +39,6 @@ interface Fitted {
   /** Norm of each training row (float64). */
   norms: Float64Array;
   battles: Battles & { query: Int32Array };
-}
-
-/** Expected win rate of model i against each other model, averaged (ELO scale 400, base 10). */
-export function expectedWinRates(ratings: ArrayLike<number>): Float64Array {
-  const M = ratings.length;
-  const out = new Float64Array(M);
-  for (let i = 0; i < M; i++) {
-    let s = 0;
-    for (let j = 0; j < M; j++) if (j !== i) s += 1 / (1 + 10 ** ((ratings[j]! - ratings[i]!) / 400));
-    out[i] = s / (M - 1);
-  }
-  return out;
 }
 
 /** Battle weights for one query: base^(s_r / s_max) per training query r, spread to that query's battles. */
@@ -80,32 +69,16 @@ export function similarityWeights(
 }
 
 export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted> implements Router {
-  readonly kind = "sw-ranking";
-
   constructor(hp: z.input<typeof SwRankingHyperparametersSchema> = {}) {
     super("sw-ranking", SwRankingHyperparametersSchema, hp);
   }
 
   async fit(queries: Queries, task: RoutingTask): Promise<void> {
     checkTraining(queries, task, { readsQuality: true });
-    if (!task.quality)
-      throw new RouterlabError(
-        "the sw-ranking router needs per-model outcomes (quality) to turn into battles",
-        {
-          file: "training data",
-          field: "quality",
-        },
-      );
     const X = queries.X;
-    const battles = battlesFromOutcomes(task.models, task.quality);
-    try {
-      // Every weight is positive, so a weighted MLE exists exactly when the unweighted one does: check once here.
-      fitElo(battles);
-    } catch (e) {
-      if (e instanceof BradleyTerryError)
-        throw new RouterlabError(`sw-ranking: ${e.message}`, { file: "training data", field: "quality" });
-      throw e;
-    }
+    const battles = taskBattles(task, "sw-ranking");
+    // Every weight is positive, so a weighted MLE exists exactly when the unweighted one does: check once here.
+    bradleyTerryFit("sw-ranking", { file: "training data", field: "quality" }, () => fitElo(battles));
     this.fitted = this.build(fittedMeta(X, task), Float32Array.from(X.data), X.rows, battles);
     await Promise.resolve();
   }
@@ -122,7 +95,7 @@ export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted>
 
   /** Per query, the ratings refitted on similarity-weighted battles (N x M, row-major, task model order). */
   ratings(queries: Queries): Float64Array {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     checkQueries(queries, f.meta.dim);
     const X: EmbeddingMatrix = queries.X;
     const M = f.meta.models.length;
@@ -137,7 +110,7 @@ export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted>
   }
 
   score(queries: Queries): RouterScores {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     const R = this.ratings(queries);
     const M = f.meta.models.length;
     const rows = R.length / M;
@@ -150,7 +123,7 @@ export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted>
   }
 
   predict(queries: Queries): string[] {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     const s = this.score(queries);
     const M = f.meta.models.length;
     const rows = s.perModel.length / M;
@@ -168,7 +141,7 @@ export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted>
   }
 
   state(): RouterState {
-    const f = requireFitted(this.fitted, this.kind);
+    const f = this.need();
     const bt = f.battles;
     return {
       kind: this.kind,
@@ -224,16 +197,9 @@ export class SwRankingRouter extends Estimator<SwRankingHyperparameters, Fitted>
       outcome: Float64Array.from(parts[2]!.data),
       query: toInt(parts[3]!.data, n, "battleQuery"),
     };
-    try {
-      fitElo(battles);
-    } catch (e) {
-      if (e instanceof BradleyTerryError)
-        throw new RouterlabError(`sw-ranking state: ${e.message}`, {
-          file: "model file",
-          field: "battleOutcome",
-        });
-      throw e;
-    }
+    bradleyTerryFit("sw-ranking state", { file: "model file", field: "battleOutcome" }, () =>
+      fitElo(battles),
+    );
     r.fitted = r.build(meta, X.data, n, battles);
     return r;
   }

@@ -16,6 +16,7 @@ import { deriveTask } from "../../lib/routers/labels";
 import { createRouter } from "../../lib/routers/registry";
 import { projectRoot, venvPython } from "../../lib/util/paths";
 import { createRng } from "../../lib/util/random";
+import { mtBenchTrainConfig, runCli } from "./helpers";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-elo-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -167,32 +168,14 @@ test("ELO router on llmrouter outcomes: export writes the gateway's JSON; Python
 });
 
 test("routerlab train (kind elo, bundled MT-Bench) + routerlab export produce the gateway's ELO JSON", () => {
-  const cfg = path.join(tmp, "elo.yaml");
-  writeFileSync(
-    cfg,
-    [
-      "data: { dataset: mt-bench, split: { testFraction: 0.2, stratifyBy: none } }",
-      "routing: { setting: binary, weak: mistralai/Mixtral-8x7B-Instruct-v0.1, strong: gpt-4-1106-preview }",
-      "router: { kind: elo, hyperparameters: { resamples: 100 } }",
-      "seed: 1",
-      `output: { dir: ${JSON.stringify(path.join(tmp, "models"))}, name: elo-mt }`,
-      "tracking: { enabled: false }",
-      "",
-    ].join("\n"),
-  );
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, [path.join(projectRoot(), "bin", "routerlab.js"), ...args], {
-      encoding: "utf8",
-      maxBuffer: 1 << 26,
-      timeout: 600_000,
-    });
-  const tr = run(["train", "--config", cfg]);
+  const cfg = mtBenchTrainConfig(tmp, "elo-mt", "{ kind: elo, hyperparameters: { resamples: 100 } }");
+  const tr = runCli(["train", "--config", cfg]);
   assert.equal(tr.status, 0, tr.stdout + tr.stderr);
   const probes = path.join(tmp, "probes.f32");
   const rng = createRng(9);
   writeFileSync(probes, Buffer.from(Float32Array.from({ length: 50 * 384 }, () => rng.normal()).buffer));
   const out = path.join(tmp, "elo-bundle");
-  const ex = run([
+  const ex = runCli([
     "export",
     path.join(tmp, "models", "elo-mt.router.json"),
     "--out",

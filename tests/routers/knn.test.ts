@@ -38,6 +38,28 @@ function indices(pred: string[]): number[] {
   return pred.map((p) => Number(p.slice("model-".length)));
 }
 
+/** Our KNN and scikit-learn's, fitted on the same rows: the onnx and js prediction paths both give sklearn's. */
+async function assertSklearnParity(
+  k: number,
+  weights: "uniform" | "distance",
+  train: EmbeddingMatrix,
+  task: RoutingTask,
+  test: EmbeddingMatrix,
+  what?: string,
+): Promise<void> {
+  const r = await knn({ k, weights }, train, task);
+  const sk = runSklearnPeer({
+    estimator: "knn",
+    params: { n_neighbors: k, weights },
+    train,
+    labels: task.labels,
+    test,
+  });
+  const ours = indices(await r.predict({ X: test }));
+  assert.deepEqual(ours, Array.from(sk.pred), what);
+  assert.deepEqual(Array.from(r.vote(r.kneighborsJs(test)).pred), ours, what);
+}
+
 describe("knn: parity with scikit-learn KNeighborsClassifier(algorithm='brute', metric='cosine')", () => {
   const { X, labels } = clustered(900, 32, 12, 3, 42, 0.9);
   const train = sub(X, 0, 700);
@@ -46,16 +68,7 @@ describe("knn: parity with scikit-learn KNeighborsClassifier(algorithm='brute', 
   for (const weights of ["uniform", "distance"] as const) {
     for (const k of [1, 10]) {
       it(`clustered data, k=${k}, weights=${weights}: js and onnx paths equal sklearn`, async () => {
-        const r = await knn({ k, weights }, train, task);
-        const sk = runSklearnPeer({
-          estimator: "knn",
-          params: { n_neighbors: k, weights },
-          train,
-          labels: task.labels,
-          test,
-        });
-        assert.deepEqual(indices(await r.predict({ X: test })), Array.from(sk.pred));
-        assert.deepEqual(Array.from(r.vote(r.kneighborsJs(test)).pred), Array.from(sk.pred));
+        await assertSklearnParity(k, weights, train, task, test);
       });
     }
   }
@@ -84,19 +97,8 @@ describe("knn: parity with scikit-learn KNeighborsClassifier(algorithm='brute', 
     const test: EmbeddingMatrix = { data: Float32Array.from(queries.flat()), rows: queries.length, dim: 3 };
     const task = multiTask(Int32Array.from(lab), 3);
     for (const weights of ["uniform", "distance"] as const) {
-      for (const k of [2, 4, 8]) {
-        const r = await knn({ k, weights }, train, task);
-        const sk = runSklearnPeer({
-          estimator: "knn",
-          params: { n_neighbors: k, weights },
-          train,
-          labels: task.labels,
-          test,
-        });
-        const ours = indices(await r.predict({ X: test }));
-        assert.deepEqual(ours, Array.from(sk.pred), `k=${k} weights=${weights}`);
-        assert.deepEqual(Array.from(r.vote(r.kneighborsJs(test)).pred), ours);
-      }
+      for (const k of [2, 4, 8])
+        await assertSklearnParity(k, weights, train, task, test, `k=${k} weights=${weights}`);
     }
   });
 });

@@ -13,7 +13,7 @@ import { SwRankingRouter } from "../../lib/routers/sw-ranking";
 import type { Queries, RoutingTask } from "../../lib/routers/types";
 import { projectRoot, venvPython } from "../../lib/util/paths";
 import { createRng } from "../../lib/util/random";
-import { clustered } from "./helpers";
+import { clustered, mtBenchTrainConfig, runCli } from "./helpers";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-swrank-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -167,32 +167,14 @@ test("sw-ranking follows local preferences that a global ELO cannot see", async 
 });
 
 test("routerlab train (kind sw-ranking, bundled MT-Bench) saves a model that reloads; export refuses with the reason", () => {
-  const cfg = path.join(tmp, "sw.yaml");
-  writeFileSync(
-    cfg,
-    [
-      "data: { dataset: mt-bench, split: { testFraction: 0.2, stratifyBy: none } }",
-      "routing: { setting: binary, weak: mistralai/Mixtral-8x7B-Instruct-v0.1, strong: gpt-4-1106-preview }",
-      "router: { kind: sw-ranking }",
-      "seed: 1",
-      `output: { dir: ${JSON.stringify(path.join(tmp, "models"))}, name: sw-mt }`,
-      "tracking: { enabled: false }",
-      "",
-    ].join("\n"),
-  );
-  const run = (args: string[]) =>
-    spawnSync(process.execPath, [path.join(projectRoot(), "bin", "routerlab.js"), ...args], {
-      encoding: "utf8",
-      maxBuffer: 1 << 26,
-      timeout: 600_000,
-    });
-  const tr = run(["train", "--config", cfg]);
+  const cfg = mtBenchTrainConfig(tmp, "sw-mt", "{ kind: sw-ranking }");
+  const tr = runCli(["train", "--config", cfg]);
   assert.equal(tr.status, 0, tr.stdout + tr.stderr);
   const model = path.join(tmp, "models", "sw-mt.router.json");
   const probes = path.join(tmp, "probes.f32");
   const rng = createRng(9);
   writeFileSync(probes, Buffer.from(Float32Array.from({ length: 5 * 384 }, () => rng.normal()).buffer));
-  const ex = run(["export", model, "--out", path.join(tmp, "sw-bundle"), "--eval", probes]);
+  const ex = runCli(["export", model, "--out", path.join(tmp, "sw-bundle"), "--eval", probes]);
   assert.notEqual(ex.status, 0);
   assert.match(ex.stdout + ex.stderr, /no per-query rating path/);
 });

@@ -9,6 +9,8 @@
  * checked to 1e-5 over a few Adam steps in tests/routers/mf.test.ts.
  */
 import type { Gemm } from "../native/gemm";
+import type { TrainingEngine } from "./common";
+import { ntInto, tnInto } from "./matmul";
 
 export interface MfBatch {
   /** nb x D embeddings (noise already added), row-major. */
@@ -19,17 +21,8 @@ export interface MfBatch {
   nb: number;
 }
 
-export interface MfEngine {
-  readonly name: string;
-  /**
-   * Logits of the batch into `z` and the mean BCE (computed before any update); with `train`, one Adam step on
-   * that loss plus the L2 weight decay.
-   */
-  run(b: MfBatch, z: Float32Array, train: boolean): number | Promise<number>;
-  /** Current [P, text_proj, classifier] as float32. */
-  snapshot(): Float32Array[] | Promise<Float32Array[]>;
-  dispose(): void;
-}
+/** Loss: the mean BCE; a train step adds the L2 weight decay. Tensors: [P, text_proj, classifier]. */
+export type MfEngine = TrainingEngine<MfBatch>;
 
 export interface MfEngineInit {
   numModels: number;
@@ -142,52 +135,12 @@ export class JsMfEngine implements MfEngine {
     }
   }
 
-  /** proj[i, k] = Σ_d W[k, d] · x[i, d] (4 accumulators). */
-  private project(x: Float32Array, nb: number): void {
-    const { W, proj, K, D } = this;
-    const D4 = D - (D % 4);
-    for (let i = 0; i < nb; i++) {
-      const xo = i * D;
-      for (let k = 0; k < K; k++) {
-        const wo = k * D;
-        let s0 = 0;
-        let s1 = 0;
-        let s2 = 0;
-        let s3 = 0;
-        let d = 0;
-        for (; d < D4; d += 4) {
-          s0 += W[wo + d]! * x[xo + d]!;
-          s1 += W[wo + d + 1]! * x[xo + d + 1]!;
-          s2 += W[wo + d + 2]! * x[xo + d + 2]!;
-          s3 += W[wo + d + 3]! * x[xo + d + 3]!;
-        }
-        for (; d < D; d++) s0 += W[wo + d]! * x[xo + d]!;
-        proj[i * K + k] = s0 + s1 + s2 + s3;
-      }
-    }
-  }
-
-  /** gW[k, :] = Σ_i gProj[i, k] · x[i, :] in TypeScript. */
-  private weightGrad(x: Float32Array, nb: number): void {
-    const { gProj, gW, K, D } = this;
-    for (let k = 0; k < K; k++) {
-      const wo = k * D;
-      for (let d = 0; d < D; d++) gW[wo + d] = 0;
-      for (let i = 0; i < nb; i++) {
-        const g = gProj[i * K + k]!;
-        if (g === 0) continue;
-        const xo = i * D;
-        for (let d = 0; d < D; d++) gW[wo + d] = gW[wo + d]! + g * x[xo + d]!;
-      }
-    }
-  }
-
   async run(b: MfBatch, z: Float32Array, train: boolean): Promise<number> {
     const { K, D, Pn, c } = this;
     const { x, win, lose, target, nb } = b;
     this.normalise();
     if (this.gemm) this.proj = await this.gemm.nt(x, nb, D, this.W, K);
-    else this.project(x, nb);
+    else ntInto(x, nb, D, this.W, K, this.proj);
     const proj = this.proj;
     let loss = 0;
     for (let i = 0; i < nb; i++) {
@@ -223,7 +176,7 @@ export class JsMfEngine implements MfEngine {
     }
     // gW[k, :] = Σ_i gProj[i, k] · x[i, :]
     if (this.gemm) this.gW = await this.gemm.tn(gProj, nb, K, x, D);
-    else this.weightGrad(x, nb);
+    else tnInto(this.gProj, nb, K, x, D, this.gW);
     const gW = this.gW;
     // through F.normalize: (g − P̂ (P̂·g)) / ‖P‖ above eps, g / eps below (clamp_min passes no gradient)
     for (let m = 0; m < this.M; m++) {

@@ -1,19 +1,17 @@
 /** The MF training engine on TensorFlow.js (the original engine; `engine: tfjs`). See mf-engine.ts for the maths. */
 import type { MfBatch, MfEngine, MfEngineInit } from "./mf-engine";
-import { tf } from "./tf";
+import { tf, TfEngine } from "./tf";
 
-export class TfMfEngine implements MfEngine {
-  readonly name: string;
+export class TfMfEngine extends TfEngine implements MfEngine {
   private readonly P: tf.Variable;
   private readonly W: tf.Variable;
   private readonly c: tf.Variable;
-  private readonly optimizer: tf.Optimizer;
   private readonly M: number;
   private readonly D: number;
   private readonly wd: number;
 
   constructor(init: MfEngineInit, backend: string) {
-    this.name = `tfjs-${backend}`;
+    super(backend, init.learningRate);
     const { numModels: M, latentDim: K, textDim: D } = init;
     this.M = M;
     this.D = D;
@@ -21,7 +19,10 @@ export class TfMfEngine implements MfEngine {
     this.P = tf.variable(tf.tensor2d(init.P, [M, K]));
     this.W = tf.variable(tf.tensor2d(init.W, [K, D]));
     this.c = tf.variable(tf.tensor2d(init.c, [1, K]));
-    this.optimizer = tf.train.adam(init.learningRate, 0.9, 0.999, 1e-8);
+  }
+
+  protected variables(): tf.Variable[] {
+    return [this.P, this.W, this.c];
   }
 
   private logitsOf(x: tf.Tensor2D, win: tf.Tensor1D, lose: tf.Tensor1D): tf.Tensor1D {
@@ -57,18 +58,8 @@ export class TfMfEngine implements MfEngine {
         lossOf();
         return;
       }
-      const { grads } = tf.variableGrads(lossOf, [this.P, this.W, this.c]);
-      this.optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      this.step(lossOf);
     });
     return loss;
-  }
-
-  snapshot(): Float32Array[] {
-    return [this.P, this.W, this.c].map((v) => Float32Array.from(v.dataSync()));
-  }
-
-  dispose(): void {
-    [this.P, this.W, this.c].forEach((v) => v.dispose());
-    this.optimizer.dispose();
   }
 }

@@ -7,8 +7,10 @@
  * `Adam`); parity with torch to 1e-5 over a few Adam steps and byte-identical reruns are checked in
  * tests/routers/mlp.test.ts.
  */
+import type { TrainingEngine } from "./common";
 import type { Activation } from "./gateway";
 import { Adam } from "./mf-engine";
+import { nnInto, ntInto, tnInto } from "./matmul";
 
 export interface MlpBatch {
   /** nb x D rows, row-major. */
@@ -23,17 +25,8 @@ export interface MlpBatch {
   nb: number;
 }
 
-export interface MlpEngine {
-  readonly name: string;
-  /**
-   * Logits of the batch into `z` (nb x C) and the weighted mean cross-entropy (computed before any update); with
-   * `train`, one Adam step on that loss.
-   */
-  run(b: MlpBatch, z: Float32Array, train: boolean): number | Promise<number>;
-  /** Current tensors as float32: every layer's weight, then every layer's bias. */
-  snapshot(): Float32Array[] | Promise<Float32Array[]>;
-  dispose(): void;
-}
+/** Loss: the weighted mean cross-entropy (or the quality loss). Tensors: every layer's weight, then every bias. */
+export type MlpEngine = TrainingEngine<MlpBatch>;
 
 export interface MlpEngineInit {
   /** [input, ...hidden, classes]. */
@@ -79,64 +72,36 @@ export function qualityLoss(z: Float32Array, batch: MlpBatch, C: number, gz: Flo
   return loss / denom;
 }
 
-/** Y[m, n] = A[m, k] · B[n, k]^T (+ bias[n]), row-major, four accumulators. */
-function ntInto(
-  a: Float32Array,
-  m: number,
-  k: number,
-  b: Float32Array,
-  n: number,
-  out: Float32Array,
-  bias?: Float32Array,
-): void {
-  const k4 = k - (k % 4);
-  for (let i = 0; i < m; i++) {
-    const ao = i * k;
-    for (let j = 0; j < n; j++) {
-      const bo = j * k;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let d = 0;
-      for (; d < k4; d += 4) {
-        s0 += a[ao + d]! * b[bo + d]!;
-        s1 += a[ao + d + 1]! * b[bo + d + 1]!;
-        s2 += a[ao + d + 2]! * b[bo + d + 2]!;
-        s3 += a[ao + d + 3]! * b[bo + d + 3]!;
-      }
-      for (; d < k; d++) s0 += a[ao + d]! * b[bo + d]!;
-      out[i * n + j] = s0 + s1 + s2 + s3 + (bias ? bias[j]! : 0);
-    }
+/**
+ * Weighted mean softmax cross-entropy of the logits z (nb x C), torch's `CrossEntropyLoss(weight=cw)`:
+ * Σ w_y·ce / Σ w_y, in float64; with `gz`, its gradient w.r.t. the logits too.
+ */
+export function softmaxLoss(
+  z: Float32Array,
+  y: Int32Array,
+  nb: number,
+  C: number,
+  cw: Float32Array,
+  gz?: Float32Array,
+): number {
+  let wSum = 0;
+  for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
+  const denom = Math.max(wSum, 1e-12);
+  let loss = 0;
+  for (let i = 0; i < nb; i++) {
+    const o = i * C;
+    let mx = z[o]!;
+    for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(z[o + c]! - mx);
+    const lse = mx + Math.log(s);
+    const yi = y[i]!;
+    const w = cw[yi]!;
+    loss += w * (lse - z[o + yi]!);
+    if (gz)
+      for (let c = 0; c < C; c++) gz[o + c] = (w * (Math.exp(z[o + c]! - lse) - (c === yi ? 1 : 0))) / denom;
   }
-}
-
-/** Y[m, n] = A[k, m]^T · B[k, n]: Y[r, :] = Σ_i A[i, r] · B[i, :]. */
-function tnInto(a: Float32Array, k: number, m: number, b: Float32Array, n: number, out: Float32Array): void {
-  out.fill(0, 0, m * n);
-  for (let i = 0; i < k; i++) {
-    const bo = i * n;
-    for (let r = 0; r < m; r++) {
-      const g = a[i * m + r]!;
-      if (g === 0) continue;
-      const oo = r * n;
-      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
-    }
-  }
-}
-
-/** Y[m, n] = A[m, k] · B[k, n]. */
-function nnInto(a: Float32Array, m: number, k: number, b: Float32Array, n: number, out: Float32Array): void {
-  out.fill(0, 0, m * n);
-  for (let i = 0; i < m; i++) {
-    const oo = i * n;
-    for (let j = 0; j < k; j++) {
-      const g = a[i * k + j]!;
-      if (g === 0) continue;
-      const bo = j * n;
-      for (let c = 0; c < n; c++) out[oo + c] = out[oo + c]! + g * b[bo + c]!;
-    }
-  }
+  return loss / denom;
 }
 
 /** out[i, j] = act(pre[i, j] + bias[j]) over `rows` rows (bias and activation fused in one pass). */
@@ -183,18 +148,49 @@ function activationGrad(act: Activation, h: Float32Array, g: Float32Array, len: 
   }
 }
 
-export class JsMlpEngine implements MlpEngine {
-  readonly name = "js";
-  private readonly dims: readonly number[];
-  private readonly L: number;
-  private readonly act: Activation;
-  private readonly W: Float32Array[];
-  private readonly b: Float32Array[];
-  private readonly cw: Float32Array;
-  private readonly lossKind: "softmax" | "quality";
+/**
+ * What both hand-written MLP engines (js here, ort in mlp-ort.ts) hold: the layer widths, float32 copies of the
+ * weights and biases that torch's Adam updates in place, the class weights and the loss kind.
+ */
+export abstract class MlpParameters {
+  protected readonly dims: readonly number[];
+  protected readonly L: number;
+  protected readonly W: Float32Array[];
+  protected readonly b: Float32Array[];
+  protected readonly cw: Float32Array;
+  protected readonly lossKind: "softmax" | "quality";
   private readonly optW: Adam[];
   private readonly optB: Adam[];
   private t = 0;
+
+  protected constructor(init: MlpEngineInit) {
+    this.dims = init.dims;
+    this.L = init.dims.length - 1;
+    this.W = init.weights.map((w) => Float32Array.from(w));
+    this.b = init.biases.map((b) => Float32Array.from(b));
+    this.cw = Float32Array.from(init.classWeights);
+    this.lossKind = init.loss ?? "softmax";
+    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
+    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
+  }
+
+  /** One Adam step on every layer, from the layers' weight and bias gradients. */
+  protected adamStep(gW: (l: number) => Float32Array, gb: (l: number) => Float32Array): void {
+    this.t++;
+    for (let l = 0; l < this.L; l++) {
+      this.optW[l]!.step(gW(l), this.t);
+      this.optB[l]!.step(gb(l), this.t);
+    }
+  }
+
+  snapshot(): Float32Array[] {
+    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
+  }
+}
+
+export class JsMlpEngine extends MlpParameters implements MlpEngine {
+  readonly name = "js";
+  private readonly act: Activation;
   // scratch, sized for maxBatch
   /** acts[l]: input of layer l (acts[0] unused: the batch's x). */
   private readonly acts: Float32Array[];
@@ -206,16 +202,9 @@ export class JsMlpEngine implements MlpEngine {
   private readonly gb: Float32Array[];
 
   constructor(init: MlpEngineInit) {
+    super(init);
     const { dims, maxBatch: B } = init;
-    this.dims = dims;
-    this.L = dims.length - 1;
     this.act = init.activation;
-    this.W = init.weights.map((w) => Float32Array.from(w));
-    this.b = init.biases.map((b) => Float32Array.from(b));
-    this.cw = Float32Array.from(init.classWeights);
-    this.lossKind = init.loss ?? "softmax";
-    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
-    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
     const maxWidth = Math.max(...dims);
     this.acts = dims.map((d, l) => new Float32Array(l === 0 ? 0 : B * d));
     this.pre = dims.map((d) => new Float32Array(B * d));
@@ -247,31 +236,9 @@ export class JsMlpEngine implements MlpEngine {
     const C = dims[L]!;
     const gz = this.gA[L - 1]!;
     const loss =
-      this.lossKind === "quality" ? qualityLoss(z, batch, C, gz) : this.softmaxLoss(z, y, nb, C, gz);
+      this.lossKind === "quality" ? qualityLoss(z, batch, C, gz) : softmaxLoss(z, y, nb, C, this.cw, gz);
     if (!train) return loss;
     this.backward(x, nb);
-    return loss;
-  }
-
-  /** Weighted softmax cross-entropy and its gradient w.r.t. the logits (into gz). */
-  private softmaxLoss(z: Float32Array, y: Int32Array, nb: number, C: number, gz: Float32Array): number {
-    let wSum = 0;
-    for (let i = 0; i < nb; i++) wSum += this.cw[y[i]!]!;
-    const denom = Math.max(wSum, 1e-12);
-    let loss = 0;
-    for (let i = 0; i < nb; i++) {
-      const o = i * C;
-      let mx = z[o]!;
-      for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
-      let s = 0;
-      for (let c = 0; c < C; c++) s += Math.exp(z[o + c]! - mx);
-      const lse = mx + Math.log(s);
-      const yi = y[i]!;
-      const w = this.cw[yi]!;
-      loss += w * (lse - z[o + yi]!);
-      for (let c = 0; c < C; c++) gz[o + c] = (w * (Math.exp(z[o + c]! - lse) - (c === yi ? 1 : 0))) / denom;
-    }
-    loss /= denom;
     return loss;
   }
 
@@ -294,15 +261,10 @@ export class JsMlpEngine implements MlpEngine {
       prev.set(this.gH.subarray(0, nb * k));
       activationGrad(this.act, h, prev, nb * k);
     }
-    this.t++;
-    for (let l = 0; l < L; l++) {
-      this.optW[l]!.step(this.gW[l]!, this.t);
-      this.optB[l]!.step(this.gb[l]!, this.t);
-    }
-  }
-
-  snapshot(): Float32Array[] {
-    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
+    this.adamStep(
+      (l) => this.gW[l]!,
+      (l) => this.gb[l]!,
+    );
   }
 
   dispose(): void {

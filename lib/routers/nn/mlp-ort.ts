@@ -10,9 +10,8 @@
  */
 import * as ort from "onnxruntime-node";
 import type { Activation } from "./gateway";
-import { Adam } from "./mf-engine";
 import type { MlpBatch, MlpEngine, MlpEngineInit } from "./mlp-engine";
-import { qualityLoss } from "./mlp-engine";
+import { MlpParameters, qualityLoss, softmaxLoss } from "./mlp-engine";
 import type { OnnxGraph, OnnxNode } from "./onnx-writer";
 import { encodeModel } from "./onnx-writer";
 
@@ -137,37 +136,21 @@ function session(graph: OnnxGraph): Promise<ort.InferenceSession> {
   });
 }
 
-export class OrtMlpEngine implements MlpEngine {
+export class OrtMlpEngine extends MlpParameters implements MlpEngine {
   readonly name = "ort";
-  private readonly dims: readonly number[];
-  private readonly L: number;
-  private readonly W: Float32Array[];
-  private readonly b: Float32Array[];
-  private readonly cw: Float32Array;
-  private readonly lossKind: "softmax" | "quality";
-  private readonly optW: Adam[];
-  private readonly optB: Adam[];
   private readonly params: Record<string, ort.Tensor> = {};
   private readonly s: Float32Array;
   private readonly tgt: Float32Array;
   private readonly sessions: Promise<[ort.InferenceSession, ort.InferenceSession]>;
-  private t = 0;
 
   constructor(init: MlpEngineInit) {
+    super(init);
     const { dims, maxBatch } = init;
-    this.dims = dims;
-    this.L = dims.length - 1;
-    this.W = init.weights.map((w) => Float32Array.from(w));
-    this.b = init.biases.map((b) => Float32Array.from(b));
-    this.cw = Float32Array.from(init.classWeights);
-    this.optW = this.W.map((p) => new Adam(p, init.learningRate, 0));
-    this.optB = this.b.map((p) => new Adam(p, init.learningRate, 0));
     // the tensors wrap the parameter arrays, which Adam updates in place
     for (let l = 0; l < this.L; l++) {
       this.params[`W${l}`] = new ort.Tensor("float32", this.W[l]!, [dims[l + 1]!, dims[l]!]);
       this.params[`B${l}`] = new ort.Tensor("float32", this.b[l]!, [dims[l + 1]!]);
     }
-    this.lossKind = init.loss ?? "softmax";
     this.s = new Float32Array(this.lossKind === "softmax" ? maxBatch : maxBatch * dims[this.L]!);
     this.tgt = new Float32Array(maxBatch * dims[this.L]!);
     this.sessions = Promise.all([
@@ -197,13 +180,14 @@ export class OrtMlpEngine implements MlpEngine {
     const out = await (train ? step : forward).run(feeds);
     z.set((out.Z!.data as Float32Array).subarray(0, nb * C));
     const loss =
-      this.lossKind === "softmax" ? this.softmaxLoss(batch, z, C) : this.qualityLossValue(batch, z, C);
+      this.lossKind === "softmax"
+        ? softmaxLoss(z, batch.y, batch.nb, C, this.cw)
+        : this.qualityLossValue(batch, z, C);
     if (!train) return loss;
-    this.t++;
-    for (let l = 0; l < L; l++) {
-      this.optW[l]!.step(out[`GW${l}`]!.data as Float32Array, this.t);
-      this.optB[l]!.step(out[`GB${l}`]!.data as Float32Array, this.t);
-    }
+    this.adamStep(
+      (l) => out[`GW${l}`]!.data as Float32Array,
+      (l) => out[`GB${l}`]!.data as Float32Array,
+    );
     return loss;
   }
 
@@ -237,32 +221,10 @@ export class OrtMlpEngine implements MlpEngine {
     }
   }
 
-  /** Weighted softmax cross-entropy from the logits, in float64. */
-  private softmaxLoss(batch: MlpBatch, z: Float32Array, C: number): number {
-    const { y, nb } = batch;
-    const cw = this.cw;
-    let wSum = 0;
-    for (let i = 0; i < nb; i++) wSum += cw[y[i]!]!;
-    let loss = 0;
-    for (let i = 0; i < nb; i++) {
-      const o = i * C;
-      let mx = z[o]!;
-      for (let c = 1; c < C; c++) if (z[o + c]! > mx) mx = z[o + c]!;
-      let sum = 0;
-      for (let c = 0; c < C; c++) sum += Math.exp(z[o + c]! - mx);
-      loss += cw[y[i]!]! * (mx + Math.log(sum) - z[o + y[i]!]!);
-    }
-    return loss / Math.max(wSum, 1e-12);
-  }
-
   /** The mean binary cross-entropy over the observed entries (its gradient came from the graph). */
   private qualityLossValue(batch: MlpBatch, z: Float32Array, C: number): number {
     const scratch = new Float32Array(batch.nb * C);
     return qualityLoss(z, batch, C, scratch);
-  }
-
-  snapshot(): Float32Array[] {
-    return [...this.W, ...this.b].map((t) => Float32Array.from(t));
   }
 
   dispose(): void {

@@ -1,20 +1,18 @@
 /** The MLP training engine on TensorFlow.js (the original engine; `engine: tfjs`). See mlp-engine.ts for the maths. */
 import type { Activation } from "./gateway";
 import type { MlpBatch, MlpEngine, MlpEngineInit } from "./mlp-engine";
-import { tf } from "./tf";
+import { tf, TfEngine } from "./tf";
 
-export class TfMlpEngine implements MlpEngine {
-  readonly name: string;
+export class TfMlpEngine extends TfEngine implements MlpEngine {
   private readonly Ws: tf.Variable[];
   private readonly bs: tf.Variable[];
   private readonly cw: tf.Tensor1D;
-  private readonly optimizer: tf.Optimizer;
   private readonly D: number;
   private readonly C: number;
   private readonly act: Activation;
 
   constructor(init: MlpEngineInit, backend: string) {
-    this.name = `tfjs-${backend}`;
+    super(backend, init.learningRate);
     const { dims } = init;
     this.D = dims[0]!;
     this.C = dims[dims.length - 1]!;
@@ -22,7 +20,10 @@ export class TfMlpEngine implements MlpEngine {
     this.Ws = init.weights.map((w, l) => tf.variable(tf.tensor2d(w, [dims[l + 1]!, dims[l]!])));
     this.bs = init.biases.map((b) => tf.variable(tf.tensor1d(b)));
     this.cw = tf.tensor1d(init.classWeights);
-    this.optimizer = tf.train.adam(init.learningRate, 0.9, 0.999, 1e-8);
+  }
+
+  protected variables(): tf.Variable[] {
+    return [...this.Ws, ...this.bs];
   }
 
   private activate(t: tf.Tensor2D): tf.Tensor2D {
@@ -67,20 +68,12 @@ export class TfMlpEngine implements MlpEngine {
         return this.lossOf(zt, yt);
       };
       if (!train) return lossOf().dataSync()[0]!;
-      const vars = [...this.Ws, ...this.bs];
-      const { value, grads } = tf.variableGrads(lossOf, vars);
-      this.optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-      return value.dataSync()[0]!;
+      return this.step(lossOf).dataSync()[0]!;
     });
   }
 
-  snapshot(): Float32Array[] {
-    return [...this.Ws, ...this.bs].map((v) => Float32Array.from(v.dataSync()));
-  }
-
-  dispose(): void {
-    [...this.Ws, ...this.bs].forEach((v) => v.dispose());
+  override dispose(): void {
     this.cw.dispose();
-    this.optimizer.dispose();
+    super.dispose();
   }
 }

@@ -52,3 +52,36 @@ export function tfReady(): Promise<string> {
   ready ??= init();
   return ready;
 }
+
+/**
+ * What the two tfjs training engines share: the engine name, Adam with torch's defaults, the gradient step on the
+ * trained variables, their snapshot and their disposal.
+ */
+export abstract class TfEngine {
+  readonly name: string;
+  private readonly optimizer: tf.Optimizer;
+
+  protected constructor(backend: string, learningRate: number) {
+    this.name = `tfjs-${backend}`;
+    this.optimizer = tf.train.adam(learningRate, 0.9, 0.999, 1e-8);
+  }
+
+  /** The trained variables, in snapshot order. */
+  protected abstract variables(): tf.Variable[];
+
+  /** One Adam step on `lossOf`'s gradients; returns the loss. Call inside `tf.tidy`. */
+  protected step(lossOf: () => tf.Scalar): tf.Scalar {
+    const { value, grads } = tf.variableGrads(lossOf, this.variables());
+    this.optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    return value;
+  }
+
+  snapshot(): Float32Array[] {
+    return this.variables().map((v) => Float32Array.from(v.dataSync()));
+  }
+
+  dispose(): void {
+    this.variables().forEach((v) => v.dispose());
+    this.optimizer.dispose();
+  }
+}
