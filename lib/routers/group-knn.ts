@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseStateMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";

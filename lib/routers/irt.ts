@@ -20,7 +20,7 @@ import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sigmoid } from "../util/logistic";
 import { createRng } from "../util/random";
-import { checkQueries, checkTraining, requireFitted } from "./checks";
+import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
 import { fittedMeta, parseStateMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";
