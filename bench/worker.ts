@@ -57,6 +57,8 @@ export function isBenchWorker(): boolean {
 /** Child side: `setup` once, then one reply per command line until stdin ends. */
 export async function serveBenchWorker(setup: () => Promise<Record<string, () => unknown>>): Promise<void> {
   const reply = (msg: object): void => void process.stdout.write(TAG + JSON.stringify(msg) + "\n");
+  // The parent is gone (killed mid-run): nobody reads the reply, so stop quietly instead of crashing on EPIPE.
+  process.stdout.on("error", () => process.exit(0));
   let handlers: Record<string, () => unknown> | undefined;
   let setupError: string | undefined;
   try {
