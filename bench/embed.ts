@@ -15,8 +15,9 @@ import type { BenchArea, BenchResult } from "./types";
  * embed.*: routerlab's ONNX embedder vs sentence-transformers on torch CPU (the gateway's code path),
  * measured in the same run on real queries from the bundled data, batch 32.
  *
- * Throughput follows bench/protocol.ts: every thread count 1..cores on both sides (onnxruntime intra-op threads;
- * torch.set_num_threads + the BLAS/OpenMP variables), each run embedding the same texts, the fastest kept, then
+ * Throughput follows bench/protocol.ts: every thread count 1..cores on both sides (onnxruntime intra-op threads,
+ * each with and without spin-waiting; torch.set_num_threads + the BLAS/OpenMP variables), each run embedding the
+ * same texts, the fastest kept, then
  * interleaved rounds (routerlab, Python, ...) and the medians; noisy when the load average exceeds the cores.
  * Single-query latency is informational (routerlab embeds in batches; the gateway embeds each request itself).
  *
@@ -150,9 +151,20 @@ async function run(): Promise<BenchResult[]> {
   console.error(
     `[bench embed] ${texts.length} real queries per run, batch 32, ${ROUNDS} rounds; load average ${loadStart}`,
   );
-  // Both sides embed the same texts in every run; thread counts 1..cores tried on each side (bench/protocol.ts).
+  // Both sides embed the same texts in every run; thread counts 1..cores tried on each side (bench/protocol.ts),
+  // and on routerlab's side its other knob, onnxruntime's spin-waiting between operators (ROUTERLAB_EMBED_SPIN:
+  // faster on an idle machine, slower on a busy one; it changes no result).
+  const ourConfigs = threadCounts().flatMap((threads) =>
+    [false, true].map((spinning) => ({
+      threads,
+      spinning,
+      label: `${threadLabel(threads)}${spinning ? ", spinning" : ""}`,
+    })),
+  );
   const embedders = await Promise.all(
-    threadCounts().map((threads) => createEmbedder({ precision: "fp32", batchSize: 32, threads })),
+    ourConfigs.map(({ threads, spinning }) =>
+      createEmbedder({ precision: "fp32", batchSize: 32, threads, spinning }),
+    ),
   );
   const q50Tokens = embedders[0]!.tokenize(Q50).length;
   let ours: EmbeddingMatrix | undefined;
@@ -164,7 +176,7 @@ async function run(): Promise<BenchResult[]> {
       {
         name: "routerlab fp32 embedder (onnxruntime)",
         configs: embedders.map((e, i) => ({
-          label: threadLabel(i + 1),
+          label: ourConfigs[i]!.label,
           run: async () => {
             const t0 = process.hrtime.bigint();
             ours = await e.embed(texts);

@@ -465,9 +465,9 @@ function mainJobFigures(): BenchResult[] {
     peerValue: null,
     ratio: null,
     goal:
-      `< 600 s (empty embedding and model caches: ${cold.summary.embedding.misses} texts embedded in ` +
+      `<= 480 s (issue 16: under 600 s with normal noise; empty embedding and model caches: ${cold.summary.embedding.misses} texts embedded in ` +
       `${cold.summary.embedding.seconds.toFixed(0)} s; ${load()} after the run)`,
-    met: cold.seconds < 600,
+    met: cold.seconds <= 480,
   });
   rmSync(cache, { recursive: true, force: true });
   return out;

@@ -1,28 +1,54 @@
+import { z } from "zod";
 import { createRouter } from "../lib/routers/registry";
 import type { PeerResult } from "../tests/peers/sklearn-peer";
 import { runSklearnPeer } from "../tests/peers/sklearn-peer";
 import type { SvmRouter } from "../lib/routers/svm";
 import { syntheticEmbeddings } from "./knn";
 import { compare, threadCounts, threadLabel, timeResult, withThreadEnv } from "./protocol";
+import { isBenchWorker, serveBenchWorker, startBenchWorker } from "./worker";
 import type { BenchArea, BenchResult } from "./types";
 
-export const svmBench: BenchArea = {
-  prefix: "svm.",
-  async run(): Promise<BenchResult[]> {
-    const n = 5000;
-    const nTest = 1000;
-    const dim = 384;
-    const { X, labels } = syntheticEmbeddings(n + nTest, dim, 60, 11);
-    const train = { data: X.data.subarray(0, n * dim), rows: n, dim };
-    const test = { data: X.data.subarray(n * dim), rows: nTest, dim };
-    const y = labels.slice(0, n);
-    let r: SvmRouter | undefined;
-    const ours = async (): Promise<number> => {
+const N = 5000;
+const N_TEST = 1000;
+const DIM = 384;
+
+function svmData() {
+  const { X, labels } = syntheticEmbeddings(N + N_TEST, DIM, 60, 11);
+  return {
+    train: { data: X.data.subarray(0, N * DIM), rows: N, dim: DIM },
+    test: { data: X.data.subarray(N * DIM), rows: N_TEST, dim: DIM },
+    y: labels.slice(0, N),
+  };
+}
+
+/**
+ * routerlab's side in a child process per ROUTERLAB_KNN_THREADS setting (the kernel products' onnxruntime session is
+ * created once per process, lib/routers/native/gram.ts): "fit" times one fit, "decision" gives the last fitted
+ * router's decision values and labels on the test points.
+ */
+async function svmWorker(): Promise<Record<string, () => unknown>> {
+  const { train, test, y } = svmData();
+  let r: SvmRouter | undefined;
+  return {
+    fit: async () => {
       r = createRouter("svm", { kernel: "rbf", C: 1, gamma: "scale" }) as SvmRouter;
       const t0 = process.hrtime.bigint();
       await r.fit({ X: train }, { kind: "binary", models: ["weak", "strong"], labels: y });
       return Number(process.hrtime.bigint() - t0) / 1e9;
-    };
+    },
+    decision: () => {
+      if (!r) throw new Error("no fit yet");
+      return { decision: Array.from(r.decisionFunction(test)), pred: Array.from(r.predictIndex(test)) };
+    },
+  };
+}
+
+const Decision = z.object({ decision: z.array(z.number()), pred: z.array(z.number()) });
+
+export const svmBench: BenchArea = {
+  prefix: "svm.",
+  async run(): Promise<BenchResult[]> {
+    const { train, test, y } = svmData();
     let sk: PeerResult | undefined;
     const peerRun = (threads: number) => (): Promise<number> =>
       withThreadEnv(threads, () => {
@@ -35,26 +61,35 @@ export const svmBench: BenchArea = {
         });
         return sk.fit_seconds;
       });
-    // scikit-learn's BLAS/OpenMP threads are tried 1..cores. routerlab's kernel products run on one onnxruntime
-    // session per process (native/gram.ts, threads from ROUTERLAB_KNN_THREADS, else onnxruntime's default), so its
-    // side has the one configuration this process has.
-    const knnThreads = process.env.ROUTERLAB_KNN_THREADS;
-    const oursLabel = knnThreads ? `ROUTERLAB_KNN_THREADS=${knnThreads}` : "onnxruntime default threads";
-    const c = await compare(
-      { name: "routerlab SVM", configs: [{ label: oursLabel, run: ours }] },
-      {
-        name: "scikit-learn SVC(rbf, C=1, gamma=scale)",
-        configs: threadCounts().map((n) => ({ label: threadLabel(n), run: peerRun(n) })),
-      },
-    );
-    const fitted = r!;
+    // Both sides try 1..cores threads: scikit-learn's BLAS/OpenMP variables, routerlab's kernel-product onnxruntime
+    // threads (ROUTERLAB_KNN_THREADS, a worker process per setting).
+    const counts = threadCounts();
+    const workers = counts.map((n) => startBenchWorker(__filename, { ROUTERLAB_KNN_THREADS: String(n) }));
+    let c;
+    let ours: z.infer<typeof Decision>;
+    try {
+      c = await compare(
+        {
+          name: "routerlab SVM",
+          configs: workers.map((w, i) => ({
+            label: `${threadLabel(counts[i]!)} (ROUTERLAB_KNN_THREADS=${counts[i]})`,
+            run: async () => z.number().parse(await w.call("fit")),
+          })),
+        },
+        {
+          name: "scikit-learn SVC(rbf, C=1, gamma=scale)",
+          configs: counts.map((n) => ({ label: threadLabel(n), run: peerRun(n) })),
+        },
+      );
+      ours = Decision.parse(await workers[c.ours.tried.indexOf(c.ours.config)]!.call("decision"));
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
     const skOut = sk!;
     c.peer.name = `scikit-learn ${skOut.sklearn} SVC(rbf, C=1, gamma=scale)`;
-    const dec = fitted.decisionFunction(test);
     let maxDiff = 0;
-    dec.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - skOut.decision![i]!))));
-    const pred = fitted.predictIndex(test);
-    const agree = Array.from(pred).filter((p, i) => p === skOut.pred[i]).length / nTest;
+    ours.decision.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - skOut.decision![i]!))));
+    const agree = ours.pred.filter((p, i) => p === skOut.pred[i]).length / N_TEST;
     const peer = c.peer.name;
     return [
       timeResult("svm.fit_5000_seconds", c, {
@@ -84,3 +119,10 @@ export const svmBench: BenchArea = {
     ];
   },
 };
+
+if (require.main === module && isBenchWorker()) {
+  serveBenchWorker(svmWorker).catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

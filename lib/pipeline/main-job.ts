@@ -9,7 +9,6 @@ import type { RoutingData } from "../data/routing";
 import { selectRows } from "../data/routing";
 import { dropLeakedTestRows } from "../data/split";
 import { deriveTask } from "../routers/labels";
-import { createEmbedder, embedWithCache } from "../embed/index";
 import type { EmbeddingMatrix, EmbeddingSpec } from "../embed/types";
 import type { RouterEvaluation } from "../eval/evaluate";
 import { evaluateRouter, evaluationJson } from "../eval/evaluate";
@@ -34,10 +33,12 @@ import { outDir as defaultOutDir } from "../util/paths";
 import { progressBar } from "../util/progress";
 import { createRng } from "../util/random";
 import { jobFolds, outOfFoldScores } from "./binary";
+import { embedDatasets } from "./embed-datasets";
+export { embedAll } from "./embed-datasets";
 import { calibrationSets } from "./calibration-sets";
 import type { MainJobConfig } from "./config";
 import { featureLogregScores } from "./feature-logreg";
-import { pickRows, sampleOf } from "./fit";
+import { sampleOf } from "./fit";
 import type { MultiComparison } from "./multi";
 import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
@@ -121,48 +122,63 @@ export async function runMainJob(
   timer.mark("load data");
   log("[2/5] embedding queries (all-MiniLM-L6-v2, cached)");
   const all = [...binaryData, ...(multiTrain ? [multiTrain, multiTest!] : [])];
-  const embedded = await embedAll(all, config.embedding.precision);
-  const matrixOf = (d: RoutingData): EmbeddingMatrix => embedded.matrices.get(d)!;
-  timer.mark(`embedding (${embedded.texts} texts, ${embedded.misses} not cached)`);
-
+  // One stream in dataset order: each dataset is fitted as soon as its texts are embedded, while the later
+  // datasets' texts are embedded alongside (embed-datasets.ts).
+  const embedding = embedDatasets(all, config.embedding.precision, (d, seconds) => {
+    if (d !== all[0]) log(`  embeddings of ${d.name} ready (${seconds.toFixed(0)} s after the start)`);
+  });
+  /** `d`'s embeddings, and how long the job waited for them (a part of the step that needs them). */
+  const waitFor = async (d: RoutingData) => {
+    const t0 = performance.now();
+    const X = await embedding.matrix(d);
+    const seconds = (performance.now() - t0) / 1000;
+    return { X, waited: seconds >= 0.05 ? [{ name: `waiting for ${d.name}'s embeddings`, seconds }] : [] };
+  };
   const runDirs: string[] = [];
-  const published = loadPublishedMetrics();
   const binary: BinaryDatasetResult[] = [];
-  for (const data of binaryData) {
-    log(
-      `[3/5] ${data.name}: ${config.binary.folds}-fold cross-validation of ${config.binary.routers.length} routers`,
-    );
-    const r = await runBinaryDataset(config, data, matrixOf(data), embedded.spec, out, published, log);
-    binary.push(r.result);
-    runDirs.push(r.runDir);
-    timer.mark(
-      `${data.name}: routers, evaluation, calibration`,
-      Object.entries(r.result.fitSeconds).map(([name, seconds]) => ({
-        name: `${name} fit (sum over folds)`,
-        seconds,
-      })),
-    );
-  }
-
   let multi: MultiComparison | undefined;
-  if (multiTrain && multiTest) {
-    log(
-      `[4/5] ${multiTest.name}: multi-model routing over ${multiTest.models.length} models (AIQ vs Zero router)`,
+  let embedded: Awaited<typeof embedding.done>;
+  try {
+    const spec = await embedding.spec;
+    if (all.length > 0) await embedding.matrix(all[0]!);
+    timer.mark(
+      `embedding ${all[0]?.name ?? "nothing"} (${all[0]?.queries.length ?? 0} texts; the rest alongside the fits)`,
     );
-    const r = await runMulti(
-      config,
-      multiTrain,
-      multiTest,
-      matrixOf(multiTrain),
-      matrixOf(multiTest),
-      embedded.spec,
-      out,
-    );
-    multi = r.multi;
-    runDirs.push(r.runDir);
-    timer.mark(`${multiTest.name}: multi-model routing`);
-  }
+    const published = loadPublishedMetrics();
+    for (const data of binaryData) {
+      const { X, waited } = await waitFor(data);
+      log(
+        `[3/5] ${data.name}: ${config.binary.folds}-fold cross-validation of ${config.binary.routers.length} routers`,
+      );
+      const r = await runBinaryDataset(config, data, X, spec, out, published, log);
+      binary.push(r.result);
+      runDirs.push(r.runDir);
+      timer.mark(`${data.name}: routers, evaluation, calibration`, [
+        ...waited,
+        ...Object.entries(r.result.fitSeconds).map(([name, seconds]) => ({
+          name: `${name} fit (sum over folds)`,
+          seconds,
+        })),
+      ]);
+    }
 
+    if (multiTrain && multiTest) {
+      const train = await waitFor(multiTrain);
+      const test = await waitFor(multiTest);
+      log(
+        `[4/5] ${multiTest.name}: multi-model routing over ${multiTest.models.length} models (AIQ vs Zero router)`,
+      );
+      const r = await runMulti(config, multiTrain, multiTest, train.X, test.X, spec, out);
+      multi = r.multi;
+      runDirs.push(r.runDir);
+      timer.mark(`${multiTest.name}: multi-model routing`, [...train.waited, ...test.waited]);
+    }
+    embedded = await embedding.done;
+  } catch (e) {
+    embedding.stop();
+    await embedding.done.catch(() => undefined);
+    throw e;
+  }
   log("[5/5] writing the summary");
   const result: MainJobResult = {
     outDir: out,
@@ -184,46 +200,6 @@ export async function runMainJob(
     JSON.stringify(summaryJson(config, result), null, 2) + "\n",
   );
   return result;
-}
-
-/** Embeds every distinct query of `datasets` through the persistent cache; one matrix per dataset. */
-export async function embedAll(datasets: readonly RoutingData[], precision: "fp32" | "int8") {
-  const started = performance.now();
-  const unique = [...new Set(datasets.flatMap((d) => d.queries))];
-  const embedder = await createEmbedder({ precision });
-  const bar = progressBar("embedding", unique.length, "texts");
-  let done = 0;
-  try {
-    const r = await embedWithCache(unique, {
-      embedder,
-      source: "bundled queries",
-      onProgress: (n) => {
-        bar.tick(n - done);
-        done = n;
-      },
-    });
-    bar.stop();
-    const rowOf = new Map(unique.map((t, i) => [t, i]));
-    const matrices = new Map<RoutingData, EmbeddingMatrix>();
-    for (const d of datasets)
-      matrices.set(
-        d,
-        pickRows(
-          r.matrix,
-          d.queries.map((q) => rowOf.get(q)!),
-        ),
-      );
-    return {
-      spec: embedder.spec,
-      matrices,
-      texts: unique.length,
-      hits: r.hits,
-      misses: r.misses,
-      seconds: (performance.now() - started) / 1000,
-    };
-  } finally {
-    await embedder.dispose();
-  }
 }
 
 function costColumn(d: RoutingData, m: number): Float64Array {

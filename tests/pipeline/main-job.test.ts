@@ -166,7 +166,7 @@ test("main job: sample run, then a warm run that reuses every cache and reproduc
     // where the time went: load, embedding, one step per binary dataset (with each router's fit), multi
     const steps = cold.steps;
     assert.equal(steps[0]!.step, "load data");
-    assert.match(steps[1]!.step, /^embedding \(\d+ texts, \d+ not cached\)$/);
+    assert.match(steps[1]!.step, /^embedding routellm-mmlu \(120 texts; the rest alongside the fits\)$/);
     assert.deepEqual(
       steps.slice(2, 2 + cold.binary.length).map((s) => s.step),
       cold.binary.map((b) => `${b.dataset}: routers, evaluation, calibration`),
