@@ -43,7 +43,7 @@ import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
-import { writeFileAtomic, writeFileSetAtomic } from "../util/atomic-write";
+import { type OutputFile, recoverFileSet, writeFileSetAtomic } from "../util/atomic-write";
 import type { ScorerInput, ServableSummary } from "./servable";
 import { servableHtml, servableJson, servableLines, servableSummary } from "./servable";
 
@@ -96,6 +96,7 @@ export async function runMainJob(
   const timer = new StepTimer();
   const out = config.outDir ?? path.join(defaultOutDir(), "main");
   mkdirSync(out, { recursive: true });
+  recoverFileSet(out); // a report set a killed run committed is completed before anything reads the folder
 
   log("[1/5] loading bundled data");
   const sample = (d: RoutingData): RoutingData =>
@@ -126,6 +127,8 @@ export async function runMainJob(
   timer.mark(`embedding (${embedded.texts} texts, ${embedded.misses} not cached)`);
 
   const runDirs: string[] = [];
+  // every report file of the run (`<dataset>/report.html`, ..., `summary.json`): written as one set at the end
+  const reports: OutputFile[] = [];
   const published = loadPublishedMetrics();
   const binary: BinaryDatasetResult[] = [];
   for (const data of binaryData) {
@@ -134,6 +137,7 @@ export async function runMainJob(
     );
     const r = await runBinaryDataset(config, data, matrixOf(data), embedded.spec, out, published, log);
     binary.push(r.result);
+    reports.push(...r.reports);
     runDirs.push(r.runDir);
     timer.mark(
       `${data.name}: routers, evaluation, calibration`,
@@ -156,9 +160,9 @@ export async function runMainJob(
       matrixOf(multiTrain),
       matrixOf(multiTest),
       embedded.spec,
-      out,
     );
     multi = r.multi;
+    reports.push(...r.reports);
     runDirs.push(r.runDir);
     timer.mark(`${multiTest.name}: multi-model routing`);
   }
@@ -179,10 +183,9 @@ export async function runMainJob(
     seconds: (performance.now() - started) / 1000,
     steps: timer.steps,
   };
-  writeFileAtomic(
-    path.join(out, "summary.json"),
-    JSON.stringify(summaryJson(config, result), null, 2) + "\n",
-  );
+  // the reports of every dataset and the summary appear together or not at all (a kill leaves the previous run's)
+  reports.push({ name: "summary.json", data: JSON.stringify(summaryJson(config, result), null, 2) + "\n" });
+  writeFileSetAtomic(out, reports);
   return result;
 }
 
@@ -244,7 +247,7 @@ async function runBinaryDataset(
   out: string,
   published: ReturnType<typeof loadPublishedMetrics>,
   log: Log,
-): Promise<{ result: BinaryDatasetResult; runDir: string }> {
+): Promise<{ result: BinaryDatasetResult; runDir: string; reports: OutputFile[] }> {
   const models = data.models as readonly [string, string];
   const yWeak = column(data, 0);
   const yStrong = column(data, 1);
@@ -438,15 +441,15 @@ async function runBinaryDataset(
       "</body>",
       `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}${arenaHtml(arenaApplies ? arena : null)}${optimalityHtml(optimality)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
-    // the report files appear together or not at all (the folder also holds the cached per-router scores)
-    writeFileSetAtomic(dir, [
-      { name: "calibration.json", data: recordFileText(calibration) },
+    // written by runMainJob with the other reports, as one set (the folder also holds the cached per-router scores)
+    const reports: OutputFile[] = [
+      { name: `${data.name}/calibration.json`, data: recordFileText(calibration) },
       {
-        name: "metrics.json",
+        name: `${data.name}/metrics.json`,
         data: JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
       },
-      { name: "report.html", data: html },
-    ]);
+      { name: `${data.name}/report.html`, data: html },
+    ];
     run.logMetrics({
       "calibration.threshold": calibration.threshold,
       "calibration.share": calibration.calibration.share,
@@ -470,6 +473,7 @@ async function runBinaryDataset(
         reportFile: path.join(dir, "report.html"),
       },
       runDir: run.runDir,
+      reports,
     };
   } catch (e) {
     await run.end("FAILED");
@@ -516,8 +520,7 @@ async function runMulti(
   Xtrain: EmbeddingMatrix,
   Xtest: EmbeddingMatrix,
   spec: EmbeddingSpec,
-  out: string,
-): Promise<{ multi: MultiComparison; runDir: string }> {
+): Promise<{ multi: MultiComparison; runDir: string; reports: OutputFile[] }> {
   const run = startRun({
     experiment: config.tracking.experiment,
     runName: "llmrouter-multi",
@@ -537,20 +540,18 @@ async function runMulti(
       seed: config.seed,
       useCache: config.modelCache,
     });
-    const dir = path.join(out, "llmrouter");
-    mkdirSync(dir, { recursive: true });
     const html = multiReportHtml(multi);
-    writeFileSetAtomic(dir, [
-      { name: "multi.json", data: JSON.stringify(multi, null, 2) + "\n" },
-      { name: "report.html", data: html },
-    ]);
+    const reports: OutputFile[] = [
+      { name: "llmrouter/multi.json", data: JSON.stringify(multi, null, 2) + "\n" },
+      { name: "llmrouter/report.html", data: html },
+    ];
     run.logMetrics({
       "zero_router.aiq": multi.zeroAiq,
       ...Object.fromEntries(multi.routers.map((r) => [`${r.router}.aiq`, r.aiq])),
     });
     run.logHtml("report.html", html);
     await run.end("FINISHED");
-    return { multi, runDir: run.runDir };
+    return { multi, runDir: run.runDir, reports };
   } catch (e) {
     await run.end("FAILED");
     throw e;
