@@ -39,6 +39,7 @@ interface S3Opts {
   bucket: string;
   prefix?: string;
 }
+type VerifyOpts = Partial<S3Opts> & { s3?: string; requireSignature?: boolean; calibrationSet?: string };
 
 export function registerExportCommands(program: Command): void {
   program
@@ -175,16 +176,8 @@ export function registerExportCommands(program: Command): void {
       "verify a bundle directory the way the gateway does: lowercase SHA-256 per file, entry matching, signature",
     )
     .argument("[dir]", "bundle or gateway model directory holding manifest.json (not with --s3)")
-    .option(
-      "--s3 <router>",
-      "verify the router's current/ in S3 (--bucket, --prefix) instead of a directory, and that it holds the pointer's " +
-        "version; a current/ left torn by a killed promote or rollback is first completed to that version, as every " +
-        "promote and rollback does (verify's only write to S3)",
-    )
-    .option(
-      "--bucket <bucket>",
-      "with --s3: the bucket (endpoint from AWS_ENDPOINT_URL_S3 / ROUTERLAB_S3_ENDPOINT)",
-    )
+    .option("--s3 <router>", "verify current/ in S3 instead (completing a torn copy first, as promote does)")
+    .option("--bucket <bucket>", "with --s3: the bucket (endpoint from ROUTERLAB_S3_ENDPOINT)")
     .option("--prefix <prefix>", "with --s3: key prefix inside the bucket", "")
     .option("--require-signature", "fail when the manifest is unsigned")
     .option(
@@ -192,71 +185,56 @@ export function registerExportCommands(program: Command): void {
       "for a bundle with an operating point: the calibration rows' embeddings (raw float32); the exported artifact, " +
         "loaded the gateway's way (Python), must route a share of them inside the recorded interval",
     )
-    .action(
-      async (
-        dirArg: string | undefined,
-        o: Partial<S3Opts> & { s3?: string; requireSignature?: boolean; calibrationSet?: string },
-      ) => {
-        if (o.s3 !== undefined) {
-          if (dirArg !== undefined || o.calibrationSet !== undefined || o.bucket === undefined)
-            throw new RouterlabError(
-              "--s3 <router> takes --bucket (and --prefix), not a directory or --calibration-set",
-            );
-          const st = storeFromEnv(o.bucket, o.prefix);
-          const v = await verifyCurrent(st, o.s3, { requireSignature: Boolean(o.requireSignature) });
-          if (v.completed)
-            process.stdout.write(
-              `completed current/ to version ${v.version} (a killed promote or rollback had left it torn)\n`,
-            );
-          if (!v.report.ok)
-            throw new RouterlabError(`verification failed:\n  ${v.report.problems.join("\n  ")}`, {
-              file: `s3://${o.bucket}/${o.prefix}models/${o.s3}/current/manifest.json`,
-            });
-          process.stdout.write(
-            `ok: current/ holds version ${v.version}: ${v.report.checked.join(", ")} (signature: ${v.report.signature})\n`,
-          );
-          return;
-        }
-        if (dirArg === undefined)
-          throw new RouterlabError("verify needs a directory, or --s3 <router> --bucket <bucket>");
-        const dir = dirArg;
-        const r = verifyBundleDir(dir, { requireSignature: Boolean(o.requireSignature) });
-        if (!r.ok) {
-          throw new RouterlabError(`verification failed:\n  ${r.problems.join("\n  ")}`, {
-            file: path.join(dir, "manifest.json"),
-          });
-        }
-        process.stdout.write(`ok: ${r.checked.join(", ")} (signature: ${r.signature})\n`);
-        const op = readOperatingPoint(dir);
-        if (!op) {
-          if (o.calibrationSet)
-            throw new RouterlabError("--calibration-set given but the bundle records no operating point", {
-              file: path.join(dir, "manifest.json"),
-              path: "$.metadata.operating_point",
-            });
-          return;
-        }
-        if (!o.calibrationSet) {
-          process.stdout.write(
-            `operating point recorded (${op.target.kind} ${op.target.value}); pass --calibration-set to re-measure its share\n`,
-          );
-          return;
-        }
-        const X = readF32(o.calibrationSet);
-        const served = path.join(dir, r.checked[0]!);
-        const decisions = gatewayDecisions(formatOfBundleDir(dir).gatewayKind, served, X);
-        const c = checkOperatingPoint(op, X, decisions);
-        if (!c.ok)
-          throw new RouterlabError(`operating point check failed:\n  ${c.problems.join("\n  ")}`, {
+    .action(async (dirArg: string | undefined, o: VerifyOpts) => {
+      const opts = { requireSignature: Boolean(o.requireSignature) };
+      if (o.s3 !== undefined) {
+        if (dirArg !== undefined || o.calibrationSet !== undefined || o.bucket === undefined)
+          throw new RouterlabError("--s3 takes --bucket, not a directory or --calibration-set");
+        const v = await verifyCurrent(storeFromEnv(o.bucket, o.prefix), o.s3, opts);
+        const how = v.completed
+          ? "completed (left torn by a killed promote or rollback), then verified"
+          : "verified";
+        return void process.stdout.write(`ok: current/ = version ${v.version}, ${how}: ${v.checked}\n`);
+      }
+      const dir = dirArg ?? "";
+      if (dir === "")
+        throw new RouterlabError("verify needs a directory, or --s3 <router> --bucket <bucket>");
+      const r = verifyBundleDir(dir, opts);
+      if (!r.ok) {
+        throw new RouterlabError(`verification failed:\n  ${r.problems.join("\n  ")}`, {
+          file: path.join(dir, "manifest.json"),
+        });
+      }
+      process.stdout.write(`ok: ${r.checked.join(", ")} (signature: ${r.signature})\n`);
+      const op = readOperatingPoint(dir);
+      if (!op) {
+        if (o.calibrationSet)
+          throw new RouterlabError("--calibration-set given but the bundle records no operating point", {
             file: path.join(dir, "manifest.json"),
             path: "$.metadata.operating_point",
           });
+        return;
+      }
+      if (!o.calibrationSet) {
         process.stdout.write(
-          `operating point ok: ${(c.share * 100).toFixed(2)}% strong on ${X.rows} calibration rows ` +
-            `(recorded ${(c.expectedShare * 100).toFixed(2)}%, interval ${(c.interval.lo * 100).toFixed(2)}-${(c.interval.hi * 100).toFixed(2)}%)\n`,
+          `operating point recorded (${op.target.kind} ${op.target.value}); pass --calibration-set to re-measure its share\n`,
         );
-      },
-    );
+        return;
+      }
+      const X = readF32(o.calibrationSet);
+      const served = path.join(dir, r.checked[0]!);
+      const decisions = gatewayDecisions(formatOfBundleDir(dir).gatewayKind, served, X);
+      const c = checkOperatingPoint(op, X, decisions);
+      if (!c.ok)
+        throw new RouterlabError(`operating point check failed:\n  ${c.problems.join("\n  ")}`, {
+          file: path.join(dir, "manifest.json"),
+          path: "$.metadata.operating_point",
+        });
+      process.stdout.write(
+        `operating point ok: ${(c.share * 100).toFixed(2)}% strong on ${X.rows} calibration rows ` +
+          `(recorded ${(c.expectedShare * 100).toFixed(2)}%, interval ${(c.interval.lo * 100).toFixed(2)}-${(c.interval.hi * 100).toFixed(2)}%)\n`,
+      );
+    });
 
   program
     .command("promote")

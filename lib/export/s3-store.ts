@@ -276,13 +276,14 @@ export async function completeCurrent(st: Store, router: string): Promise<boolea
  * matching, signature) and that it holds the version the pointer names. A `current/` left torn by a killed promote
  * or rollback is first completed to the pointer's version, as every promote and rollback does first: verifying a
  * torn copy would only report what the next promote repairs anyway, while the gateway may download it meanwhile.
- * That completion is verify's only write, and it happens only when `current/` and `CURRENT.copied` disagree.
+ * That completion is verify's only write, and it happens only when `current/` and `CURRENT.copied` disagree. A
+ * problem is a located error naming `current/manifest.json` in the bucket.
  */
 export async function verifyCurrent(
   st: Store,
   router: string,
   opts: VerifyOptions = {},
-): Promise<{ version: string; completed: boolean; report: VerifyReport }> {
+): Promise<{ version: string; completed: boolean; checked: string[]; signature: VerifyReport["signature"] }> {
   checkName("router name", router);
   const completed = await completeCurrent(st, router);
   const cur = await readPointer(st, router);
@@ -305,11 +306,11 @@ export async function verifyCurrent(
       problems.push(
         `current/${served} is not the served file of version ${cur.pointer.version} (the pointer's)`,
       );
-    return {
-      version: cur.pointer.version,
-      completed,
-      report: { ...report, ok: problems.length === 0, problems },
-    };
+    if (problems.length > 0)
+      throw new RouterlabError(`verification failed:\n  ${problems.join("\n  ")}`, {
+        file: `s3://${st.bucket}/${key(st, router, "current", MANIFEST_NAME)}`,
+      });
+    return { version: cur.pointer.version, completed, checked: report.checked, signature: report.signature };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
