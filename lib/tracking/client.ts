@@ -2,6 +2,7 @@ import { createReadStream, statSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { issueKeyPath, jsonPathOf } from "../util/zod-error";
 import { redactString } from "./redact";
 import type { Experiment, FileInfo, Metric, ModelVersion, Run, RunInfo, RunStatus } from "./schemas";
 import {
@@ -180,7 +181,7 @@ export class MlflowClient {
         endpoint,
         res.status,
         "BAD_RESPONSE",
-        `unexpected response at $.${issue.path.join(".")}: ${issue.message}`,
+        `unexpected response at ${jsonPathOf("$", issueKeyPath(issue))}: ${issue.message}`,
       );
     }
     return parsed.data;
