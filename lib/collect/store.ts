@@ -28,7 +28,14 @@ import type { FileHandle } from "node:fs/promises";
 import { open as openAsync } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { ensureDir, fsyncDir, writeError, writeFileAtomic } from "../util/atomic-write";
+import {
+  ensureDir,
+  fsyncDir,
+  openNewFile,
+  pidAlive,
+  writeError,
+  writeFileAtomic,
+} from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import type { BatchCounts, BatchRecord } from "./records";
 import { addCounts, BatchCountsSchema, emptyCounts } from "./records";
@@ -150,20 +157,11 @@ export function scanSegment(bytes: Buffer): {
   return { committedBytes, batches, counts, lastSeq };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 function takeLock(dir: string): void {
   const file = path.join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o644);
+      const fd = openNewFile(file);
       try {
         writeAll(fd, Buffer.from(String(process.pid)));
       } catch (e) {

@@ -316,7 +316,8 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 
 // ------------------------------------------------------------------ folders
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this id exists (a lock's or journal's writer). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
