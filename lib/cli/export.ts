@@ -11,7 +11,7 @@ import type { ExportKind } from "../export/artifacts";
 import { signingKeyFromEnv } from "../export/manifest";
 import { publishToDir } from "../export/publish-dir";
 import { MlflowRegistry } from "../export/registry";
-import { promote, rollback, storeFromEnv, syncLoop, syncOnce } from "../export/s3-store";
+import { promote, rollback, storeFromEnv, syncLoop, syncOnce, verifyCurrent } from "../export/s3-store";
 import { loadGatewayModels } from "../export/safety";
 import { GATEWAY_SKLEARN_VERSIONS } from "../export/sklearn-step";
 import { EmbeddingSpecSchema } from "../embed/types";
@@ -39,6 +39,7 @@ interface S3Opts {
   bucket: string;
   prefix?: string;
 }
+type VerifyOpts = Partial<S3Opts> & { s3?: string; requireSignature?: boolean; calibrationSet?: string };
 
 export function registerExportCommands(program: Command): void {
   program
@@ -174,15 +175,31 @@ export function registerExportCommands(program: Command): void {
     .description(
       "verify a bundle directory the way the gateway does: lowercase SHA-256 per file, entry matching, signature",
     )
-    .argument("<dir>", "bundle or gateway model directory holding manifest.json")
+    .argument("[dir]", "bundle or gateway model directory holding manifest.json (not with --s3)")
+    .option("--s3 <router>", "verify current/ in S3 instead (completing a torn copy first, as promote does)")
+    .option("--bucket <bucket>", "with --s3: the bucket (endpoint from ROUTERLAB_S3_ENDPOINT)")
+    .option("--prefix <prefix>", "with --s3: key prefix inside the bucket", "")
     .option("--require-signature", "fail when the manifest is unsigned")
     .option(
       "--calibration-set <file>",
       "for a bundle with an operating point: the calibration rows' embeddings (raw float32); the exported artifact, " +
         "loaded the gateway's way (Python), must route a share of them inside the recorded interval",
     )
-    .action((dir: string, o: { requireSignature?: boolean; calibrationSet?: string }) => {
-      const r = verifyBundleDir(dir, { requireSignature: Boolean(o.requireSignature) });
+    .action(async (dirArg: string | undefined, o: VerifyOpts) => {
+      const opts = { requireSignature: Boolean(o.requireSignature) };
+      if (o.s3 !== undefined) {
+        if (dirArg !== undefined || o.calibrationSet !== undefined || o.bucket === undefined)
+          throw new RouterlabError("--s3 takes --bucket, not a directory or --calibration-set");
+        const v = await verifyCurrent(storeFromEnv(o.bucket, o.prefix), o.s3, opts);
+        const how = v.completed
+          ? "completed (left torn by a killed promote or rollback), then verified"
+          : "verified";
+        return void process.stdout.write(`ok: current/ = version ${v.version}, ${how}: ${v.checked}\n`);
+      }
+      const dir = dirArg ?? "";
+      if (dir === "")
+        throw new RouterlabError("verify needs a directory, or --s3 <router> --bucket <bucket>");
+      const r = verifyBundleDir(dir, opts);
       if (!r.ok) {
         throw new RouterlabError(`verification failed:\n  ${r.problems.join("\n  ")}`, {
           file: path.join(dir, "manifest.json"),

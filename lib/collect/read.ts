@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { RouterDecision } from "../data/decisions";
 import type { RoutingJsonlRow } from "../data/llmrouter";
+import { spanRoutingRow } from "../data/traces";
 import { RouterlabError } from "../util/errors";
 import type { BatchCounts, DecisionRecord, LlmRecord } from "./records";
 import { addCounts, CollectRecordSchema, emptyCounts } from "./records";
@@ -153,30 +154,29 @@ export function collectedRoutingRows(data: Pick<CollectedData, "llm" | "decision
 
 /** The LLMRouter routing-JSONL shape (contract §12 extras included); `performance` stays null until labelled. */
 export function toRoutingJsonlRows(rows: readonly CollectedRoutingRow[]): RoutingJsonlRow[] {
-  return rows.map((r, i) => ({
-    line: i + 1,
-    query: r.query,
-    modelName: r.servedModel,
-    performance: null,
-    embeddingId: null,
-    inputTokens: r.inputTokens,
-    outputTokens: r.outputTokens,
-    responseTime: r.durationSeconds,
-    cost: null,
-    extras: {
-      trace_id: r.traceId,
-      span_id: r.spanId,
-      request_model: r.requestModel,
-      response_time_ms: r.durationSeconds * 1000,
-      ...(r.decision
-        ? {
-            strategy_name: r.decision.strategy_name,
-            strategy_version: r.strategyVersion ?? r.decision.strategy_version ?? null,
-            outcome_status: r.decision.outcome.status,
-            candidate_count: r.decision.candidate_deployments.length,
-            contract_version: r.decision.contract_version,
-          }
-        : {}),
-    },
-  }));
+  return rows.map((r, i) =>
+    spanRoutingRow({
+      line: i + 1,
+      query: r.query,
+      modelName: r.servedModel,
+      inputTokens: r.inputTokens,
+      outputTokens: r.outputTokens,
+      durationSeconds: r.durationSeconds,
+      extras: {
+        trace_id: r.traceId,
+        span_id: r.spanId,
+        request_model: r.requestModel,
+        response_time_ms: r.durationSeconds * 1000,
+        ...(r.decision
+          ? {
+              strategy_name: r.decision.strategy_name,
+              strategy_version: r.strategyVersion ?? r.decision.strategy_version ?? null,
+              outcome_status: r.decision.outcome.status,
+              candidate_count: r.decision.candidate_deployments.length,
+              contract_version: r.decision.contract_version,
+            }
+          : {}),
+      },
+    }),
+  );
 }

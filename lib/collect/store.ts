@@ -28,7 +28,14 @@ import type { FileHandle } from "node:fs/promises";
 import { open as openAsync } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { ensureDir, fsyncDir, writeError, writeFileAtomic } from "../util/atomic-write";
+import {
+  ensureDir,
+  fsyncDir,
+  openNewFile,
+  pidAlive,
+  writeError,
+  writeFileAtomic,
+} from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import type { BatchCounts, BatchRecord } from "./records";
 import { addCounts, BatchCountsSchema, emptyCounts } from "./records";
@@ -150,20 +157,11 @@ export function scanSegment(bytes: Buffer): {
   return { committedBytes, batches, counts, lastSeq };
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 function takeLock(dir: string): void {
   const file = path.join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o644);
+      const fd = openNewFile(file);
       try {
         writeAll(fd, Buffer.from(String(process.pid)));
       } catch (e) {
@@ -337,27 +335,59 @@ export class CollectStore {
       }
       const buf = Buffer.from(parts.join(""), "utf8");
       try {
+        if (!this.handle) await this.startSegment(); // a rotation that failed (a full disk) is retried
         const active = this.segments[this.segments.length - 1]!;
         if (active.bytes > 0 && active.bytes + buf.length > this.opts.segmentBytes) await this.rotate();
         const h = this.handle!;
-        let off = 0;
-        while (off < buf.length) off += (await h.write(buf, off, buf.length - off)).bytesWritten;
-        await h.sync();
         const seg = this.segments[this.segments.length - 1]!;
+        try {
+          let off = 0;
+          while (off < buf.length) off += (await h.write(buf, off, buf.length - off)).bytesWritten;
+          await h.sync();
+        } catch (e) {
+          await this.rollBack(h, seg, e);
+          throw e;
+        }
         seg.bytes += buf.length;
         seg.batches += group.length;
         for (const p of group) seg.counts = addCounts(seg.counts, p.counts);
       } catch (e) {
-        this.failure = e instanceof Error ? e : new Error(String(e));
-        for (const p of [...group, ...this.queue]) p.reject(this.failure);
-        this.queue = [];
-        this.queuedBytes = 0;
-        return;
+        // this group is refused, never acknowledged; later requests try again (a full disk may get space back)
+        // unless the segment could not be rolled back, which fails every later append too
+        const target = this.handle ? path.join(this.dir, this.segments.at(-1)!.file) : this.dir;
+        const err = writeError(e, target, "every acknowledged request is kept; this request was not saved");
+        for (const p of group) p.reject(err);
+        this.queuedBytes -= group.reduce((n, p) => n + p.bytes, 0);
+        if (this.failure) {
+          for (const p of this.queue) p.reject(this.failure);
+          this.queue = [];
+          this.queuedBytes = 0;
+          return;
+        }
+        continue;
       }
       group.forEach((p, i) => {
         this.queuedBytes -= p.bytes;
         p.resolve(batches[i]!);
       });
+    }
+  }
+
+  /**
+   * Cuts the active segment back to its committed bytes after a failed write (a partial write may hold whole
+   * records and batch lines of requests that are now refused: left there, a restart would count them). If that
+   * fails too, the store fails every later append: its tail cannot be trusted until a restart recovers it.
+   */
+  private async rollBack(h: FileHandle, seg: SegmentInfo, cause: unknown): Promise<void> {
+    try {
+      await h.truncate(seg.bytes);
+      await h.sync();
+    } catch {
+      this.failure = writeError(
+        cause,
+        path.join(this.dir, seg.file),
+        "the segment's tail could not be cut back; restart collect to recover it (unacknowledged records are dropped)",
+      );
     }
   }
 

@@ -481,18 +481,42 @@ export function loadDecisionsJsonl(file: string, opts: LoadOptions = {}): Loaded
  * label; join with an oracle or feedback for that). Spans with empty query text are left out.
  */
 export function traceRoutingRows(rows: readonly TraceLlmRow[]): RoutingJsonlRow[] {
-  return rows
-    .filter((r) => r.query !== "")
-    .map((r) => ({
+  return rows.filter((r) => r.query !== "").map((r) =>
+    spanRoutingRow({
       line: r.line ?? 0,
       query: r.query,
       modelName: r.responseModel ?? r.requestModel ?? "unknown",
-      performance: null,
-      embeddingId: null,
       inputTokens: r.inputTokens,
       outputTokens: r.outputTokens,
-      responseTime: r.durationSeconds,
-      cost: null,
+      durationSeconds: r.durationSeconds,
       extras: { trace_id: r.traceId, span_id: r.spanId, request_model: r.requestModel },
-    }));
+    }),
+  );
+}
+
+/**
+ * The routing-JSONL row of one LLM span (a trace export's or a collected one's): no quality label, embedding or
+ * cost yet, so `performance`, `embeddingId` and `cost` are null.
+ */
+export function spanRoutingRow(s: {
+  line: number;
+  query: string;
+  modelName: string;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  durationSeconds: number | null;
+  extras: Record<string, unknown>;
+}): RoutingJsonlRow {
+  return {
+    line: s.line,
+    query: s.query,
+    modelName: s.modelName,
+    performance: null,
+    embeddingId: null,
+    inputTokens: s.inputTokens,
+    outputTokens: s.outputTokens,
+    responseTime: s.durationSeconds,
+    cost: null,
+    extras: s.extras,
+  };
 }

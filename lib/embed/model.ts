@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { parseWith } from "../util/zod-error";
 import { sha256File } from "../util/hash";
 import { cacheDir, projectRoot, venvPython } from "../util/paths";
 import { env } from "../util/env";
@@ -91,17 +92,13 @@ export function provisionModel(dir: string): Provenance {
     );
   }
   const lines = res.stdout.trim().split("\n");
-  const parsed = z
-    .object({ ok: z.literal(true), dir: z.string(), provenance: Provenance })
-    .safeParse(JSON.parse(lines[lines.length - 1] ?? "null"));
-  if (!parsed.success) {
-    throw new RouterlabError(
-      `unexpected output from ${PROVISION_SCRIPT}: ${parsed.error.issues[0]?.message}`,
-      {
-        file: script,
-      },
-    );
-  }
+  const parsed = {
+    data: parseWith(
+      z.object({ ok: z.literal(true), dir: z.string(), provenance: Provenance }),
+      JSON.parse(lines[lines.length - 1] ?? "null"),
+      { file: script, jsonPath: "$", what: `unexpected output from ${PROVISION_SCRIPT}` },
+    ),
+  };
   return parsed.data.provenance;
 }
 
@@ -165,15 +162,12 @@ export async function loadModelFiles(opts: {
   let provenance: Provenance | null = null;
   const provFile = path.join(dir, "provenance.json");
   if (existsSync(provFile)) {
-    const parsed = Provenance.safeParse(readJson(provFile, dir));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      throw new RouterlabError(`invalid provenance: ${issue.message}; ${provisionHint(dir)}`, {
-        file: provFile,
-        field: issue.path.join("."),
-      });
-    }
-    provenance = parsed.data;
+    provenance = parseWith(Provenance, readJson(provFile, dir), {
+      file: provFile,
+      jsonPath: "$",
+      what: "invalid provenance",
+      hint: provisionHint(dir),
+    });
   }
   const weightsSha256 = await sha256File(onnxPath);
   const expected = provenance?.files[onnxFileName(opts.precision)]?.sha256;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -14,6 +14,7 @@ import { z } from "zod";
 import { RouterlabError, errorMessage } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { BundleFile } from "./artifacts";
+import type { VerifyOptions, VerifyReport } from "./bundle";
 import { MANIFEST_NAME, verifyBundleDir } from "./bundle";
 import type { VerifyKey } from "./manifest";
 import { parseManifest } from "./manifest";
@@ -268,6 +269,51 @@ export async function completeCurrent(st: Store, router: string): Promise<boolea
     }
   }
   throw new ConcurrentPromotionError(router);
+}
+
+/**
+ * `routerlab verify --s3`: checks `models/<router>/current/` as the gateway downloads it (manifest hashes, entry
+ * matching, signature) and that it holds the version the pointer names. A `current/` left torn by a killed promote
+ * or rollback is first completed to the pointer's version, as every promote and rollback does first: verifying a
+ * torn copy would only report what the next promote repairs anyway, while the gateway may download it meanwhile.
+ * That completion is verify's only write, and it happens only when `current/` and `CURRENT.copied` disagree. A
+ * problem is a located error naming `current/manifest.json` in the bucket.
+ */
+export async function verifyCurrent(
+  st: Store,
+  router: string,
+  opts: VerifyOptions = {},
+): Promise<{ version: string; completed: boolean; checked: string[]; signature: VerifyReport["signature"] }> {
+  checkName("router name", router);
+  const completed = await completeCurrent(st, router);
+  const cur = await readPointer(st, router);
+  if (!cur)
+    throw new RouterlabError(`no router '${router}' is promoted here (no current pointer)`, {
+      file: `s3://${st.bucket}/${key(st, router, "CURRENT.pointer")}`,
+    });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-verify-s3-"));
+  try {
+    for (const name of await listVersionFiles(st, router, "current")) {
+      const got = await getBytes(st, key(st, router, "current", name));
+      if (got) writeFileAtomic(safeJoin(dir, name, "S3 object name under current/"), got.bytes);
+    }
+    const report = verifyBundleDir(dir, opts);
+    const problems = report.problems.map((p) =>
+      p.replaceAll(dir, `s3://${st.bucket}/${key(st, router, "current")}`),
+    );
+    const served = report.checked[0];
+    if (report.ok && served && sha256Hex(readFileSync(path.join(dir, served))) !== cur.pointer.served_sha256)
+      problems.push(
+        `current/${served} is not the served file of version ${cur.pointer.version} (the pointer's)`,
+      );
+    if (problems.length > 0)
+      throw new RouterlabError(`verification failed:\n  ${problems.join("\n  ")}`, {
+        file: `s3://${st.bucket}/${key(st, router, "current", MANIFEST_NAME)}`,
+      });
+    return { version: cur.pointer.version, completed, checked: report.checked, signature: report.signature };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function appendAudit(st: Store, ev: AuditEvent): Promise<string> {

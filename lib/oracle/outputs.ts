@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { RoutingData } from "../data/routing";
 import { RouterlabError } from "../util/errors";
 import { readJsonl } from "../util/jsonl";
+import { parseWith } from "../util/zod-error";
 
 const GradeSchema = z.enum(["A", "B", "C"]);
 const Usd = z.number().finite().nonnegative();
@@ -120,16 +121,19 @@ export const OUTPUT_FILES = {
 
 export { writeFileAtomic } from "../util/atomic-write";
 
-/** Validates every row with `schema` (which also fixes the key order) and returns the JSONL text. */
-export function toJsonl<S extends z.ZodType>(rows: readonly unknown[], schema: S, what: string): string {
+/**
+ * Validates every row with `schema` (which also fixes the key order) and returns the JSONL text for `file`; a row
+ * that does not match is an error naming the file, the line it would have had and the field.
+ */
+export function toJsonl<S extends z.ZodType>(rows: readonly unknown[], schema: S, file: string): string {
   return rows
     .map((r, i) => {
-      const res = schema.safeParse(r);
-      if (!res.success) {
-        const issue = res.error.issues[0]!;
-        throw new Error(`${what} row ${i + 1} field '${issue.path.join(".")}': ${issue.message}`);
-      }
-      return JSON.stringify(res.data) + "\n";
+      const data: unknown = parseWith(schema, r, {
+        file,
+        line: i + 1,
+        what: "row does not match its output schema",
+      });
+      return JSON.stringify(data) + "\n";
     })
     .join("");
 }

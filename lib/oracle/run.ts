@@ -437,10 +437,10 @@ async function finish(
   // Serialise (and validate) everything before the first write; the five files appear together (one file set), so a
   // full disk or a kill keeps the previous set whole.
   const texts: [string, string][] = [
-    [files.dataset, toJsonl(rows, OracleRowSchema, "oracle dataset")],
-    [files.routing, toJsonl(routing.rows, RoutingRowSchema, "routing")],
-    [files.sft, toJsonl(sftRows(rows), SftRowSchema, "sft")],
-    [files.dpo, toJsonl(dpoRows(rows, config.dpo), DpoRowSchema, "dpo")],
+    [files.dataset, toJsonl(rows, OracleRowSchema, files.dataset)],
+    [files.routing, toJsonl(routing.rows, RoutingRowSchema, files.routing)],
+    [files.sft, toJsonl(sftRows(rows), SftRowSchema, files.sft)],
+    [files.dpo, toJsonl(dpoRows(rows, config.dpo), DpoRowSchema, files.dpo)],
     [files.summary, JSON.stringify(summary, null, 2) + "\n"],
   ];
   writeFileSetAtomic(

@@ -44,7 +44,7 @@ import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
-import { writeFileAtomic, writeFileSetAtomic } from "../util/atomic-write";
+import { type OutputFile, recoverFileSet, writeFileSetAtomic } from "../util/atomic-write";
 import type { ScorerInput, ServableSummary } from "./servable";
 import { servableHtml, servableJson, servableLines, servableSummary } from "./servable";
 
@@ -97,6 +97,7 @@ export async function runMainJob(
   const timer = new StepTimer();
   const out = config.outDir ?? path.join(defaultOutDir(), "main");
   mkdirSync(out, { recursive: true });
+  recoverFileSet(out); // a report set a killed run committed is completed before anything reads the folder
 
   log("[1/5] loading bundled data");
   const sample = (d: RoutingData): RoutingData =>
@@ -135,6 +136,8 @@ export async function runMainJob(
     return { X, waited: seconds >= 0.05 ? [{ name: `waiting for ${d.name}'s embeddings`, seconds }] : [] };
   };
   const runDirs: string[] = [];
+  // every report file of the run (`<dataset>/report.html`, ..., `summary.json`): written as one set at the end
+  const reports: OutputFile[] = [];
   const binary: BinaryDatasetResult[] = [];
   let multi: MultiComparison | undefined;
   let embedded: Awaited<typeof embedding.done>;
@@ -152,6 +155,7 @@ export async function runMainJob(
       );
       const r = await runBinaryDataset(config, data, X, spec, out, published, log);
       binary.push(r.result);
+      reports.push(...r.reports);
       runDirs.push(r.runDir);
       timer.mark(`${data.name}: routers, evaluation, calibration`, [
         ...waited,
@@ -168,8 +172,9 @@ export async function runMainJob(
       log(
         `[4/5] ${multiTest.name}: multi-model routing over ${multiTest.models.length} models (AIQ vs Zero router)`,
       );
-      const r = await runMulti(config, multiTrain, multiTest, train.X, test.X, spec, out);
+      const r = await runMulti(config, multiTrain, multiTest, train.X, test.X, spec);
       multi = r.multi;
+      reports.push(...r.reports);
       runDirs.push(r.runDir);
       timer.mark(`${multiTest.name}: multi-model routing`, [...train.waited, ...test.waited]);
     }
@@ -195,10 +200,9 @@ export async function runMainJob(
     seconds: (performance.now() - started) / 1000,
     steps: timer.steps,
   };
-  writeFileAtomic(
-    path.join(out, "summary.json"),
-    JSON.stringify(summaryJson(config, result), null, 2) + "\n",
-  );
+  // the reports of every dataset and the summary appear together or not at all (a kill leaves the previous run's)
+  reports.push({ name: "summary.json", data: JSON.stringify(summaryJson(config, result), null, 2) + "\n" });
+  writeFileSetAtomic(out, reports);
   return result;
 }
 
@@ -220,7 +224,7 @@ async function runBinaryDataset(
   out: string,
   published: ReturnType<typeof loadPublishedMetrics>,
   log: Log,
-): Promise<{ result: BinaryDatasetResult; runDir: string }> {
+): Promise<{ result: BinaryDatasetResult; runDir: string; reports: OutputFile[] }> {
   const models = data.models as readonly [string, string];
   const yWeak = column(data, 0);
   const yStrong = column(data, 1);
@@ -414,15 +418,15 @@ async function runBinaryDataset(
       "</body>",
       `${servableHtml(servable)}${scoreCalibrationHtml(scoreCals)}${arenaHtml(arenaApplies ? arena : null)}${optimalityHtml(optimality)}<h2>Calibration of the best router the gateway can serve (${best})</h2>${calibrationRecordHtml(calibration)}</body>`,
     );
-    // the report files appear together or not at all (the folder also holds the cached per-router scores)
-    writeFileSetAtomic(dir, [
-      { name: "calibration.json", data: recordFileText(calibration) },
+    // written by runMainJob with the other reports, as one set (the folder also holds the cached per-router scores)
+    const reports: OutputFile[] = [
+      { name: `${data.name}/calibration.json`, data: recordFileText(calibration) },
       {
-        name: "metrics.json",
+        name: `${data.name}/metrics.json`,
         data: JSON.stringify(evaluationJson(data.name, models, evaluations), null, 2) + "\n",
       },
-      { name: "report.html", data: html },
-    ]);
+      { name: `${data.name}/report.html`, data: html },
+    ];
     run.logMetrics({
       "calibration.threshold": calibration.threshold,
       "calibration.share": calibration.calibration.share,
@@ -446,6 +450,7 @@ async function runBinaryDataset(
         reportFile: path.join(dir, "report.html"),
       },
       runDir: run.runDir,
+      reports,
     };
   } catch (e) {
     await run.end("FAILED");
@@ -492,8 +497,7 @@ async function runMulti(
   Xtrain: EmbeddingMatrix,
   Xtest: EmbeddingMatrix,
   spec: EmbeddingSpec,
-  out: string,
-): Promise<{ multi: MultiComparison; runDir: string }> {
+): Promise<{ multi: MultiComparison; runDir: string; reports: OutputFile[] }> {
   const run = startRun({
     experiment: config.tracking.experiment,
     runName: "llmrouter-multi",
@@ -513,20 +517,18 @@ async function runMulti(
       seed: config.seed,
       useCache: config.modelCache,
     });
-    const dir = path.join(out, "llmrouter");
-    mkdirSync(dir, { recursive: true });
     const html = multiReportHtml(multi);
-    writeFileSetAtomic(dir, [
-      { name: "multi.json", data: JSON.stringify(multi, null, 2) + "\n" },
-      { name: "report.html", data: html },
-    ]);
+    const reports: OutputFile[] = [
+      { name: "llmrouter/multi.json", data: JSON.stringify(multi, null, 2) + "\n" },
+      { name: "llmrouter/report.html", data: html },
+    ];
     run.logMetrics({
       "zero_router.aiq": multi.zeroAiq,
       ...Object.fromEntries(multi.routers.map((r) => [`${r.router}.aiq`, r.aiq])),
     });
     run.logHtml("report.html", html);
     await run.end("FINISHED");
-    return { multi, runDir: run.runDir };
+    return { multi, runDir: run.runDir, reports };
   } catch (e) {
     await run.end("FAILED");
     throw e;

@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { RouterlabError } from "../util/errors";
+import { parseWith } from "../util/zod-error";
 import { projectRoot, venvPython } from "../util/paths";
 import { parseFittedMeta, parseStateMeta, requireTensor, strongScores } from "./common";
 import type { FittedMeta } from "./common";
@@ -187,14 +188,13 @@ async function runStep<T>(
       throw new RouterlabError(`the encoder router's torch step refused: ${failed.data.error}`, {
         file: script,
       });
-    const parsed = reply.safeParse(json);
-    if (!parsed.success)
-      throw new RouterlabError(
-        `unexpected reply from ${ENCODER_STEP}: ${parsed.error.issues[0]?.message ?? "?"}`,
-        { file: script, path: parsed.error.issues[0]?.path.join(".") },
-      );
-    read(dir, parsed.data);
-    return parsed.data;
+    const data = parseWith(reply, json, {
+      file: script,
+      jsonPath: "$",
+      what: `unexpected reply from ${ENCODER_STEP}`,
+    });
+    read(dir, data);
+    return data;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

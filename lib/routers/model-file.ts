@@ -7,7 +7,7 @@ import { EmbeddingSpecSchema } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import type { RouterState } from "./types";
-import { writeFileSetAtomic } from "../util/atomic-write";
+import { FILE_SET_JOURNAL, recoverFileSet, writeFileSetAtomic } from "../util/atomic-write";
 import { parseWith } from "../util/zod-error";
 
 /**
@@ -130,9 +130,29 @@ export function saveRouterState(state: RouterState, base: string): { json: strin
   return { json: jsonPath, bin: binPath };
 }
 
+/**
+ * A save killed after its journal leaves the pair mixed (a new .bin beside the old .json) until the next write into
+ * the folder: the loader completes the set first (or, with no journal, removes a dead writer's staged files). A
+ * live writer's journal is left to it.
+ */
+function completePair(jsonPath: string): void {
+  const dir = path.dirname(path.resolve(jsonPath));
+  try {
+    recoverFileSet(dir, { reader: true });
+  } catch (e) {
+    if (e instanceof RouterlabError) throw e;
+    throw new RouterlabError(
+      `a killed save left this model pair half-replaced and it cannot be completed here (${(e as Error).message})`,
+      { file: path.join(dir, FILE_SET_JOURNAL) },
+      "load it once from a writable copy of the folder, or save the model again",
+    );
+  }
+}
+
 /** Reads and verifies a model file (schema, sizes, checksums). Accepts the .json, the .bin or the base path. */
 export function loadRouterState(p: string): RouterState {
   const jsonPath = `${modelBasePath(p)}.router.json`;
+  completePair(jsonPath);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(jsonPath, "utf8"));

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import type { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { encodeMetricValue } from "./journal";
+import { issueKeyPath, jsonPathOf } from "../util/zod-error";
 import { redactString } from "./redact";
 import type { Experiment, FileInfo, Metric, ModelVersion, Run, RunInfo, RunStatus } from "./schemas";
 import {
@@ -192,7 +193,7 @@ export class MlflowClient {
         endpoint,
         res.status,
         "BAD_RESPONSE",
-        `unexpected response at $.${issue.path.join(".")}: ${issue.message}`,
+        `unexpected response at ${jsonPathOf("$", issueKeyPath(issue))}: ${issue.message}`,
       );
     }
     return parsed.data;

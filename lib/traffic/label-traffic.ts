@@ -158,7 +158,7 @@ export async function runLabelTraffic(
   const labelsFile = path.join(outDir, "labels.jsonl");
   // the pair appears together: a full disk or a kill keeps the previous pair
   writeFileSetAtomic(outDir, [
-    { name: path.basename(routingFile), data: toJsonl(routing, RoutingRowSchema, "routing") },
+    { name: path.basename(routingFile), data: toJsonl(routing, RoutingRowSchema, routingFile) },
     { name: path.basename(labelsFile), data: result.rows.map((l) => JSON.stringify(l) + "\n").join("") },
   ]);
   return {

@@ -350,7 +350,8 @@ async function retrainSteps(
         performance: perf.get(`${to.get(r.query)!}\u0000${r.model_name}`) ?? null,
       }));
     }
-    writeFileAtomic(path.join(dir, "train.jsonl"), toJsonl(rows, RoutingRowSchema, "routing"));
+    const trainFile = path.join(dir, "train.jsonl");
+    writeFileAtomic(trainFile, toJsonl(rows, RoutingRowSchema, trainFile));
     return { heldOut, train, seed: config.heldOut.seed };
   });
   m.log(

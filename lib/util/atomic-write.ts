@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  type Dirent,
   accessSync,
   closeSync,
   constants,
@@ -77,14 +78,24 @@ export function safeJoin(dir: string, name: string, what?: string): string {
 let writePoints = 0;
 
 /**
- * Counts a write point; with ROUTERLAB_TEST_KILL_AT_WRITE=N the process SIGKILLs itself at the N-th one. The
- * points are: half-way through each temporary file, after each rename into place, between the two renames
- * of a folder swap, and before each S3 put or delete (lib/export/s3-store.ts).
+ * Counts a write point; with ROUTERLAB_TEST_KILL_AT_WRITE=N the process SIGKILLs itself at the N-th one, and with
+ * ROUTERLAB_TEST_WRITE_LOG=<file> each point is logged as "<N> <target>". The points are: half-way through each
+ * temporary file, after each rename into place, between the two renames of a folder swap, and before each S3 put
+ * or delete (lib/export/s3-store.ts).
  */
-export function writePoint(): void {
+export function writePoint(target = "?"): void {
   writePoints++;
-  const at = env().ROUTERLAB_TEST_KILL_AT_WRITE;
-  if (at !== undefined && writePoints === at) process.kill(process.pid, "SIGKILL");
+  const e = env();
+  if (e.ROUTERLAB_TEST_WRITE_LOG !== undefined) {
+    const fd = openAppendLog(e.ROUTERLAB_TEST_WRITE_LOG);
+    try {
+      writeSync(fd, `${writePoints} ${target}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  if (e.ROUTERLAB_TEST_KILL_AT_WRITE !== undefined && writePoints === e.ROUTERLAB_TEST_KILL_AT_WRITE)
+    process.kill(process.pid, "SIGKILL");
 }
 
 // ------------------------------------------------------------------ errors
@@ -171,7 +182,7 @@ function writeNewFile(file: string, bytes: Uint8Array, mode: number): void {
     const half = bytes.length >> 1;
     let off = 0;
     while (off < half) off += writeSync(fd, bytes, off, half - off);
-    writePoint();
+    writePoint(file);
     while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
     fsyncSync(fd);
   } finally {
@@ -224,7 +235,7 @@ export function writeFileAtomic(file: string, data: FileData, opts: { mode?: num
     writeNewFile(tmp, toBytes(data), opts.mode ?? 0o644);
     renameSync(tmp, file);
     tmp = undefined;
-    writePoint();
+    writePoint(file);
     fsyncDir(dir);
   } catch (e) {
     if (tmp !== undefined) rmSync(tmp, { force: true });
@@ -291,7 +302,7 @@ export function openStreamedFile(target: string, opts: { mode?: number } = {}): 
         refuseSymlink(target);
         renameSync(tmp!, target);
         tmp = undefined;
-        writePoint();
+        writePoint(target);
         fsyncDir(dir);
       }),
     abort,
@@ -305,7 +316,8 @@ export function writeJsonAtomic(file: string, value: unknown): void {
 
 // ------------------------------------------------------------------ folders
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this id exists (a lock's or journal's writer). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -395,11 +407,11 @@ export function writeFolderAtomic(
     if (existsSync(dir)) {
       old = tempName(dir, "old");
       renameSync(dir, old);
-      writePoint();
+      writePoint(dir);
     }
     renameSync(tmp, dir);
     tmp = undefined;
-    writePoint();
+    writePoint(dir);
     fsyncDir(parent);
   } catch (e) {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
@@ -429,15 +441,31 @@ type FileSetJournal = z.infer<typeof FileSetJournalSchema>;
 /** Staged files of a file set, and temporary files of `writeFileAtomic` (the journal's own, among others). */
 const STAGED = /^\..+\.(?:set|tmp)-(\d+)-[0-9a-f]{8}$/;
 
+/**
+ * `dir/name` for a member of a file set: a plain file name, or `sub/name` for a file in a subfolder of `dir` (one
+ * level, each part checked by `assertSafeName`; the subfolder must not be a symlink, so a write never leaves `dir`).
+ */
+export function fileSetMember(dir: string, name: string, what = "output file name"): string {
+  const parts = name.split("/");
+  if (parts.length > 2)
+    throw new RouterlabError(`${what} ${JSON.stringify(name)} is more than one subfolder deep`, {
+      file: name,
+      field: what,
+    });
+  parts.forEach((p) => assertSafeName(p, what));
+  if (parts.length === 2) refuseSymlink(path.join(dir, parts[0]!));
+  return path.join(dir, ...parts);
+}
+
 /** Renames the staged files into place in order, removes the old names, bumps the mtime, drops the journal. */
 function applyFileSet(dir: string, j: FileSetJournal): void {
   for (const e of j.entries) {
-    const staged = safeJoin(dir, e.staged, "staged file name");
-    const target = safeJoin(dir, e.name, "output file name");
+    const staged = fileSetMember(dir, e.staged, "staged file name");
+    const target = fileSetMember(dir, e.name);
     if (existsSync(staged)) {
       refuseSymlink(target);
       renameSync(staged, target);
-      writePoint();
+      writePoint(target);
     } else if (!existsSync(target)) {
       throw new RouterlabError(
         `file set journal names ${e.name}, but neither it nor its staged copy exists`,
@@ -447,9 +475,9 @@ function applyFileSet(dir: string, j: FileSetJournal): void {
       );
     }
   }
-  for (const name of j.remove) rmSync(safeJoin(dir, name, "output file name"), { force: true });
+  for (const name of j.remove) rmSync(fileSetMember(dir, name), { force: true });
   if (j.newer) {
-    const target = safeJoin(dir, j.newer.name, "output file name");
+    const target = fileSetMember(dir, j.newer.name);
     if (!(statSync(target).mtimeMs > j.newer.thanMs)) {
       // coarse timestamps or a clock step: push the mtime past the old one (a whole second, for 1 s filesystems)
       const t = new Date(Math.max(j.newer.thanMs + 1000, Date.now()));
@@ -458,7 +486,7 @@ function applyFileSet(dir: string, j: FileSetJournal): void {
         throw new RouterlabError("cannot make the file's mtime newer than before", { file: target });
     }
   }
-  fsyncDir(dir);
+  for (const sub of new Set(j.entries.map((e) => path.dirname(e.name)))) fsyncDir(path.join(dir, sub));
   rmSync(path.join(dir, FILE_SET_JOURNAL), { force: true });
   fsyncDir(dir);
 }
@@ -466,27 +494,44 @@ function applyFileSet(dir: string, j: FileSetJournal): void {
 /**
  * Finishes what a killed `writeFileSetAtomic` left in `dir`: with a journal (the set was committed) the staged
  * files are renamed into place and the old names removed (the new set); without one, staged and temporary files of
- * dead processes are removed (the old set). A journal of a live process is left to it.
+ * dead processes are removed (the old set). A writer meeting the journal of another live process throws; a reader
+ * (`opts.reader`, a loader) leaves the journal of any live process, its own threads' included, to that writer.
  */
-export function recoverFileSet(dir: string): void {
+export function recoverFileSet(dir: string, opts: { reader?: boolean } = {}): void {
   const journal = path.join(dir, FILE_SET_JOURNAL);
   if (existsSync(journal)) {
     const j = parseWith(FileSetJournalSchema, parseJsonOrThrow(journal), { file: journal, jsonPath: "$" });
+    if (opts.reader && pidAlive(j.pid)) return;
     if (j.pid !== process.pid && pidAlive(j.pid))
       throw new RouterlabError(`another routerlab process (pid ${j.pid}) is writing this folder`, {
         file: journal,
       });
     applyFileSet(dir, j);
   }
-  let names: string[];
+  removeDeadStaged(dir, 1);
+}
+
+/** Cleanup of leftovers: a read-only folder (a loader's) keeps them, which is harmless. */
+function removeQuietly(file: string): void {
   try {
-    names = readdirSync(dir);
+    rmSync(file, { force: true });
+  } catch {
+    // left for the next writer
+  }
+}
+
+/** Removes staged and temporary files of dead processes in `dir` and, `depth` levels down, in its real subfolders. */
+function removeDeadStaged(dir: string, depth: number): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return;
   }
-  for (const n of names) {
-    const m = STAGED.exec(n);
-    if (m && !pidAlive(Number(m[1]))) rmSync(path.join(dir, n), { force: true });
+  for (const d of entries) {
+    const m = STAGED.exec(d.name);
+    if (m && d.isFile() && !pidAlive(Number(m[1]))) removeQuietly(path.join(dir, d.name));
+    else if (depth > 0 && d.isDirectory()) removeDeadStaged(path.join(dir, d.name), depth - 1);
   }
 }
 
@@ -504,7 +549,8 @@ function parseJsonOrThrow(file: string): unknown {
  * journal naming the set is written atomically (the commit point), then the files are renamed into place in the
  * given order and `remove` names are deleted. A kill before the journal leaves the old set; after it, the next
  * `writeFileSetAtomic` or `recoverFileSet` on the folder completes the new set. Readers that cannot wait for that
- * (the gateway) see the files appear in the given order, each whole.
+ * (the gateway) see the files appear in the given order, each whole. A name may be `sub/name` (one subfolder
+ * level, created if missing): a report step whose files live in several subfolders commits them as one set.
  */
 export function writeFileSetAtomic(
   dir: string,
@@ -513,13 +559,13 @@ export function writeFileSetAtomic(
 ): void {
   const names = new Set<string>();
   for (const f of files) {
-    assertSafeName(f.name, "output file name");
+    fileSetMember(dir, f.name);
     if (names.has(f.name))
       throw new RouterlabError(`output file name ${JSON.stringify(f.name)} given twice`, { file: dir });
     names.add(f.name);
   }
   const remove = (opts.remove ?? []).filter((n) => !names.has(n));
-  remove.forEach((n) => assertSafeName(n, "output file name"));
+  remove.forEach((n) => fileSetMember(dir, n));
   const kept = files.some((f) => existsSync(path.join(dir, f.name)))
     ? "the previous files are kept unchanged"
     : "no file was written";
@@ -528,14 +574,15 @@ export function writeFileSetAtomic(
     ensureDir(dir);
     recoverFileSet(dir);
     const entries = files.map((f) => {
-      const target = path.join(dir, f.name);
+      const target = fileSetMember(dir, f.name);
+      ensureDir(path.dirname(target));
       refuseSymlink(target);
       const tmp = tempName(target, "set");
       staged.push(tmp);
       writeNewFile(tmp, toBytes(f.data), opts.mode ?? 0o644);
-      return { name: f.name, staged: path.basename(tmp) };
+      return { name: f.name, staged: path.relative(dir, tmp) };
     });
-    fsyncDir(dir);
+    for (const sub of new Set(staged.map((s) => path.dirname(s)))) fsyncDir(sub);
     const journal: FileSetJournal = {
       version: 1,
       pid: process.pid,

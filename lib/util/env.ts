@@ -39,6 +39,8 @@ const EnvSchema = z.object({
    * that a kill at any point leaves the old outputs or the new ones, never a mix or a truncated file.
    */
   ROUTERLAB_TEST_KILL_AT_WRITE: positiveInt.optional(),
+  /** Test hook: the atomic writer appends "<N> <path>" for each write point to this file (which N to kill at). */
+  ROUTERLAB_TEST_WRITE_LOG: path.optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

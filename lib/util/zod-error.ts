@@ -13,6 +13,8 @@ export interface SchemaWhere {
   what?: string;
   /** How a key path is named as the field (default: joined with dots), e.g. `--token-env` for command options. */
   fieldName?: (keyPath: readonly (string | number)[]) => string;
+  /** What to do about it (the CLI prints it under the error). */
+  hint?: string;
 }
 
 type Issue = z.core.$ZodIssue;
@@ -56,7 +58,7 @@ export function schemaError(error: z.ZodError, where: SchemaWhere): RouterlabErr
           ? where.fieldName(keyPath)
           : keyPath.map(String).join(".");
   }
-  return new RouterlabError(where.what ? `${where.what}: ${issue.message}` : issue.message, loc);
+  return new RouterlabError(where.what ? `${where.what}: ${issue.message}` : issue.message, loc, where.hint);
 }
 
 /** Parses `value` with `schema`; a failure is a located RouterlabError (see `schemaError`). */

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { eloBundle, mlpBundle } from "../../lib/export/artifacts";
 import { writeBundleDir } from "../../lib/export/bundle";
 import type { MlpWeights } from "../../lib/export/gateway-scoring";
@@ -232,4 +232,65 @@ test("routerlab rollback SIGKILLed at every S3 write: the pointer is old or new,
     return;
   }
   assert.fail("rollback never finished");
+});
+
+function verifyCli(router: string): { status: number | null; out: string } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ROUTERLAB_QUIET: "1",
+    ROUTERLAB_S3_ENDPOINT: svc.s3.endpoint,
+  };
+  const args = ["verify", "--s3", router, "--bucket", svc.s3.bucket, "--prefix", "s3-kill-test/"];
+  const p = spawnSync(process.execPath, [path.join(projectRoot(), "bin", "routerlab.js"), ...args], {
+    env,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  return { status: p.status, out: p.stdout + p.stderr };
+}
+
+test("routerlab verify --s3 completes a current/ a killed promote left torn, then verifies it; a tampered current/ fails", async () => {
+  const st = store();
+  const router = `vf-${randomBytes(3).toString("hex")}`;
+  await promote(st, { router, bundleDir: eloDir, version: "v1", why: "old", provenance: {} });
+  let intoCurrent = 0;
+  const killing = store((k) => {
+    if (k.includes("/current/") && ++intoCurrent === 2) throw new Killed(`killed at ${k}`);
+  });
+  await assert.rejects(
+    promote(killing, { router, bundleDir: mlpDir, version: "v2", why: "new", provenance: {} }),
+    /killed at/,
+  );
+  assert.notDeepEqual(await currentObjects(st, router), bundles.v2, "current/ was left torn");
+
+  const first = verifyCli(router);
+  assert.equal(first.status, 0, first.out);
+  assert.match(
+    first.out,
+    /ok: current\/ = version v2, completed \(left torn by a killed promote or rollback\), then verified: router\.pt/,
+  );
+  assert.deepEqual(await currentObjects(st, router), bundles.v2);
+  const again = verifyCli(router);
+  assert.equal(again.status, 0, again.out);
+  assert.match(
+    again.out,
+    /ok: current\/ = version v2, verified: router\.pt/,
+    "a whole current/ is not rewritten",
+  );
+
+  // a served file changed behind routerlab's back (CURRENT.copied still agrees): refused, naming the S3 manifest
+  const pt = `${st.prefix}models/${router}/current/router.pt`;
+  const bytes = Buffer.from(bundles.v2!["router.pt"]!, "base64");
+  bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+  await st.s3.send(new PutObjectCommand({ Bucket: st.bucket, Key: pt, Body: bytes }));
+  const bad = verifyCli(router);
+  assert.equal(bad.status, 1, bad.out);
+  assert.match(
+    bad.out,
+    new RegExp(
+      `s3://${svc.s3.bucket}/s3-kill-test/models/${router}/current/manifest\\.json: verification failed`,
+    ),
+  );
+  assert.match(bad.out, /router\.pt/);
+  assert.doesNotMatch(bad.out, /\n\s+at /, "no stack trace");
 });

@@ -19,6 +19,7 @@ import {
   assertSafeName,
   OutputNameSchema,
   FILE_SET_JOURNAL,
+  fileSetMember,
   recoverFileSet,
   recoverFolder,
   safeJoin,
@@ -79,6 +80,32 @@ test("names that could leave their folder are refused", () => {
   assert.equal(assertSafeName("router.pt"), "router.pt");
   assert.equal(assertSafeName("..hidden"), "..hidden");
   assert.equal(safeJoin("/o", "a.json"), path.join("/o", "a.json"));
+});
+
+test("a file set may span one level of subfolders; deeper, escaping or symlinked members are refused", () => {
+  const t = tmp();
+  try {
+    const dir = path.join(t.dir, "main");
+    writeFileSetAtomic(dir, [
+      { name: "mmlu/report.html", data: "r" },
+      { name: "summary.json", data: "s" },
+    ]);
+    assert.equal(readFileSync(path.join(dir, "mmlu", "report.html"), "utf8"), "r");
+    assert.equal(readFileSync(path.join(dir, "summary.json"), "utf8"), "s");
+    for (const bad of ["a/b/c.json", "../x.json", "a/../x.json", "/etc/x", "a//x.json"])
+      assert.throws(() => writeFileSetAtomic(dir, [{ name: bad, data: "x" }]), RouterlabError, bad);
+    const outside = path.join(t.dir, "outside");
+    mkdirSync(outside);
+    symlinkSync(outside, path.join(dir, "linked"));
+    assert.throws(
+      () => writeFileSetAtomic(dir, [{ name: "linked/x.json", data: "x" }]),
+      /refusing to write through a symlink/,
+    );
+    assert.deepEqual(readdirSync(outside), []);
+    assert.equal(fileSetMember(dir, "mmlu/report.html"), path.join(dir, "mmlu", "report.html"));
+  } finally {
+    t.cleanup();
+  }
 });
 
 test("writeFolderAtomic replaces the whole set, drops stale outputs and refuses a folder it does not own", () => {

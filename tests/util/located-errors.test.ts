@@ -8,6 +8,7 @@ import { readOperatingPoint } from "../../lib/export/operating-point";
 import { startSimServer } from "../../lib/llm/sim/server";
 import type { SimModel } from "../../lib/llm/sim/types";
 import { RouterlabError } from "../../lib/util/errors";
+import { RoutingRowSchema, toJsonl } from "../../lib/oracle/outputs";
 
 /** Issue 15: schema errors outside the CLI go through lib/util/zod-error.ts and keep file, JSON path and field. */
 
@@ -54,5 +55,28 @@ test("a malformed OTLP/JSON request names the JSON path of the bad key", () => {
     () =>
       decodeJsonTraceRequest({ resourceSpans: [{ scopeSpans: "no" }] }, { maxSpans: 10, maxValueDepth: 10 }),
     /not an OTLP\/JSON ExportTraceServiceRequest: \$\.resourceSpans\[0\]\.scopeSpans: /,
+  );
+});
+
+test("a row that does not match its output schema names the output file, its line and the field (was: no file)", () => {
+  const good = {
+    query: "q",
+    model_name: "m",
+    performance: 1,
+    input_tokens: 3,
+    output_tokens: 4,
+    cost: 0.001,
+    query_id: "q1",
+    label: "A",
+  };
+  const text = toJsonl([good], RoutingRowSchema, "/out/routing.jsonl");
+  assert.equal(text.split("\n").length, 2);
+  assert.throws(
+    () => toJsonl([good, { ...good, performance: 1.5 }], RoutingRowSchema, "/out/routing.jsonl"),
+    (e: unknown) =>
+      located(
+        /^\/out\/routing\.jsonl:2 field 'performance': row does not match its output schema/,
+        "performance",
+      )(e) && (e as RouterlabError).location?.line === 2,
   );
 });
