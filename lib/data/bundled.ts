@@ -8,7 +8,14 @@ import type { LoadOptions, LoadReport } from "./load";
 import { promptQueryText } from "./query-text";
 import type { RoutingData } from "./routing";
 import type { Gsm8kRow, MmluRow, MtBenchLoad } from "./routellm";
-import { loadGsm8k, loadMmlu, loadMtBench, ROUTELLM_MODELS, ROUTELLM_STRONG, ROUTELLM_WEAK } from "./routellm";
+import {
+  loadGsm8k,
+  loadMmlu,
+  loadMtBench,
+  ROUTELLM_MODELS,
+  ROUTELLM_STRONG,
+  ROUTELLM_WEAK,
+} from "./routellm";
 import type { SimpleQaRow } from "./simpleqa";
 import { loadSimpleQa } from "./simpleqa";
 
@@ -151,7 +158,12 @@ export function llmrouterRoutingFromRows(
       const s = r.scores[m];
       if (s !== undefined) quality[q * M + j] = s;
       const p = prices.get(m);
-      if (p) cost[q * M + j] = costUsd({ input: p.inputPrice, output: p.outputPrice, source: "" }, inTok, OUTPUT_TOKEN_ESTIMATES.llmrouter);
+      if (p)
+        cost[q * M + j] = costUsd(
+          { input: p.inputPrice, output: p.outputPrice, source: "" },
+          inTok,
+          OUTPUT_TOKEN_ESTIMATES.llmrouter,
+        );
     });
   });
   const { tasks } = joinQueryData(rows, queryData);
@@ -235,20 +247,30 @@ export function mtBenchRouting(opts: LoadOptions = {}, root = dataDir()): Loaded
   return { data: mtBenchRoutingFromLoad(r), reports: r.reports };
 }
 
-export function llmrouterRouting(split: "train" | "test", opts: LoadOptions = {}, root = dataDir()): LoadedDataset {
+export function llmrouterRouting(
+  split: "train" | "test",
+  opts: LoadOptions = {},
+  root = dataDir(),
+): LoadedDataset {
   const p = bundledPaths(root);
   const rows = loadDcrouter(split === "train" ? p.dcrouterTrain : p.dcrouterTest, split, opts);
   const cands = loadLlmCandidates(p.candidates, opts);
   const qd = loadQueryData(split === "train" ? p.queryTrain : p.queryTest, opts);
   const data = llmrouterRoutingFromRows(`llmrouter-${split}`, rows.rows, cands.rows, qd.rows);
   const missing = data.models.filter((m) => !cands.rows.some((c) => c.name === m));
-  if (missing.length > 0) rows.report.warnings.push(`no candidate price for ${missing.join(", ")}: cost is NaN`);
+  if (missing.length > 0)
+    rows.report.warnings.push(`no candidate price for ${missing.join(", ")}: cost is NaN`);
   const unmatched = joinQueryData(rows.rows, qd.rows).unmatched;
-  if (unmatched > 0) rows.report.warnings.push(`${unmatched} question(s) not found in ${qd.report.file}: task 'unknown'`);
+  if (unmatched > 0)
+    rows.report.warnings.push(`${unmatched} question(s) not found in ${qd.report.file}: task 'unknown'`);
   return { data, reports: [rows.report, qd.report, cands.report] };
 }
 
-export function bundledRouting(name: BundledDataset, opts: LoadOptions = {}, root = dataDir()): LoadedDataset {
+export function bundledRouting(
+  name: BundledDataset,
+  opts: LoadOptions = {},
+  root = dataDir(),
+): LoadedDataset {
   switch (name) {
     case "mmlu":
       return mmluRouting(opts, root);

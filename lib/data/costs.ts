@@ -19,7 +19,11 @@ export interface Price {
 
 /** Published per-token prices of the two RouteLLM models. */
 export const ROUTELLM_PRICES: Record<string, Price> = {
-  "gpt-4-1106-preview": { input: 10, output: 30, source: "OpenAI list price for gpt-4-1106-preview (2023-11)" },
+  "gpt-4-1106-preview": {
+    input: 10,
+    output: 30,
+    source: "OpenAI list price for gpt-4-1106-preview (2023-11)",
+  },
   "mistralai/Mixtral-8x7B-Instruct-v0.1": {
     input: 0.24,
     output: 0.24,

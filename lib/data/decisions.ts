@@ -87,7 +87,8 @@ export interface DecisionRow {
 
 /** Middleware/callback placeholders are not routing labels (contract §12). */
 export function placeholderReason(d: RouterDecision): string | null {
-  if (d.selected_deployment === "pending") return "selected_deployment is the 'pending' placeholder, not a label";
+  if (d.selected_deployment === "pending")
+    return "selected_deployment is the 'pending' placeholder, not a label";
   if (d.strategy_name === "v1-middleware" || d.contract_version === ("v1-middleware" as string))
     return "v1-middleware placeholder, not a label";
   return null;

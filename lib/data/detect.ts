@@ -29,7 +29,10 @@ function head(file: string, bytes = 65536): string {
   try {
     const buf = Buffer.alloc(bytes);
     const n = readSync(fd, buf, 0, bytes, 0);
-    return buf.subarray(0, n).toString("utf8").replace(/^\uFEFF/, "");
+    return buf
+      .subarray(0, n)
+      .toString("utf8")
+      .replace(/^\uFEFF/, "");
   } finally {
     closeSync(fd);
   }
@@ -54,7 +57,10 @@ export function detectFormat(file: string): DataFormat {
   }
   const trimmed = text.trimStart();
   if (trimmed.startsWith("[")) return "llmrouter-dcrouter-json";
-  const has = (k: string) => new RegExp(`"${k.replace(/\./g, "\\.")}"\\s*:`).test(firstLine.length > 0 && ext === ".jsonl" ? firstLine : text);
+  const has = (k: string) =>
+    new RegExp(`"${k.replace(/\./g, "\\.")}"\\s*:`).test(
+      firstLine.length > 0 && ext === ".jsonl" ? firstLine : text,
+    );
   if (has("resourceSpans")) return "otlp-json";
   if (has("data") && has("traceID")) return "jaeger-json";
   if (has("contract_name")) return "routeiq-decisions-jsonl";
@@ -62,7 +68,11 @@ export function detectFormat(file: string): DataFormat {
   if (has("model_name") && has("query")) return "llmrouter-routing-jsonl";
   if (has("task_name") && has("query")) return "llmrouter-query-jsonl";
   if (has("input_price")) return "llmrouter-candidates-json";
-  throw new RouterlabError("cannot tell the format of this file", { file }, `pass --format (one of: ${FORMATS.join(", ")})`);
+  throw new RouterlabError(
+    "cannot tell the format of this file",
+    { file },
+    `pass --format (one of: ${FORMATS.join(", ")})`,
+  );
 }
 
 export interface Inspection {
@@ -86,7 +96,11 @@ function cut(v: unknown, depth = 0): unknown {
 }
 
 /** Loads a file with the loader for its format and returns the reports and a preview. */
-export function inspectFile(file: string, format?: DataFormat, opts: LoadOptions & { previewRows?: number } = {}): Inspection {
+export function inspectFile(
+  file: string,
+  format?: DataFormat,
+  opts: LoadOptions & { previewRows?: number } = {},
+): Inspection {
   const fmt = format ?? detectFormat(file);
   const n = opts.previewRows ?? 5;
   const out = (reports: LoadReport[], rows: readonly unknown[]): Inspection => ({
@@ -118,7 +132,10 @@ export function inspectFile(file: string, format?: DataFormat, opts: LoadOptions
     }
     case "routellm-contaminated-jsonl": {
       const r = loadContaminated(file, opts);
-      return out([r.report], [...r.prompts].map((p) => ({ eval_prompt: p })));
+      return out(
+        [r.report],
+        [...r.prompts].map((p) => ({ eval_prompt: p })),
+      );
     }
     case "llmrouter-dcrouter-json": {
       const r = loadDcrouter(file, path.basename(file, ".json"), opts);
@@ -139,11 +156,24 @@ export function inspectFile(file: string, format?: DataFormat, opts: LoadOptions
     case "jaeger-json":
     case "otlp-json": {
       const r = fmt === "jaeger-json" ? loadJaeger(file, opts) : loadOtlp(file, opts);
-      return out([r.report], [...r.llm, ...r.decisions.map((d) => ({ decision: d.decision.event_id, selected: d.decision.selected_deployment, strategy: d.decision.strategy_name }))]);
+      return out(
+        [r.report],
+        [
+          ...r.llm,
+          ...r.decisions.map((d) => ({
+            decision: d.decision.event_id,
+            selected: d.decision.selected_deployment,
+            strategy: d.decision.strategy_name,
+          })),
+        ],
+      );
     }
     case "routeiq-decisions-jsonl": {
       const r = loadDecisionsJsonl(file, opts);
-      return out([r.report], r.rows.map((d) => d.decision));
+      return out(
+        [r.report],
+        r.rows.map((d) => d.decision),
+      );
     }
     default:
       throw new RouterlabError(`unknown format '${String(fmt)}'`, { file });

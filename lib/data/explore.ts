@@ -92,7 +92,9 @@ export function queryLengthStats(queries: readonly string[]): LengthStats {
 export function countBy(values: readonly string[]): { key: string; count: number }[] {
   const m = new Map<string, number>();
   for (const v of values) m.set(v, (m.get(v) ?? 0) + 1);
-  return [...m.entries()].map(([key, count]) => ({ key, count })).sort((x, y) => y.count - x.count || x.key.localeCompare(y.key));
+  return [...m.entries()]
+    .map(([key, count]) => ({ key, count }))
+    .sort((x, y) => y.count - x.count || x.key.localeCompare(y.key));
 }
 
 const short = (m: string) => m.replace(/^.*\//, "");
@@ -100,16 +102,26 @@ const short = (m: string) => m.replace(/^.*\//, "");
 export function accuracyFigure(d: RoutingData): Figure {
   const s = modelStats(d);
   const scale = d.qualityScale ? ` (${d.qualityScale.min}-${d.qualityScale.max})` : "";
-  return barChart(`${d.name}: mean quality per model${scale}`, s.map((x) => short(x.model)), [{ name: "mean quality", y: s.map((x) => x.meanQuality) }], {
-    yTitle: "mean quality",
-  });
+  return barChart(
+    `${d.name}: mean quality per model${scale}`,
+    s.map((x) => short(x.model)),
+    [{ name: "mean quality", y: s.map((x) => x.meanQuality) }],
+    {
+      yTitle: "mean quality",
+    },
+  );
 }
 
 export function costFigure(d: RoutingData): Figure {
   const s = modelStats(d);
-  return barChart(`${d.name}: mean cost per query (USD, estimated)`, s.map((x) => short(x.model)), [{ name: "USD / query", y: s.map((x) => x.meanCost) }], {
-    yTitle: "USD per query",
-  });
+  return barChart(
+    `${d.name}: mean cost per query (USD, estimated)`,
+    s.map((x) => short(x.model)),
+    [{ name: "USD / query", y: s.map((x) => x.meanCost) }],
+    {
+      yTitle: "USD per query",
+    },
+  );
 }
 
 /** Two models: stacked win/tie/loss bar; more: heatmap of win share (row beats column). */
@@ -150,7 +162,12 @@ export function queryLengthFigure(datasets: readonly { name: string; queries: re
 }
 
 export function countFigure(title: string, counts: readonly { key: string; count: number }[]): Figure {
-  return barChart(title, counts.map((c) => c.key), [{ name: "count", y: counts.map((c) => c.count) }], { yTitle: "count" });
+  return barChart(
+    title,
+    counts.map((c) => c.key),
+    [{ name: "count", y: counts.map((c) => c.count) }],
+    { yTitle: "count" },
+  );
 }
 
 /** The exploration charts for a set of routing datasets plus SimpleQA topics (used by `routerlab run` and the notebook). */
@@ -161,7 +178,9 @@ export function explorationFigures(
   const figs: Figure[] = [];
   for (const d of datasets) figs.push(accuracyFigure(d), costFigure(d), winTieLossFigure(d));
   figs.push(queryLengthFigure(datasets));
-  for (const d of datasets) if (d.groups && new Set(d.groups).size > 1) figs.push(countFigure(`${d.name}: queries per group`, countBy(d.groups)));
+  for (const d of datasets)
+    if (d.groups && new Set(d.groups).size > 1)
+      figs.push(countFigure(`${d.name}: queries per group`, countBy(d.groups)));
   if (simpleqa && simpleqa.length > 0) {
     figs.push(countFigure("SimpleQA: questions per topic", countBy(simpleqa.map((r) => r.topic))));
     figs.push(countFigure("SimpleQA: questions per answer type", countBy(simpleqa.map((r) => r.answerType))));

@@ -49,7 +49,9 @@ export function fromFrame(
   const mods = df.getColumn("model").toArray() as string[];
   const qual = df.getColumn("quality").toArray() as number[];
   const cost = df.getColumn("cost").toArray() as number[];
-  const lat = df.columns.includes("latency") ? (df.getColumn("latency").toArray() as (number | null)[]) : null;
+  const lat = df.columns.includes("latency")
+    ? (df.getColumn("latency").toArray() as (number | null)[])
+    : null;
   const grp = df.columns.includes("group") ? (df.getColumn("group").toArray() as (string | null)[]) : null;
   const qIndex = new Map<string, number>();
   const queryIds: string[] = [];
@@ -93,7 +95,9 @@ export function fromFrame(
 }
 
 /** Per-model mean quality / mean cost / observed count, via polars. */
-export function perModelSummary(d: RoutingData): { model: string; meanQuality: number; meanCost: number; totalCost: number; n: number }[] {
+export function perModelSummary(
+  d: RoutingData,
+): { model: string; meanQuality: number; meanCost: number; totalCost: number; n: number }[] {
   const df = routingFrame(d)
     .filter(pl.col("quality").isNotNan())
     .groupBy("model")
@@ -103,7 +107,13 @@ export function perModelSummary(d: RoutingData): { model: string; meanQuality: n
       pl.col("cost").sum().alias("total_cost"),
       pl.col("quality").count().alias("n"),
     );
-  const rows = df.toRecords() as { model: string; mean_quality: number; mean_cost: number; total_cost: number; n: number }[];
+  const rows = df.toRecords() as {
+    model: string;
+    mean_quality: number;
+    mean_cost: number;
+    total_cost: number;
+    n: number;
+  }[];
   const byModel = new Map(rows.map((r) => [r.model, r]));
   return d.models.map((m) => {
     const r = byModel.get(m);

@@ -2,7 +2,18 @@ import { z } from "zod";
 import { RouterlabError } from "../util/errors";
 import { parsePythonLiteral, PythonLiteralError } from "./python-literal";
 import type { Loaded, LoadOptions, LoadReport } from "./load";
-import { guardedJsonLines, guardRow, jsonArrayRows, LoadTracker, nestedTooDeep, parseRow, rawJson, readJsonDocument, RowError, TOO_DEEP } from "./load";
+import {
+  guardedJsonLines,
+  guardRow,
+  jsonArrayRows,
+  LoadTracker,
+  nestedTooDeep,
+  parseRow,
+  rawJson,
+  readJsonDocument,
+  RowError,
+  TOO_DEEP,
+} from "./load";
 
 /** One dcrouter row: a question and every model's score on it (in [0,1]). */
 export interface DcrouterRow {
@@ -29,11 +40,13 @@ function parseScores(v: string | Record<string, unknown>): Record<string, number
     try {
       obj = parsePythonLiteral(v);
     } catch (e) {
-      if (e instanceof PythonLiteralError) throw new RowError("scores", `not a Python dict literal: ${e.message}`);
+      if (e instanceof PythonLiteralError)
+        throw new RowError("scores", `not a Python dict literal: ${e.message}`);
       throw e;
     }
   }
-  if (obj === null || typeof obj !== "object" || Array.isArray(obj)) throw new RowError("scores", "expected a dict");
+  if (obj === null || typeof obj !== "object" || Array.isArray(obj))
+    throw new RowError("scores", "expected a dict");
   const out: Record<string, number> = {};
   for (const [model, s] of Object.entries(obj as Record<string, unknown>)) {
     const r = scoreValue.safeParse(s);
@@ -57,7 +70,13 @@ export function loadDcrouter(file: string, split: string, opts: LoadOptions = {}
       const prev = seen.get(v.question);
       if (prev !== undefined) throw new RowError("question", `duplicate of $[${prev}]`);
       seen.set(v.question, i);
-      return { id: `dcrouter/${split}/${i}`, line, question: v.question, scores: parseScores(v.scores), clusterId: v.cluster_id ?? null };
+      return {
+        id: `dcrouter/${split}/${i}`,
+        line,
+        question: v.question,
+        scores: parseScores(v.scores),
+        clusterId: v.cluster_id ?? null,
+      };
     });
     if (row) rows.push(row);
   }
@@ -99,16 +118,21 @@ export function loadQueryData(file: string, opts: LoadOptions = {}): Loaded<Quer
       groundTruth: v.ground_truth,
       metric: v.metric,
       choices: v.choices ?? null,
-      taskId: v.task_id === null || v.task_id === undefined || v.task_id === "None" ? null : String(v.task_id),
+      taskId:
+        v.task_id === null || v.task_id === undefined || v.task_id === "None" ? null : String(v.task_id),
     };
   });
   const distinct = new Set(rows.map((r) => r.query)).size;
-  if (distinct !== rows.length) tracker.warn(`${rows.length - distinct} repeated query text(s); the first row is used in joins`);
+  if (distinct !== rows.length)
+    tracker.warn(`${rows.length - distinct} repeated query text(s); the first row is used in joins`);
   return { rows, report: tracker.finish() };
 }
 
 /** Joins dcrouter rows to query data on the exact question text; returns task name per row (or null). */
-export function joinQueryData(rows: readonly DcrouterRow[], queryData: readonly QueryDataRow[]): { tasks: (string | null)[]; unmatched: number } {
+export function joinQueryData(
+  rows: readonly DcrouterRow[],
+  queryData: readonly QueryDataRow[],
+): { tasks: (string | null)[]; unmatched: number } {
   const byQuery = new Map<string, QueryDataRow>();
   for (const q of queryData) if (!byQuery.has(q.query)) byQuery.set(q.query, q);
   let unmatched = 0;
@@ -148,19 +172,23 @@ export function loadLlmCandidates(file: string, opts: LoadOptions = {}): Loaded<
     throw new RouterlabError("expected a JSON object {model name: {...}}", { file, path: "$" });
   const rows: LlmCandidate[] = [];
   for (const [name, el] of Object.entries(value as Record<string, unknown>)) {
-    const row = guardRow(tracker, { line: null, path: `$[${JSON.stringify(name)}]`, raw: rawJson(el) }, () => {
-      if (nestedTooDeep(el)) throw new RowError("(row)", TOO_DEEP);
-      const v = parseRow(CandidateSchema, el);
-      return {
-        name,
-        size: v.size ?? null,
-        feature: v.feature ?? null,
-        inputPrice: v.input_price,
-        outputPrice: v.output_price,
-        model: v.model ?? null,
-        service: v.service ?? null,
-      };
-    });
+    const row = guardRow(
+      tracker,
+      { line: null, path: `$[${JSON.stringify(name)}]`, raw: rawJson(el) },
+      () => {
+        if (nestedTooDeep(el)) throw new RowError("(row)", TOO_DEEP);
+        const v = parseRow(CandidateSchema, el);
+        return {
+          name,
+          size: v.size ?? null,
+          feature: v.feature ?? null,
+          inputPrice: v.input_price,
+          outputPrice: v.output_price,
+          model: v.model ?? null,
+          service: v.service ?? null,
+        };
+      },
+    );
     if (row) rows.push(row);
   }
   return { rows, report: tracker.finish() };
@@ -216,13 +244,16 @@ export function loadRoutingJsonl(file: string, opts: LoadOptions = {}): Loaded<R
     if (v.query.trim() === "") throw new RowError("query", "empty query text (text-less routing decision)");
     const key = `${v.query}\u0000${v.model_name}`;
     const prev = seen.get(key);
-    if (prev !== undefined) throw new RowError("model_name", `duplicate (query, model_name) pair, first on line ${prev}`);
+    if (prev !== undefined)
+      throw new RowError("model_name", `duplicate (query, model_name) pair, first on line ${prev}`);
     seen.set(key, l.line);
     if (v.performance !== undefined && v.performance !== null && (v.performance < 0 || v.performance > 1))
       throw new RowError("performance", `${v.performance} is outside [0, 1]`);
     const extras: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) if (!known.has(k)) extras[k] = x;
-    const rt = v.response_time ?? (v.response_time_ms !== undefined && v.response_time_ms !== null ? v.response_time_ms / 1000 : null);
+    const rt =
+      v.response_time ??
+      (v.response_time_ms !== undefined && v.response_time_ms !== null ? v.response_time_ms / 1000 : null);
     return {
       line: l.line,
       query: v.query,

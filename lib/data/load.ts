@@ -134,7 +134,8 @@ export function readText(file: string, tracker?: LoadTracker): string {
     if (e instanceof RouterlabError) throw e;
     throw new RouterlabError(`cannot read: ${(e as Error).message}`, { file });
   }
-  if (buf.length === 0) throw new RouterlabError("file is empty", { file }, "check the path and the export step");
+  if (buf.length === 0)
+    throw new RouterlabError("file is empty", { file }, "check the path and the export step");
   if (buf[0] === 0xff && buf[1] === 0xfe) {
     tracker?.warn("decoded as UTF-16LE (BOM)");
     return buf.subarray(2).toString("utf16le");
@@ -166,7 +167,8 @@ function firstInvalidUtf8(buf: Buffer): number {
   let i = 0;
   while (i < buf.length) {
     const b = buf[i]!;
-    const n = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
+    const n =
+      b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
     if (n < 0) return i;
     for (let k = 1; k <= n; k++) if (((buf[i + k] ?? 0) & 0xc0) !== 0x80) return i;
     i += n + 1;
@@ -196,14 +198,24 @@ export function readJsonLines(file: string, tracker: LoadTracker, opts: LoadOpti
     const raw = lines[i]!.replace(/\r$/, "");
     if (raw.trim() === "") continue;
     if (raw.length > max) {
-      tracker.quarantine({ line: i + 1, field: "(line)", reason: `line has ${raw.length} characters, over the limit ${max}`, raw });
+      tracker.quarantine({
+        line: i + 1,
+        field: "(line)",
+        reason: `line has ${raw.length} characters, over the limit ${max}`,
+        raw,
+      });
       continue;
     }
     let value: unknown;
     try {
       value = parseJsonLenient(raw);
     } catch (e) {
-      tracker.quarantine({ line: i + 1, field: "(line)", reason: `invalid JSON: ${(e as Error).message}`, raw });
+      tracker.quarantine({
+        line: i + 1,
+        field: "(line)",
+        reason: `invalid JSON: ${(e as Error).message}`,
+        raw,
+      });
       continue;
     }
     if (nestedTooDeep(value)) {
@@ -224,7 +236,8 @@ export function nestedTooDeep(value: unknown, max = MAX_NESTING_DEPTH): boolean 
     const [v, d] = stack.pop()!;
     if (v === null || typeof v !== "object") continue;
     if (d + 1 > max) return true;
-    for (const x of Array.isArray(v) ? v : Object.values(v)) if (x !== null && typeof x === "object") stack.push([x, d + 1]);
+    for (const x of Array.isArray(v) ? v : Object.values(v))
+      if (x !== null && typeof x === "object") stack.push([x, d + 1]);
   }
   return false;
 }
@@ -390,7 +403,12 @@ export interface JsonArrayRow {
  * The elements of a parsed top-level JSON array as rows, with the same limits as JSON Lines: an element longer than
  * `maxRowChars` or nested deeper than MAX_NESTING_DEPTH is quarantined (with its line and `$[i]`).
  */
-export function jsonArrayRows(text: string, value: readonly unknown[], tracker: LoadTracker, opts: LoadOptions = {}): JsonArrayRow[] {
+export function jsonArrayRows(
+  text: string,
+  value: readonly unknown[],
+  tracker: LoadTracker,
+  opts: LoadOptions = {},
+): JsonArrayRow[] {
   const max = opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS;
   const spans = arrayElementSpans(text);
   const aligned = spans.length === value.length;
@@ -400,7 +418,8 @@ export function jsonArrayRows(text: string, value: readonly unknown[], tracker: 
     const line = span ? span.line : null;
     const raw = span ? text.slice(span.start, span.end) : rawJson(el);
     const where = { line, path: `$[${i}]`, field: "(row)", raw };
-    if (raw.length > max) tracker.quarantine({ ...where, reason: `element has ${raw.length} characters, over the limit ${max}` });
+    if (raw.length > max)
+      tracker.quarantine({ ...where, reason: `element has ${raw.length} characters, over the limit ${max}` });
     else if (nestedTooDeep(el)) tracker.quarantine({ ...where, reason: TOO_DEEP });
     else out.push({ index: i, line, raw, value: el });
   });
@@ -435,7 +454,11 @@ export function readCsv(
   const header = head.cells.map((h) => h.trim());
   for (const col of required) {
     if (!header.includes(col)) {
-      throw new RouterlabError(`missing column '${col}' (header: ${header.join(", ")})`, { file, line: 1, field: col });
+      throw new RouterlabError(`missing column '${col}' (header: ${header.join(", ")})`, {
+        file,
+        line: 1,
+        field: col,
+      });
     }
   }
   const seen = new Set<string>();
@@ -448,7 +471,12 @@ export function readCsv(
     if (r.error) {
       tracker.quarantine({ line: r.line, field: "(record)", reason: r.error, raw: r.raw });
     } else if (r.raw.length > max) {
-      tracker.quarantine({ line: r.line, field: "(record)", reason: `record has ${r.raw.length} characters, over the limit ${max}`, raw: r.raw });
+      tracker.quarantine({
+        line: r.line,
+        field: "(record)",
+        reason: `record has ${r.raw.length} characters, over the limit ${max}`,
+        raw: r.raw,
+      });
     } else if (r.cells.length !== header.length) {
       tracker.quarantine({
         line: r.line,

@@ -69,7 +69,8 @@ class Parser {
       return v;
     }
     if (c === "'" || c === '"') return this.strings();
-    if (/[rRbBuU]/.test(c) && (this.s[this.i + 1] === "'" || this.s[this.i + 1] === '"')) return this.strings();
+    if (/[rRbBuU]/.test(c) && (this.s[this.i + 1] === "'" || this.s[this.i + 1] === '"'))
+      return this.strings();
     if (/[-+0-9.]/.test(c)) return this.number();
     const word = /^[A-Za-z_]+/.exec(this.s.slice(this.i, this.i + 16))?.[0];
     if (word === "True" || word === "False" || word === "None") {
@@ -174,7 +175,7 @@ class Parser {
         this.i += 2;
         continue;
       }
-      if (n in SIMPLE_ESCAPES && !/[0-7]/.test(this.s[this.i + 2] ?? "") ) {
+      if (n in SIMPLE_ESCAPES && !/[0-7]/.test(this.s[this.i + 2] ?? "")) {
         out += SIMPLE_ESCAPES[n]!;
         this.i += 2;
       } else if (n === "\n") {

@@ -224,9 +224,11 @@ export function loadMtBench(dir: string, opts: LoadOptions = {}): MtBenchLoad {
   let droppedJudgements = 0;
   const parsedJudgements = guardedJsonLines(jFile, jt, opts, (l) => {
     const v = parseRow(JudgementSchema, l.value);
-    if (v.score < 1 || v.score > 10) throw new RowError("score", `${v.score} is outside 1-10 (judge failure?)`);
+    if (v.score < 1 || v.score > 10)
+      throw new RowError("score", `${v.score} is outside 1-10 (judge failure?)`);
     const key = `${v.question_id}\u0000${v.model}\u0000${v.turn}`;
-    if (seen.has(key)) throw new RowError("question_id", `duplicate judgement for ${v.question_id}/${v.model}/turn ${v.turn}`);
+    if (seen.has(key))
+      throw new RowError("question_id", `duplicate judgement for ${v.question_id}/${v.model}/turn ${v.turn}`);
     seen.add(key);
     return {
       questionId: v.question_id,

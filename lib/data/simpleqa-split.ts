@@ -39,8 +39,12 @@ export function splitSimpleQa(rows: readonly SimpleQaRow[], opts: SimpleQaSplitO
   });
   const train = s.train.map((i) => rows[i]!);
   const test = s.test.map((i) => rows[i]!);
-  const leakage = leakageReport({ queries: train.map((r) => r.problem) }, { queries: test.map((r) => r.problem) });
-  if (leakage.leakedTestRows > 0) throw new Error(`simpleqa split leaked ${leakage.leakedTestRows} test rows into train`);
+  const leakage = leakageReport(
+    { queries: train.map((r) => r.problem) },
+    { queries: test.map((r) => r.problem) },
+  );
+  if (leakage.leakedTestRows > 0)
+    throw new Error(`simpleqa split leaked ${leakage.leakedTestRows} test rows into train`);
   return { train, test, leakage, options: opts };
 }
 

@@ -32,7 +32,8 @@ export function loadSimpleQa(file: string, opts: LoadOptions = {}): Loaded<Simpl
       try {
         meta = parsePythonLiteral(r.cells.get("metadata")!);
       } catch (e) {
-        if (e instanceof PythonLiteralError) throw new RowError("metadata", `not a Python dict literal: ${e.message}`);
+        if (e instanceof PythonLiteralError)
+          throw new RowError("metadata", `not a Python dict literal: ${e.message}`);
         throw e;
       }
       const m = parseRow(MetadataSchema, meta);

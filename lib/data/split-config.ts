@@ -39,7 +39,8 @@ export interface SplitResult {
 }
 
 function pooled(a: RoutingData, b: RoutingData, name: string): RoutingData {
-  if (a.models.join("\u0000") !== b.models.join("\u0000")) throw new Error("train and test model lists differ");
+  if (a.models.join("\u0000") !== b.models.join("\u0000"))
+    throw new Error("train and test model lists differ");
   return {
     ...a,
     name,
@@ -76,9 +77,17 @@ export function runSplit(cfg: SplitConfig, opts: LoadOptions = {}): SplitResult 
   const write = (name: string, v: unknown) => {
     outputs.push({ name, data: JSON.stringify(v, null, 2) + "\n" });
   };
-  const ids = (s: Split) => ({ train: s.train.map((i) => data.queryIds[i]!), test: s.test.map((i) => data.queryIds[i]!) });
+  const ids = (s: Split) => ({
+    train: s.train.map((i) => data.queryIds[i]!),
+    test: s.test.map((i) => data.queryIds[i]!),
+  });
   const stratifyBy = cfg.stratify ? ("group" as const) : undefined;
-  const split = trainTestSplit(data, { testFraction: cfg.test_fraction, seed: cfg.seed, stratifyBy, dedupe: cfg.dedupe });
+  const split = trainTestSplit(data, {
+    testFraction: cfg.test_fraction,
+    seed: cfg.seed,
+    stratifyBy,
+    dedupe: cfg.dedupe,
+  });
   const parts = applySplit(data, split);
   const leakage = leakageReport(parts.train, parts.test);
   const sIds = ids(split);
@@ -89,7 +98,12 @@ export function runSplit(cfg: SplitConfig, opts: LoadOptions = {}): SplitResult 
     kFold(data, { k: cfg.k, seed: cfg.seed, stratifyBy, dedupe: cfg.dedupe }).forEach((f, i) => {
       const p = applySplit(data, f);
       write(`fold-${i}.json`, ids(f));
-      folds.push({ fold: i, train: f.train.length, test: f.test.length, overlappingQueries: leakageReport(p.train, p.test).overlappingQueries });
+      folds.push({
+        fold: i,
+        train: f.train.length,
+        test: f.test.length,
+        overlappingQueries: leakageReport(p.train, p.test).overlappingQueries,
+      });
     });
   }
   write("leakage.json", {
@@ -104,5 +118,13 @@ export function runSplit(cfg: SplitConfig, opts: LoadOptions = {}): SplitResult 
   });
   writeFolderAtomic(dir, outputs, { owns: (n) => SPLIT_OUTPUT.test(n) });
   const files = outputs.map((o) => path.join(dir, o.name));
-  return { outDir: dir, files, train: split.train.length, test: split.test.length, leakage, givenSplitLeakage: given, reports };
+  return {
+    outDir: dir,
+    files,
+    train: split.train.length,
+    test: split.test.length,
+    leakage,
+    givenSplitLeakage: given,
+    reports,
+  };
 }

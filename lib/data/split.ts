@@ -47,7 +47,8 @@ export function queryGroups(queries: readonly string[]): number[][] {
 }
 
 function validate(testFraction: number): void {
-  if (!(testFraction > 0 && testFraction < 1)) throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
+  if (!(testFraction > 0 && testFraction < 1))
+    throw new RangeError(`testFraction must be in (0, 1), got ${testFraction}`);
 }
 
 function units(data: RoutingData, dedupe: boolean): number[][] {
@@ -91,8 +92,12 @@ export function trainTestSplit(data: RoutingData, opts: SplitOptions): Split {
 }
 
 /** k folds of (train, test) that partition the data; same unit and stratification rules as trainTestSplit. */
-export function kFold(data: RoutingData, opts: { k: number; seed: number; stratifyBy?: "group"; dedupe?: boolean }): Split[] {
-  if (!Number.isInteger(opts.k) || opts.k < 2) throw new RangeError(`k must be an integer >= 2, got ${opts.k}`);
+export function kFold(
+  data: RoutingData,
+  opts: { k: number; seed: number; stratifyBy?: "group"; dedupe?: boolean },
+): Split[] {
+  if (!Number.isInteger(opts.k) || opts.k < 2)
+    throw new RangeError(`k must be an integer >= 2, got ${opts.k}`);
   if (opts.stratifyBy && !data.groups) throw new Error(`${data.name} has no groups to stratify by`);
   const rng: Rng = createRng(opts.seed);
   const fold = new Int32Array(data.queries.length);
@@ -123,7 +128,10 @@ export function applySplit(data: RoutingData, split: Split): { train: RoutingDat
 }
 
 /** Counts normalised queries present in both sets (e.g. the 119 LLMRouter test questions also in train). */
-export function leakageReport(train: { queries: readonly string[] }, test: { queries: readonly string[] }): LeakageReport {
+export function leakageReport(
+  train: { queries: readonly string[] },
+  test: { queries: readonly string[] },
+): LeakageReport {
   const trainKeys = new Set(train.queries.map(normalizeQuery));
   const testKeys = test.queries.map(normalizeQuery);
   const overlap = new Set<string>();

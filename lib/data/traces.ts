@@ -71,11 +71,15 @@ const JaegerSpan = z.object({
   traceID: z.string().min(1),
   spanID: z.string().min(1),
   operationName: z.string(),
-  references: z.array(z.object({ refType: z.string(), spanID: z.string(), traceID: z.string().optional() })).optional(),
+  references: z
+    .array(z.object({ refType: z.string(), spanID: z.string(), traceID: z.string().optional() }))
+    .optional(),
   startTime: z.number(),
   duration: z.number().min(0),
   tags: z.array(JaegerTag).default([]),
-  logs: z.array(z.object({ timestamp: z.number().optional(), fields: z.array(JaegerTag).default([]) })).default([]),
+  logs: z
+    .array(z.object({ timestamp: z.number().optional(), fields: z.array(JaegerTag).default([]) }))
+    .default([]),
 });
 const JaegerDoc = z.object({
   data: z.array(z.object({ traceID: z.string().optional(), spans: z.array(z.unknown()) })),
@@ -93,11 +97,16 @@ function jaegerValue(t: z.infer<typeof JaegerTag>): AttrValue {
 function spanLimitProblem(raw: unknown, maxRowChars: number): { field: string; reason: string } | undefined {
   if (nestedTooDeep(raw)) return { field: "(span)", reason: TOO_DEEP };
   const n = rawJson(raw).length;
-  if (n > maxRowChars) return { field: "(span)", reason: `span has ${n} characters, over the limit ${maxRowChars}` };
+  if (n > maxRowChars)
+    return { field: "(span)", reason: `span has ${n} characters, over the limit ${maxRowChars}` };
   return undefined;
 }
 
-function jaegerSpans(doc: unknown, file: string, maxRowChars: number): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
+function jaegerSpans(
+  doc: unknown,
+  file: string,
+  maxRowChars: number,
+): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
   const d = JaegerDoc.safeParse(doc);
   if (!d.success) throw schemaError(d.error, { file, jsonPath: "$", what: "not a Jaeger export" });
   const spans: NormSpan[] = [];
@@ -152,11 +161,16 @@ interface OtlpAnyValue {
   bytesValue?: string;
 }
 
-const OtlpAttr = z.object({ key: z.string(), value: z.custom<OtlpAnyValue>((v) => v !== null && typeof v === "object").optional() });
+const OtlpAttr = z.object({
+  key: z.string(),
+  value: z.custom<OtlpAnyValue>((v) => v !== null && typeof v === "object").optional(),
+});
 /** Nanoseconds since the epoch: a digit string (the OTLP/JSON encoding of a uint64) or a whole non-negative number. */
 const nanos = z.union([
   z.string().regex(/^\d+$/, "expected a whole number of nanoseconds"),
-  z.number().refine((n) => Number.isInteger(n) && n >= 0, "expected a whole non-negative number of nanoseconds"),
+  z
+    .number()
+    .refine((n) => Number.isInteger(n) && n >= 0, "expected a whole non-negative number of nanoseconds"),
 ]);
 const OtlpSpan = z.object({
   traceId: z.string().min(1),
@@ -184,7 +198,10 @@ function otlpValue(v: OtlpAnyValue | undefined): AttrValue {
   if (v.doubleValue !== undefined) return Number(v.doubleValue);
   if (v.boolValue !== undefined) return v.boolValue;
   if (v.arrayValue) return (v.arrayValue.values ?? []).map(otlpValue);
-  if (v.kvlistValue) return JSON.stringify(Object.fromEntries((v.kvlistValue.values ?? []).map((kv) => [kv.key, otlpValue(kv.value)])));
+  if (v.kvlistValue)
+    return JSON.stringify(
+      Object.fromEntries((v.kvlistValue.values ?? []).map((kv) => [kv.key, otlpValue(kv.value)])),
+    );
   if (v.bytesValue !== undefined) return v.bytesValue;
   return null;
 }
@@ -194,9 +211,21 @@ function attrMap(attrs: readonly { key: string; value?: OtlpAnyValue }[]): Map<s
 }
 
 /** OTLP hex ids; OTLP/JSON from some exporters uses base64: both are accepted and kept as given. */
-function otlpSpans(doc: unknown, file: string, line: number | null, prefix: string, maxRowChars: number): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
+function otlpSpans(
+  doc: unknown,
+  file: string,
+  line: number | null,
+  prefix: string,
+  maxRowChars: number,
+): { spans: NormSpan[]; bad: { path: string; raw: unknown; field: string; reason: string }[] } {
   const d = OtlpDoc.safeParse(doc);
-  if (!d.success) throw schemaError(d.error, { file, line: line ?? undefined, jsonPath: prefix, what: "not an OTLP/JSON trace export" });
+  if (!d.success)
+    throw schemaError(d.error, {
+      file,
+      line: line ?? undefined,
+      jsonPath: prefix,
+      what: "not an OTLP/JSON trace export",
+    });
   const spans: NormSpan[] = [];
   const bad: { path: string; raw: unknown; field: string; reason: string }[] = [];
   d.data.resourceSpans.forEach((rs, ri) => {
@@ -220,7 +249,12 @@ function otlpSpans(doc: unknown, file: string, line: number | null, prefix: stri
         const start = Number(startNs / 1000n) / 1e6;
         const durationNs = BigInt(v.endTimeUnixNano) - startNs;
         if (durationNs < 0n) {
-          bad.push({ path: p, raw, field: "endTimeUnixNano", reason: `the span ends ${-durationNs} ns before it starts` });
+          bad.push({
+            path: p,
+            raw,
+            field: "endTimeUnixNano",
+            reason: `the span ends ${-durationNs} ns before it starts`,
+          });
           return;
         }
         spans.push({
@@ -254,7 +288,8 @@ function str(v: AttrValue | undefined): string | null {
 function num(v: AttrValue | undefined, field: string): number | null {
   if (v === undefined || v === null || v === "") return null;
   const n = typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN;
-  if (!Number.isFinite(n) || n < 0) throw new RowError(field, `expected a non-negative number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new RowError(field, `expected a non-negative number, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -275,7 +310,8 @@ export function promptQuery(attrs: Map<string, AttrValue>): string | null {
       } catch {
         return chatQueryText([{ role: "user", content: v }]);
       }
-      if (Array.isArray(parsed)) return chatQueryText(parsed.filter((m): m is ChatMessage => m !== null && typeof m === "object"));
+      if (Array.isArray(parsed))
+        return chatQueryText(parsed.filter((m): m is ChatMessage => m !== null && typeof m === "object"));
       if (parsed !== null && typeof parsed === "object") {
         const o = parsed as { messages?: unknown; input?: unknown; prompt?: unknown };
         if (Array.isArray(o.messages)) return chatQueryText(o.messages as ChatMessage[]);
@@ -320,7 +356,10 @@ function llmRow(s: NormSpan): TraceLlmRow {
     requestModel,
     responseModel,
     query,
-    inputTokens: num(s.attrs.get("gen_ai.usage.input_tokens") ?? s.attrs.get("gen_ai.usage.prompt_tokens"), "gen_ai.usage.input_tokens"),
+    inputTokens: num(
+      s.attrs.get("gen_ai.usage.input_tokens") ?? s.attrs.get("gen_ai.usage.prompt_tokens"),
+      "gen_ai.usage.input_tokens",
+    ),
     outputTokens: num(
       s.attrs.get("gen_ai.usage.output_tokens") ?? s.attrs.get("gen_ai.usage.completion_tokens"),
       "gen_ai.usage.output_tokens",
@@ -373,7 +412,8 @@ function collect(
   const llm: TraceLlmRow[] = [];
   const decisions: DecisionRow[] = [];
   let ignored = 0;
-  for (const b of bad) tracker.quarantine({ line, path: b.path, field: b.field, reason: b.reason, raw: rawJson(b.raw) });
+  for (const b of bad)
+    tracker.quarantine({ line, path: b.path, field: b.field, reason: b.reason, raw: rawJson(b.raw) });
   for (const s of spans) {
     const isLlm = MODEL_ATTRS.some((k) => s.attrs.has(k));
     const events = decisionRows(s);
@@ -393,17 +433,22 @@ function collect(
       if (row) llm.push(row);
     }
     for (const e of events) {
-      const d = guardRow(tracker, { line: s.line, path: `${s.path}.events[${e.index}]`, raw: e.payload }, () => {
-        const decision = parseDecisionPayload(e.payload);
-        if (seen.events.has(decision.event_id)) throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
-        seen.events.add(decision.event_id);
-        return {
-          decision,
-          strategyVersion: str(s.attrs.get("router.strategy_version")),
-          traceId: decision.trace_id ?? s.traceId,
-          spanId: decision.span_id ?? s.spanId,
-        };
-      });
+      const d = guardRow(
+        tracker,
+        { line: s.line, path: `${s.path}.events[${e.index}]`, raw: e.payload },
+        () => {
+          const decision = parseDecisionPayload(e.payload);
+          if (seen.events.has(decision.event_id))
+            throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
+          seen.events.add(decision.event_id);
+          return {
+            decision,
+            strategyVersion: str(s.attrs.get("router.strategy_version")),
+            traceId: decision.trace_id ?? s.traceId,
+            spanId: decision.span_id ?? s.spanId,
+          };
+        },
+      );
       if (d) decisions.push(d);
     }
   }
@@ -418,7 +463,8 @@ export function loadJaeger(file: string, opts: LoadOptions = {}): TraceLoad {
   const { value } = readJsonDocument(file, tracker);
   const { spans, bad } = jaegerSpans(value, file, opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS);
   const r = collect(spans, bad, tracker, null);
-  if (r.ignored > 0) tracker.warn(`${r.ignored} span(s) without gen_ai model attributes or decision events ignored`);
+  if (r.ignored > 0)
+    tracker.warn(`${r.ignored} span(s) without gen_ai model attributes or decision events ignored`);
   return { llm: r.llm, decisions: r.decisions, report: tracker.finish() };
 }
 
@@ -448,13 +494,20 @@ export function loadOtlp(file: string, opts: LoadOptions = {}): TraceLoad {
   let ignored = 0;
   const seen: Seen = { spans: new Map(), events: new Set() };
   for (const d of docs) {
-    const { spans, bad } = otlpSpans(d.value, file, d.line, d.prefix, opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS);
+    const { spans, bad } = otlpSpans(
+      d.value,
+      file,
+      d.line,
+      d.prefix,
+      opts.maxRowChars ?? DEFAULT_MAX_ROW_CHARS,
+    );
     const r = collect(spans, bad, tracker, d.line, seen);
     llm.push(...r.llm);
     decisions.push(...r.decisions);
     ignored += r.ignored;
   }
-  if (ignored > 0) tracker.warn(`${ignored} span(s) without gen_ai model attributes or decision events ignored`);
+  if (ignored > 0)
+    tracker.warn(`${ignored} span(s) without gen_ai model attributes or decision events ignored`);
   return { llm, decisions, report: tracker.finish() };
 }
 
@@ -466,9 +519,15 @@ export function loadDecisionsJsonl(file: string, opts: LoadOptions = {}): Loaded
   for (const l of readJsonLines(file, tracker, opts)) {
     const row = guardRow(tracker, { line: l.line, raw: l.raw }, () => {
       const decision = parseDecisionPayload(l.raw);
-      if (seen.has(decision.event_id)) throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
+      if (seen.has(decision.event_id))
+        throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
       seen.add(decision.event_id);
-      return { decision, strategyVersion: null, traceId: decision.trace_id ?? null, spanId: decision.span_id ?? null };
+      return {
+        decision,
+        strategyVersion: null,
+        traceId: decision.trace_id ?? null,
+        spanId: decision.span_id ?? null,
+      };
     });
     if (row) rows.push(row);
   }
@@ -481,17 +540,19 @@ export function loadDecisionsJsonl(file: string, opts: LoadOptions = {}): Loaded
  * label; join with an oracle or feedback for that). Spans with empty query text are left out.
  */
 export function traceRoutingRows(rows: readonly TraceLlmRow[]): RoutingJsonlRow[] {
-  return rows.filter((r) => r.query !== "").map((r) =>
-    spanRoutingRow({
-      line: r.line ?? 0,
-      query: r.query,
-      modelName: r.responseModel ?? r.requestModel ?? "unknown",
-      inputTokens: r.inputTokens,
-      outputTokens: r.outputTokens,
-      durationSeconds: r.durationSeconds,
-      extras: { trace_id: r.traceId, span_id: r.spanId, request_model: r.requestModel },
-    }),
-  );
+  return rows
+    .filter((r) => r.query !== "")
+    .map((r) =>
+      spanRoutingRow({
+        line: r.line ?? 0,
+        query: r.query,
+        modelName: r.responseModel ?? r.requestModel ?? "unknown",
+        inputTokens: r.inputTokens,
+        outputTokens: r.outputTokens,
+        durationSeconds: r.durationSeconds,
+        extras: { trace_id: r.traceId, span_id: r.spanId, request_model: r.requestModel },
+      }),
+    );
 }
 
 /**

@@ -28,11 +28,14 @@ test("empty file: error names the file", () => {
   const t = tempDir();
   try {
     const f = t.file("empty.csv", "");
-    assert.throws(() => loadSimpleQa(f, { quarantineDir: t.dir }), (e: unknown) => {
-      assert.ok(e instanceof RouterlabError);
-      assert.match(e.message, /empty\.csv: file is empty/);
-      return true;
-    });
+    assert.throws(
+      () => loadSimpleQa(f, { quarantineDir: t.dir }),
+      (e: unknown) => {
+        assert.ok(e instanceof RouterlabError);
+        assert.match(e.message, /empty\.csv: file is empty/);
+        return true;
+      },
+    );
     const w = t.file("blank.jsonl", "\n  \n");
     assert.throws(() => loadRoutingJsonl(w), /blank\.jsonl: file has only whitespace/);
   } finally {
@@ -43,14 +46,20 @@ test("empty file: error names the file", () => {
 test("wrong encoding: invalid UTF-8 is an error naming file and line; UTF-16 with BOM is decoded", () => {
   const t = tempDir();
   try {
-    const latin1 = Buffer.concat([Buffer.from(SQ_HEADER + SQ_ROW), Buffer.from(`"{'topic': 'Art', 'answer_type': 'Date', 'urls': []}",Caf\xe9?,x\n`, "latin1")]);
+    const latin1 = Buffer.concat([
+      Buffer.from(SQ_HEADER + SQ_ROW),
+      Buffer.from(`"{'topic': 'Art', 'answer_type': 'Date', 'urls': []}",Caf\xe9?,x\n`, "latin1"),
+    ]);
     const f = t.file("latin1.csv", latin1);
-    assert.throws(() => loadSimpleQa(f), (e: unknown) => {
-      assert.ok(e instanceof RouterlabError);
-      assert.equal(e.location?.line, 3);
-      assert.match(e.message, /latin1\.csv:3: not valid UTF-8/);
-      return true;
-    });
+    assert.throws(
+      () => loadSimpleQa(f),
+      (e: unknown) => {
+        assert.ok(e instanceof RouterlabError);
+        assert.equal(e.location?.line, 3);
+        assert.match(e.message, /latin1\.csv:3: not valid UTF-8/);
+        return true;
+      },
+    );
     const u16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(SQ_HEADER + SQ_ROW, "utf16le")]);
     const { rows, report } = loadSimpleQa(t.file("u16.csv", u16), { quarantineDir: t.dir });
     assert.equal(rows.length, 1);
@@ -64,11 +73,14 @@ test("missing column: error names file, line 1 and the column", () => {
   const t = tempDir();
   try {
     const f = t.file("nocol.csv", "metadata,question\nx,y\n");
-    assert.throws(() => loadSimpleQa(f), (e: unknown) => {
-      assert.ok(e instanceof RouterlabError);
-      assert.deepEqual(e.location, { file: f, line: 1, field: "problem" });
-      return true;
-    });
+    assert.throws(
+      () => loadSimpleQa(f),
+      (e: unknown) => {
+        assert.ok(e instanceof RouterlabError);
+        assert.deepEqual(e.location, { file: f, line: 1, field: "problem" });
+        return true;
+      },
+    );
   } finally {
     t.cleanup();
   }
@@ -152,7 +164,13 @@ test("NaN / Infinity values are quarantined naming the field", () => {
     );
     reconciles(report);
     // a Python-literal score of nan in dcrouter scores
-    const d = t.file("dc.json", JSON.stringify([{ question: "q1", scores: "{'m': nan}" }, { question: "q2", scores: "{'m': 0.5}" }]));
+    const d = t.file(
+      "dc.json",
+      JSON.stringify([
+        { question: "q1", scores: "{'m': nan}" },
+        { question: "q2", scores: "{'m': 0.5}" },
+      ]),
+    );
     const dc = loadDcrouter(d, "x", { quarantineDir: t.dir });
     assert.equal(dc.rows.length, 1);
     assert.equal(quarantined(dc.report)[0]!.field, "scores");
@@ -167,7 +185,8 @@ test("duplicate ids are quarantined (MT-Bench question_id, dcrouter question, ro
   try {
     const dir = path.join(t.dir, "mt");
     mkdirSync(dir);
-    const q = (id: number, text: string) => JSON.stringify({ question_id: id, category: "writing", turns: [text, "more"] });
+    const q = (id: number, text: string) =>
+      JSON.stringify({ question_id: id, category: "writing", turns: [text, "more"] });
     writeFileSync(path.join(dir, "question.jsonl"), [q(1, "a"), q(2, "b"), q(1, "c")].join("\n") + "\n");
     writeFileSync(
       path.join(dir, "judgements.jsonl"),
@@ -182,14 +201,30 @@ test("duplicate ids are quarantined (MT-Bench question_id, dcrouter question, ro
     assert.equal(mt.contaminatedRemoved, 1);
     const qq = quarantined(mt.reports[1]!);
     assert.deepEqual([qq[0]!.line, qq[0]!.field], [3, "question_id"]);
-    const d = t.file("dup.json", JSON.stringify([{ question: "q", scores: { m: 1 } }, { question: "q", scores: { m: 0 } }], null, 1));
+    const d = t.file(
+      "dup.json",
+      JSON.stringify(
+        [
+          { question: "q", scores: { m: 1 } },
+          { question: "q", scores: { m: 0 } },
+        ],
+        null,
+        1,
+      ),
+    );
     const dc = loadDcrouter(d, "x", { quarantineDir: t.dir });
     assert.equal(dc.rows.length, 1);
     const dq = quarantined(dc.report)[0]!;
     assert.equal(dq.line, 8, "the JSON-array element's line is found");
     assert.match(dq.reason, /duplicate of \$\[0\]/);
-    const r = t.file("dup.jsonl", `{"query":"a","model_name":"m","performance":1}\n{"query":"a","model_name":"m","performance":0}\n`);
-    assert.match(quarantined(loadRoutingJsonl(r, { quarantineDir: t.dir }).report)[0]!.reason, /first on line 1/);
+    const r = t.file(
+      "dup.jsonl",
+      `{"query":"a","model_name":"m","performance":1}\n{"query":"a","model_name":"m","performance":0}\n`,
+    );
+    assert.match(
+      quarantined(loadRoutingJsonl(r, { quarantineDir: t.dir }).report)[0]!.reason,
+      /first on line 1/,
+    );
   } finally {
     t.cleanup();
   }
@@ -198,15 +233,28 @@ test("duplicate ids are quarantined (MT-Bench question_id, dcrouter question, ro
 test("truncated JSON: a .json document is an error with its line; a truncated JSONL line is quarantined", () => {
   const t = tempDir();
   try {
-    const full = JSON.stringify([{ question: "q1", scores: { m: 1 } }, { question: "q2", scores: { m: 0 } }], null, 2);
+    const full = JSON.stringify(
+      [
+        { question: "q1", scores: { m: 1 } },
+        { question: "q2", scores: { m: 0 } },
+      ],
+      null,
+      2,
+    );
     const f = t.file("trunc.json", full.slice(0, full.length - 20));
-    assert.throws(() => loadDcrouter(f, "x"), (e: unknown) => {
-      assert.ok(e instanceof RouterlabError);
-      assert.match(e.message, /trunc\.json:\d+: invalid JSON/);
-      assert.ok((e.location?.line ?? 0) > 1);
-      return true;
-    });
-    const j = t.file("trunc.jsonl", `{"task_name":"t","query":"q","ground_truth":"a","metric":"em"}\n{"task_name":"t","query":"q2","grou`);
+    assert.throws(
+      () => loadDcrouter(f, "x"),
+      (e: unknown) => {
+        assert.ok(e instanceof RouterlabError);
+        assert.match(e.message, /trunc\.json:\d+: invalid JSON/);
+        assert.ok((e.location?.line ?? 0) > 1);
+        return true;
+      },
+    );
+    const j = t.file(
+      "trunc.jsonl",
+      `{"task_name":"t","query":"q","ground_truth":"a","metric":"em"}\n{"task_name":"t","query":"q2","grou`,
+    );
     const { rows, report } = loadQueryData(j, { quarantineDir: t.dir });
     assert.equal(rows.length, 1);
     assert.equal(quarantined(report)[0]!.line, 2);

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bundledPaths, gsm8kRouting, llmrouterRouting, mmluRouting, mtBenchRouting } from "../../lib/data/bundled";
+import {
+  bundledPaths,
+  gsm8kRouting,
+  llmrouterRouting,
+  mmluRouting,
+  mtBenchRouting,
+} from "../../lib/data/bundled";
 import { routingFrame, fromFrame, perModelSummary } from "../../lib/data/frame";
 import { loadSimpleQa } from "../../lib/data/simpleqa";
 import { leakageReport } from "../../lib/data/split";
@@ -25,7 +31,10 @@ test("MMLU: 57 subjects, 14,037 prompts after removing the 5 contaminated ones",
   assert.equal(reports.length, 58);
   const read = reports.slice(1).reduce((s, r) => s + r.rowsAccepted, 0);
   assert.equal(read, 14042);
-  assert.equal(reports.reduce((s, r) => s + r.rowsQuarantined, 0), 0);
+  assert.equal(
+    reports.reduce((s, r) => s + r.rowsQuarantined, 0),
+    0,
+  );
   reconciled(reports);
   // strong model beats weak on MMLU
   const [weak, strong] = perModelSummary(data);
@@ -67,7 +76,10 @@ test("LLMRouter dcrouter: 5,608 train / 500 test, nine models, tasks joined, 119
   assert.equal(testSet.data.queryIds.length, 500);
   assert.equal(train.data.models.length, 9);
   assert.deepEqual([...testSet.data.models].sort(), [...train.data.models].sort());
-  assert.ok(train.data.groups!.every((g) => g !== "unknown"), "every dcrouter question joins to query data");
+  assert.ok(
+    train.data.groups!.every((g) => g !== "unknown"),
+    "every dcrouter question joins to query data",
+  );
   assert.ok(train.data.cost.every((c) => Number.isFinite(c) && c > 0));
   const leak = leakageReport(train.data, testSet.data);
   assert.equal(leak.overlappingQueries, 119);

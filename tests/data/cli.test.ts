@@ -8,7 +8,10 @@ import { fixture, tempDir } from "./helpers";
 
 const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
 
-function cli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [main, ...args], {
     encoding: "utf8",
     env: { ...process.env, ROUTERLAB_QUIET: "1", ...env },
@@ -48,7 +51,10 @@ test("routerlab data inspect detects the format and prints the report and a prev
 test("routerlab data split writes id lists, folds and a leakage report; a bad config names file, line, field", () => {
   const t = tempDir();
   try {
-    const cfg = t.file("split.yaml", `dataset: mt-bench\ntest_fraction: 0.25\nk: 3\nseed: 1\nstratify: true\nout_dir: ${t.dir}/s\n`);
+    const cfg = t.file(
+      "split.yaml",
+      `dataset: mt-bench\ntest_fraction: 0.25\nk: 3\nseed: 1\nstratify: true\nout_dir: ${t.dir}/s\n`,
+    );
     const r = cli(["data", "split", "--config", cfg]);
     assert.equal(r.code, 0, r.stderr);
     const train = JSON.parse(readFileSync(path.join(t.dir, "s", "train.json"), "utf8")) as string[];
@@ -56,7 +62,9 @@ test("routerlab data split writes id lists, folds and a leakage report; a bad co
     assert.equal(train.length + testIds.length, 72);
     assert.ok(Math.abs(testIds.length - 72 * 0.25) <= 2, `test size ${testIds.length}`); // rounded per category
     assert.ok(existsSync(path.join(t.dir, "s", "fold-2.json")));
-    const leak = JSON.parse(readFileSync(path.join(t.dir, "s", "leakage.json"), "utf8")) as { leakage: { overlappingQueries: number } };
+    const leak = JSON.parse(readFileSync(path.join(t.dir, "s", "leakage.json"), "utf8")) as {
+      leakage: { overlappingQueries: number };
+    };
     assert.equal(leak.leakage.overlappingQueries, 0);
     const bad = t.file("bad.yaml", "dataset: mt-bench\ntest_fraction: 1.5\n");
     const b = cli(["data", "split", "--config", bad]);
@@ -74,7 +82,12 @@ test("routerlab run writes summary.json and index.html with charts and prints th
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /routellm-mmlu\s+40\s+gpt-4-1106-preview/);
     const s = JSON.parse(readFileSync(path.join(t.dir, "summary", "summary.json"), "utf8")) as {
-      datasets: { name: string; queries: number; perModel: unknown[]; winTieLoss: { win: number; tie: number; loss: number }[] }[];
+      datasets: {
+        name: string;
+        queries: number;
+        perModel: unknown[];
+        winTieLoss: { win: number; tie: number; loss: number }[];
+      }[];
       simpleqa: { rows: number; topics: unknown[] };
       loads: { rowsRead: number; rowsAccepted: number; rowsQuarantined: number };
     };
@@ -87,7 +100,10 @@ test("routerlab run writes summary.json and index.html with charts and prints th
     assert.equal(s.simpleqa.rows, 40);
     assert.equal(s.loads.rowsRead, s.loads.rowsAccepted + s.loads.rowsQuarantined);
     const html = readFileSync(path.join(t.dir, "summary", "index.html"), "utf8");
-    assert.ok((html.match(/Plotly\.newPlot/g) ?? []).length >= 17, "3 charts per dataset + lengths + groups + topics");
+    assert.ok(
+      (html.match(/Plotly\.newPlot/g) ?? []).length >= 17,
+      "3 charts per dataset + lengths + groups + topics",
+    );
   } finally {
     t.cleanup();
   }

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { countBy, explorationFigures, modelStats, queryLengthStats, winTieLoss } from "../../lib/data/explore";
+import {
+  countBy,
+  explorationFigures,
+  modelStats,
+  queryLengthStats,
+  winTieLoss,
+} from "../../lib/data/explore";
 import { perModelSummary } from "../../lib/data/frame";
 import type { RoutingData } from "../../lib/data/routing";
 

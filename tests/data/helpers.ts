@@ -4,7 +4,11 @@ import path from "node:path";
 import { projectRoot } from "../../lib/util/paths";
 
 /** A fresh temp folder, removed by the returned cleanup. */
-export function tempDir(): { dir: string; file: (name: string, content: string | Buffer) => string; cleanup: () => void } {
+export function tempDir(): {
+  dir: string;
+  file: (name: string, content: string | Buffer) => string;
+  cleanup: () => void;
+} {
   const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-data-"));
   return {
     dir,

@@ -27,7 +27,16 @@ interface Row {
   extreme: number;
 }
 
-const EXTREMES = ["1e308", "-1e308", "1e999", "-0", "5e-324", "123456789012345678901234567890", "NaN", "-Infinity"];
+const EXTREMES = [
+  "1e308",
+  "-1e308",
+  "1e999",
+  "-0",
+  "5e-324",
+  "123456789012345678901234567890",
+  "NaN",
+  "-Infinity",
+];
 const extremeJson = (i: number) => EXTREMES[i % EXTREMES.length]!;
 const nestJson = (d: number, leaf = "1") => "[".repeat(d) + leaf + "]".repeat(d);
 const big = () => "x".repeat(MAX_ROW + 100);
@@ -35,7 +44,10 @@ const big = () => "x".repeat(MAX_ROW + 100);
 const rowArb: fc.Arbitrary<Row> = fc.record({
   kind: fc.constantFrom<Kind>("ok", "dup", "deep", "huge", "extreme", "broken"),
   // from just over the limit to far beyond what a recursive parser survives
-  depth: fc.oneof(fc.integer({ min: MAX_NESTING_DEPTH + 1, max: 400 }), fc.integer({ min: 20_000, max: 60_000 })),
+  depth: fc.oneof(
+    fc.integer({ min: MAX_NESTING_DEPTH + 1, max: 400 }),
+    fc.integer({ min: 20_000, max: 60_000 }),
+  ),
   extreme: fc.nat(),
 });
 const rowsArb = fc.array(rowArb, { minLength: 1, maxLength: 12 });
@@ -116,7 +128,10 @@ const CASES: FormatCase[] = [
       ({
         ok: decision(i),
         dup: decision(-1),
-        deep: decision(i).replace(`"request_metadata": {}`, `"request_metadata": {"x": ${nestJson(r.depth)}}`),
+        deep: decision(i).replace(
+          `"request_metadata": {}`,
+          `"request_metadata": {"x": ${nestJson(r.depth)}}`,
+        ),
         huge: decision(i).replace(`"request_metadata": {}`, `"request_metadata": {"x": "${big()}"}`),
         extreme: decision(i).replace(/"query_length": \d+/, `"query_length": ${extremeJson(r.extreme)}`),
         broken: decision(i).slice(0, 50),
@@ -178,7 +193,8 @@ const CASES: FormatCase[] = [
     format: "jaeger-json",
     file: "jaeger.json",
     row: (r, i) => jaegerSpan(i, r),
-    join: (rows) => `{"data":[{"traceID":"4bf92f3577b34da6a3ce929d0e0e4736","spans":[${rows.join(",\n")}]}]}\n`,
+    join: (rows) =>
+      `{"data":[{"traceID":"4bf92f3577b34da6a3ce929d0e0e4736","spans":[${rows.join(",\n")}]}]}\n`,
   },
 ];
 
@@ -193,14 +209,22 @@ describe("hostile inputs: no crash, no hang, every row accounted for", () => {
           const file = path.join(t.dir, c.file);
           writeFileSync(file, c.join(rows.map((r, i) => c.row(r, i))));
           const started = Date.now();
-          const r = inspectFile(file, c.format, { quarantineDir: path.join(t.dir, "q"), maxRowChars: MAX_ROW });
+          const r = inspectFile(file, c.format, {
+            quarantineDir: path.join(t.dir, "q"),
+            maxRowChars: MAX_ROW,
+          });
           assert.ok(Date.now() - started < 20_000, "no hang");
           const rep = r.reports[0]!;
           assert.equal(rep.rowsRead, rep.rowsAccepted + rep.rowsQuarantined);
           assert.equal(rep.rowsRead, expectedRows(c, rows), JSON.stringify(rep));
           assert.equal(r.rows, rep.rowsAccepted);
-          const bad = rows.filter((x) => x.kind === "deep" || x.kind === "huge" || x.kind === "broken").length;
-          assert.ok(rep.rowsQuarantined >= bad, `${bad} deep/huge/broken rows quarantined (${rep.rowsQuarantined})`);
+          const bad = rows.filter(
+            (x) => x.kind === "deep" || x.kind === "huge" || x.kind === "broken",
+          ).length;
+          assert.ok(
+            rep.rowsQuarantined >= bad,
+            `${bad} deep/huge/broken rows quarantined (${rep.rowsQuarantined})`,
+          );
           JSON.stringify(r.preview);
         }),
         { numRuns: 25, seed: 15 },
@@ -213,7 +237,13 @@ describe("hostile inputs: no crash, no hang, every row accounted for", () => {
       fc.property(fc.integer({ min: 0, max: 5 }), fc.constantFrom(0xff, 0xc3, 0xed, 0x80), (at, byte) => {
         const rows = Array.from({ length: 6 }, (_, i) => `{"query":"q${i}","model_name":"m"}`);
         const buf = Buffer.concat(
-          rows.map((l, i) => Buffer.concat([Buffer.from(l.slice(0, 5)), Buffer.from(i === at ? [byte] : []), Buffer.from(l.slice(5) + "\n")])),
+          rows.map((l, i) =>
+            Buffer.concat([
+              Buffer.from(l.slice(0, 5)),
+              Buffer.from(i === at ? [byte] : []),
+              Buffer.from(l.slice(5) + "\n"),
+            ]),
+          ),
         );
         const file = path.join(t.dir, "bad-utf8.jsonl");
         writeFileSync(file, buf);
@@ -229,7 +259,10 @@ describe("hostile inputs: no crash, no hang, every row accounted for", () => {
   it("the default 8 MiB row limit holds for JSON array elements and trace spans", () => {
     const huge = "y".repeat(8 * 1024 * 1024 + 10);
     const dc = path.join(t.dir, "dc-huge.json");
-    writeFileSync(dc, `[{"question":"a","scores":"{'m': 0.5}"},\n{"question":"${huge}","scores":"{'m': 0.5}"}]`);
+    writeFileSync(
+      dc,
+      `[{"question":"a","scores":"{'m': 0.5}"},\n{"question":"${huge}","scores":"{'m': 0.5}"}]`,
+    );
     const r = inspectFile(dc, "llmrouter-dcrouter-json", { quarantineDir: path.join(t.dir, "q") });
     assert.deepEqual([r.reports[0]!.rowsAccepted, r.reports[0]!.rowsQuarantined], [1, 1]);
     const q = readFileSync(r.reports[0]!.quarantineFile!, "utf8");
@@ -237,7 +270,14 @@ describe("hostile inputs: no crash, no hang, every row accounted for", () => {
     assert.deepEqual([row.line, row.path, row.field], [2, "$[1]", "(row)"]);
     assert.match(row.reason, /^element has \d+ characters, over the limit 8388608$/);
     const ot = path.join(t.dir, "otlp-huge.json");
-    writeFileSync(ot, otlpDoc(otlpSpan(1, { kind: "ok", depth: 0, extreme: 0 }) + "," + otlpSpan(2, { kind: "ok", depth: 0, extreme: 0 }).replace('"q2"', `"${huge}"`)));
+    writeFileSync(
+      ot,
+      otlpDoc(
+        otlpSpan(1, { kind: "ok", depth: 0, extreme: 0 }) +
+          "," +
+          otlpSpan(2, { kind: "ok", depth: 0, extreme: 0 }).replace('"q2"', `"${huge}"`),
+      ),
+    );
     const o = inspectFile(ot, "otlp-json", { quarantineDir: path.join(t.dir, "q") });
     assert.deepEqual([o.reports[0]!.rowsAccepted, o.reports[0]!.rowsQuarantined], [1, 1]);
   });

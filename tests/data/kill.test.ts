@@ -10,7 +10,10 @@ import { tempDir } from "./helpers";
 
 const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
 
-function cli(args: string[], env: Record<string, string>): { code: number | null; signal: NodeJS.Signals | null; stderr: string } {
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): { code: number | null; signal: NodeJS.Signals | null; stderr: string } {
   const r = spawnSync(process.execPath, [main, ...args], {
     encoding: "utf8",
     env: { ...process.env, ROUTERLAB_QUIET: "1", ...env },
@@ -28,7 +31,10 @@ function snapshot(dir: string): Map<string, string> | null {
   return new Map(
     readdirSync(dir)
       .sort()
-      .map((n) => [n, readFileSync(path.join(dir, n), "latin1").replace(/"generatedAt": "[^"]*"/, '"generatedAt": "T"')]),
+      .map((n) => [
+        n,
+        readFileSync(path.join(dir, n), "latin1").replace(/"generatedAt": "[^"]*"/, '"generatedAt": "T"'),
+      ]),
   );
 }
 
@@ -64,8 +70,14 @@ function killAtEveryWrite(
     const newSet = snapshot(dir);
     assert.ok(!same(newSet, oldSet), "the new run changed the outputs");
     for (const k of afterKill)
-      assert.ok(same(k.set, oldSet) || same(k.set, newSet), `kill at write ${k.n}: neither the old set nor the new one`);
-    assert.ok(afterKill.some((k) => same(k.set, oldSet)) && afterKill.some((k) => same(k.set, newSet)), "kills before and after the swap were seen");
+      assert.ok(
+        same(k.set, oldSet) || same(k.set, newSet),
+        `kill at write ${k.n}: neither the old set nor the new one`,
+      );
+    assert.ok(
+      afterKill.some((k) => same(k.set, oldSet)) && afterKill.some((k) => same(k.set, newSet)),
+      "kills before and after the swap were seen",
+    );
     const leftovers = readdirSync(path.dirname(dir)).filter((x) => x.startsWith(`.${path.basename(dir)}.`));
     assert.deepEqual(leftovers, [], "no temporary folder is left");
     return { kills: afterKill.length };
@@ -78,13 +90,24 @@ test("data split killed at every write: the split folder is the old set or the n
   try {
     const out = path.join(t.dir, "s");
     const cfg = (seed: number, k: number) =>
-      t.file(`split-${seed}.yaml`, `dataset: mt-bench\ntest_fraction: 0.25\nk: ${k}\nseed: ${seed}\nstratify: true\nout_dir: ${out}\n`);
+      t.file(
+        `split-${seed}.yaml`,
+        `dataset: mt-bench\ntest_fraction: 0.25\nk: ${k}\nseed: ${seed}\nstratify: true\nout_dir: ${out}\n`,
+      );
     // the old set has 4 folds, the new one 3: a stale fold-3.json next to new files would be a mix
-    const { kills } = killAtEveryWrite(["data", "split", "--config", cfg(1, 4)], ["data", "split", "--config", cfg(2, 3)], out, {
-      ROUTERLAB_OUT_DIR: t.dir,
-    });
+    const { kills } = killAtEveryWrite(
+      ["data", "split", "--config", cfg(1, 4)],
+      ["data", "split", "--config", cfg(2, 3)],
+      out,
+      {
+        ROUTERLAB_OUT_DIR: t.dir,
+      },
+    );
     assert.ok(kills >= 6, `stopped at ${kills} write points`);
-    assert.deepEqual([...snapshot(out)!.keys()], ["fold-0.json", "fold-1.json", "fold-2.json", "leakage.json", "test.json", "train.json"]);
+    assert.deepEqual(
+      [...snapshot(out)!.keys()],
+      ["fold-0.json", "fold-1.json", "fold-2.json", "leakage.json", "test.json", "train.json"],
+    );
   } finally {
     t.cleanup();
   }
@@ -109,7 +132,11 @@ test("the data summary step killed at every write: summary.json and index.html a
 
 for (const fault of [
   { name: "a full disk (64 KiB tmpfs)", opts: "size=64k", error: /the disk is full \[ENOSPC\]/ },
-  { name: "a read-only folder", opts: "ro,size=64k", error: /the folder is read-only or not writable \[EROFS\]/ },
+  {
+    name: "a read-only folder",
+    opts: "ro,size=64k",
+    error: /the folder is read-only or not writable \[EROFS\]/,
+  },
 ]) {
   test(`data split and the summary step on ${fault.name}: a located error, no stack, no partial file`, (ctx) => {
     const t = tempDir();
@@ -123,14 +150,19 @@ for (const fault of [
     try {
       const out = path.join(mnt, "splits");
       // llmrouter: id lists bigger than 64 KiB
-      const cfg = t.file("split.yaml", `dataset: llmrouter\ntest_fraction: 0.2\nk: 2\nseed: 1\nout_dir: ${out}\n`);
+      const cfg = t.file(
+        "split.yaml",
+        `dataset: llmrouter\ntest_fraction: 0.2\nk: 2\nseed: 1\nout_dir: ${out}\n`,
+      );
       const r = cli(["data", "split", "--config", cfg], { ROUTERLAB_OUT_DIR: t.dir });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`${out.replace(/[/.]/g, "\\$&")}: cannot write: `));
       assert.match(r.stderr, fault.error);
       assert.match(r.stderr, /no folder was written; no partial file was left/);
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
-      const s = cli(["run", "--summary-only", "--sample", "20", "--out-dir", mnt], { ROUTERLAB_OUT_DIR: mnt });
+      const s = cli(["run", "--summary-only", "--sample", "20", "--out-dir", mnt], {
+        ROUTERLAB_OUT_DIR: mnt,
+      });
       assert.equal(s.code, 1, s.stderr);
       assert.match(s.stderr, fault.error);
       assert.doesNotMatch(s.stderr, /\n\s+at /, "no stack trace");

@@ -6,7 +6,11 @@ test("parses a SimpleQA metadata dict", () => {
   const v = parsePythonLiteral(
     "{'topic': 'Science and technology', 'answer_type': 'Person', 'urls': ['https://a.org/x', 'https://b.org/y']}",
   );
-  assert.deepEqual(v, { topic: "Science and technology", answer_type: "Person", urls: ["https://a.org/x", "https://b.org/y"] });
+  assert.deepEqual(v, {
+    topic: "Science and technology",
+    answer_type: "Person",
+    urls: ["https://a.org/x", "https://b.org/y"],
+  });
 });
 
 test("parses an LLMRouter scores dict with floats and ints", () => {
@@ -30,7 +34,13 @@ test("strings: both quote styles, escapes, unicode escapes, adjacent literals", 
 });
 
 test("True/False/None, lists, tuples, nesting, trailing commas", () => {
-  assert.deepEqual(parsePythonLiteral("[True, False, None, (1, 2,), {'a': [{}]},]"), [true, false, null, [1, 2], { a: [{}] }]);
+  assert.deepEqual(parsePythonLiteral("[True, False, None, (1, 2,), {'a': [{}]},]"), [
+    true,
+    false,
+    null,
+    [1, 2],
+    { a: [{}] },
+  ]);
 });
 
 test("rejects what is not a literal, with an offset, and never evaluates", () => {

@@ -32,7 +32,11 @@ test("a list content contributes the text of each type=text part, in order, skip
 });
 
 test("a missing content contributes an empty piece that still adds one space", () => {
-  const q = chatQueryText([{ role: "user", content: "a" }, { role: "assistant" }, { role: "user", content: "b" }]);
+  const q = chatQueryText([
+    { role: "user", content: "a" },
+    { role: "assistant" },
+    { role: "user", content: "b" },
+  ]);
   assert.equal(q, "a  b");
 });
 

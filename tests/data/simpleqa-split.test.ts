@@ -13,7 +13,10 @@ describe("splitSimpleQa", () => {
     assert.equal(a.train.length + a.test.length, rows.length);
     const trainKeys = new Set(a.train.map((r) => normalizeQuery(r.problem)));
     assert.equal(a.test.filter((r) => trainKeys.has(normalizeQuery(r.problem))).length, 0);
-    assert.ok(Math.abs(a.test.length / rows.length - 0.2) < 0.01, `test share ${a.test.length / rows.length}`);
+    assert.ok(
+      Math.abs(a.test.length / rows.length - 0.2) < 0.01,
+      `test share ${a.test.length / rows.length}`,
+    );
     const b = splitSimpleQa(rows, { seed: 7, testFraction: 0.2 });
     assert.deepEqual(
       b.test.map((r) => r.id),

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RoutingData } from "../../lib/data/routing";
-import { applySplit, dropLeakedTestRows, kFold, leakageReport, normalizeQuery, trainTestSplit } from "../../lib/data/split";
+import {
+  applySplit,
+  dropLeakedTestRows,
+  kFold,
+  leakageReport,
+  normalizeQuery,
+  trainTestSplit,
+} from "../../lib/data/split";
 import { llmrouterRouting } from "../../lib/data/bundled";
 import { tempDir } from "./helpers";
 
@@ -52,7 +59,10 @@ test("stratified split keeps each group's share within one unit of the fraction"
     const inTest = s.test.filter((i) => d.groups![i] === g).length;
     assert.ok(Math.abs(inTest - total * 0.25) <= 2, `${g}: ${inTest} of ${total}`);
   }
-  assert.throws(() => trainTestSplit({ ...d, groups: undefined }, { testFraction: 0.2, seed: 1, stratifyBy: "group" }), /no groups/);
+  assert.throws(
+    () => trainTestSplit({ ...d, groups: undefined }, { testFraction: 0.2, seed: 1, stratifyBy: "group" }),
+    /no groups/,
+  );
   assert.throws(() => trainTestSplit(d, { testFraction: 1, seed: 1 }), RangeError);
 });
 

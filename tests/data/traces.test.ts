@@ -51,7 +51,9 @@ test("OTLP/JSON export: same LLM span and decision as Jaeger; embedding input jo
 
 test("OTLP JSON Lines (collector file exporter): a broken line, a bad decision payload and spans repeated across lines are quarantined", () => {
   const doc = JSON.parse(readFileSync(fixture("traces", "otlp_export.json"), "utf8")) as {
-    resourceSpans: { scopeSpans: { spans: { events: { attributes: { value: { stringValue: string } }[] }[] }[] }[] }[];
+    resourceSpans: {
+      scopeSpans: { spans: { events: { attributes: { value: { stringValue: string } }[] }[] }[] }[];
+    }[];
   };
   const ok = JSON.stringify(doc);
   const payloadAttr = doc.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.events[0]!.attributes[0]!;

@@ -18,12 +18,16 @@ describe("ELO and centroid notebook", () => {
   it("notebooks/09_elo_centroid.ipynb runs, evaluates both routers and exports files the gateway loads", async () => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
     const nb = path.join(projectRoot(), "notebooks", "09_elo_centroid.ipynb");
-    const executed = await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "1500" }, timeoutMs: 420_000 });
+    const executed = await executeNotebook(nb, {
+      env: { ROUTERLAB_NOTEBOOK_SAMPLE: "1500" },
+      timeoutMs: 420_000,
+    });
     assertChartsInline(executed, 1);
     const text = notebookOutputs(executed)
       .map((o) => (Array.isArray(o.text) ? o.text.join("") : (o.text ?? "")))
       .join("");
-    for (const router of ["knn", "logreg", "centroid", "elo"]) assert.match(text, new RegExp(`│[^│]*\\b${router}\\b`));
+    for (const router of ["knn", "logreg", "centroid", "elo"])
+      assert.match(text, new RegExp(`│[^│]*\\b${router}\\b`));
     assert.match(text, /recommended for the gateway: /);
     const bundles = path.join(projectRoot(), "out", "notebooks", "09_elo_centroid", "bundles");
     const eloDir = path.join(bundles, "elo");
@@ -32,24 +36,21 @@ describe("ELO and centroid notebook", () => {
     const op = readOperatingPoint(centroidDir);
     assert.ok(op, "the centroid bundle records its operating point");
     assert.deepEqual(op.target, { kind: "share", value: 0.5 });
-    const check = execFileSync(
-      venvPython(),
+    const check = execFileSync(venvPython(), [
+      "-c",
       [
-        "-c",
-        [
-          "import json, sys, numpy as np",
-          "ratings = json.load(open(sys.argv[1]))",
-          "assert ratings and all(isinstance(v, (int, float)) for v in ratings.values()), ratings",
-          "c = np.load(sys.argv[2] + '/complex_centroid.npy', allow_pickle=False)",
-          "s = np.load(sys.argv[2] + '/simple_centroid.npy', allow_pickle=False)",
-          "assert c.shape == (384,) and s.shape == (384,), (c.shape, s.shape)",
-          "assert abs(np.linalg.norm(c) - 1) < 1e-6 and abs(np.linalg.norm(s) - 1) < 1e-6",
-          "print(max(ratings, key=ratings.get))",
-        ].join("\n"),
-        path.join(eloDir, eloFile),
-        centroidDir,
-      ],
-    )
+        "import json, sys, numpy as np",
+        "ratings = json.load(open(sys.argv[1]))",
+        "assert ratings and all(isinstance(v, (int, float)) for v in ratings.values()), ratings",
+        "c = np.load(sys.argv[2] + '/complex_centroid.npy', allow_pickle=False)",
+        "s = np.load(sys.argv[2] + '/simple_centroid.npy', allow_pickle=False)",
+        "assert c.shape == (384,) and s.shape == (384,), (c.shape, s.shape)",
+        "assert abs(np.linalg.norm(c) - 1) < 1e-6 and abs(np.linalg.norm(s) - 1) < 1e-6",
+        "print(max(ratings, key=ratings.get))",
+      ].join("\n"),
+      path.join(eloDir, eloFile),
+      centroidDir,
+    ])
       .toString("utf8")
       .trim();
     assert.equal(check, "gpt-4-1106-preview", "the ELO JSON ranks the strong model first");

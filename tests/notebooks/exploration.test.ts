@@ -14,7 +14,10 @@ describe("exploration notebook", () => {
   it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/01_exploration.ipynb runs every cell without error", async () => {
-    assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
+    assert.ok(
+      process.env.ROUTERLAB_TEST_JUPYTER === "1",
+      "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)",
+    );
     const executed = await executeNotebook(nb, {
       env: { ROUTERLAB_NOTEBOOK_SAMPLE: "100", ROUTERLAB_QUIET: "1" },
       timeoutMs: 300_000,

@@ -12,7 +12,10 @@ describe("oracle notebook", () => {
   it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/02_oracle_generation.ipynb labels a sample and writes the oracle dataset", async () => {
-    assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
+    assert.ok(
+      process.env.ROUTERLAB_TEST_JUPYTER === "1",
+      "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)",
+    );
     const env: Record<string, string> = { ROUTERLAB_NOTEBOOK_SAMPLE: "40", ROUTERLAB_QUIET: "1" };
     // The notebook starts its own sim server unless one is given.
     if (process.env.ROUTERLAB_SIM_URL === undefined) env.ROUTERLAB_SIM_URL = "";

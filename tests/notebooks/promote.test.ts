@@ -78,7 +78,10 @@ describe("promotion notebook", () => {
     assert.ok(s.gatewayEnv.includes(`ROUTEIQ_ROUTING_STRATEGY=llmrouter-${s.winnerKind}`));
     assert.ok(s.gatewayEnv.includes(`LLMROUTER_MODEL_S3_KEY=${prefix}models/${router}/current/`));
 
-    const st = storeFromEnv(svc.s3.bucket, prefix, { ...process.env, ROUTERLAB_S3_ENDPOINT: svc.s3.endpoint });
+    const st = storeFromEnv(svc.s3.bucket, prefix, {
+      ...process.env,
+      ROUTERLAB_S3_ENDPOINT: svc.s3.endpoint,
+    });
     try {
       assert.equal((await readPointer(st, router))?.pointer.version, s.current);
       const audit = await readAudit(st, router);

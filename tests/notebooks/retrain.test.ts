@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { projectRoot } from "../../lib/util/paths";
-import { assertChartsInline, assertStoredWithoutOutputs, executeNotebook, notebookOutputs } from "../support/notebooks";
+import {
+  assertChartsInline,
+  assertStoredWithoutOutputs,
+  executeNotebook,
+  notebookOutputs,
+} from "../support/notebooks";
 
 /**
  * The retrain notebook runs headlessly (tslab kernel) on a sample: a SIMULATED week collected in-process, labelled by
@@ -14,7 +19,10 @@ describe("retrain notebook", () => {
   it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/08_retrain.ipynb runs every cell: promotes, then refuses the shuffled-label control, charts inline", async () => {
-    assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
+    assert.ok(
+      process.env.ROUTERLAB_TEST_JUPYTER === "1",
+      "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)",
+    );
     const done = await executeNotebook(nb, {
       env: { ROUTERLAB_NOTEBOOK_SAMPLE: "300", ROUTERLAB_QUIET: "1" },
       timeoutMs: 300_000,

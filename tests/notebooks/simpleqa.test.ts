@@ -14,10 +14,13 @@ describe("SimpleQA evaluation notebook", () => {
   it("notebooks/04_simpleqa_evaluation.ipynb trains a router on oracle labels and evaluates it on the test split", async () => {
     assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1");
     const env: Record<string, string> = { ROUTERLAB_NOTEBOOK_SAMPLE: "30", ROUTERLAB_QUIET: "1" };
-    const executed = await executeNotebook(path.join(projectRoot(), "notebooks", "04_simpleqa_evaluation.ipynb"), {
-      env,
-      timeoutMs: 600_000,
-    });
+    const executed = await executeNotebook(
+      path.join(projectRoot(), "notebooks", "04_simpleqa_evaluation.ipynb"),
+      {
+        env,
+        timeoutMs: 600_000,
+      },
+    );
     assertChartsInline(executed, 1); // accuracy vs cost
     const dir = path.join(projectRoot(), "out", "notebooks", "04_simpleqa", "eval");
     const results = JSON.parse(readFileSync(path.join(dir, "results.json"), "utf8")) as ResultsJson;

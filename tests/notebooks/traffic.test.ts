@@ -14,7 +14,13 @@ describe("traffic notebook", () => {
   it("is stored without outputs", () => assertStoredWithoutOutputs(nb));
 
   it("notebooks/07_traffic.ipynb runs every cell without error", async () => {
-    assert.ok(process.env.ROUTERLAB_TEST_JUPYTER === "1", "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
-    await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200", ROUTERLAB_QUIET: "1" }, timeoutMs: 300_000 });
+    assert.ok(
+      process.env.ROUTERLAB_TEST_JUPYTER === "1",
+      "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)",
+    );
+    await executeNotebook(nb, {
+      env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200", ROUTERLAB_QUIET: "1" },
+      timeoutMs: 300_000,
+    });
   });
 });

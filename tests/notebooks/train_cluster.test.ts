@@ -17,7 +17,10 @@ describe("training notebook (cluster)", () => {
     const groupKnnModel = path.join(out, "group-knn-notebook.router.json");
     rmSync(irtModel, { force: true });
     rmSync(groupKnnModel, { force: true });
-    const executed = await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "300" }, timeoutMs: 420_000 });
+    const executed = await executeNotebook(nb, {
+      env: { ROUTERLAB_NOTEBOOK_SAMPLE: "300" },
+      timeoutMs: 420_000,
+    });
     assertChartsInline(executed, 3); // per-cluster quality, decisions, the IRT learning curve
     const model = JSON.parse(readFileSync(path.join(out, "cluster-notebook.router.json"), "utf8")) as {
       kind: string;

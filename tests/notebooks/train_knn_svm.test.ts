@@ -19,7 +19,10 @@ describe("training notebooks (KNN, SVM)", () => {
       // the KNN notebook's last cell fine-tunes the encoder router on the same split (written fresh each run)
       const encoderFile = path.join(out, "encoder-notebook.router.json");
       if (kind === "knn") rmSync(encoderFile, { force: true });
-      const executed = await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" }, timeoutMs: 420_000 });
+      const executed = await executeNotebook(nb, {
+        env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" },
+        timeoutMs: 420_000,
+      });
       assertChartsInline(executed, 2); // learning curve, decisions
       assert.ok(existsSync(path.join(out, `${kind}-notebook.router.json`)));
       if (kind === "knn") assert.ok(existsSync(encoderFile), "the encoder cell wrote its model file");

@@ -13,7 +13,10 @@ describe("training notebooks (MLP, MF)", () => {
     it(`notebooks/03_train_${kind}.ipynb runs and writes its model file, learning curves and charts`, async () => {
       assert.ok(svc.jupyter, "ROUTERLAB_TEST_JUPYTER must be 1 (scripts/setup-jupyter.sh ran)");
       const nb = path.join(projectRoot(), "notebooks", `03_train_${kind}.ipynb`);
-      const executed = await executeNotebook(nb, { env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" }, timeoutMs: 420_000 });
+      const executed = await executeNotebook(nb, {
+        env: { ROUTERLAB_NOTEBOOK_SAMPLE: "200" },
+        timeoutMs: 420_000,
+      });
       assertChartsInline(executed, 3); // loss, accuracy, decisions
       const out = path.join(projectRoot(), "out", "notebooks");
       const model = JSON.parse(readFileSync(path.join(out, `${kind}-notebook.router.json`), "utf8")) as {
