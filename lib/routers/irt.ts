@@ -35,8 +35,11 @@ export const IrtHyperparametersSchema = z.strictObject({
   /** Width of the model vectors and of the embedding projection. */
   latentDim: z.int().positive().default(32),
   learningRate: z.number().positive().default(1e-3),
-  /** torch `Adam(weight_decay=…)` semantics (gradient `+ wd·θ`) on every tensor. */
-  weightDecay: z.number().nonnegative().default(1e-3),
+  /**
+   * torch `Adam(weight_decay=…)` semantics (gradient `+ wd·θ`) on every tensor. 3e-4: the best mean held-out AIQ of
+   * 5-fold CV on LLMRouter's training split over 1e-4..3e-3 (`bench/irt-cv.ts`, docs/routers.md).
+   */
+  weightDecay: z.number().nonnegative().default(3e-4),
   /** Queries per mini-batch (each contributes all its observed answers). */
   batchSize: z.int().positive().default(64),
   epochs: z.int().positive().default(30),
