@@ -3,7 +3,7 @@ import { z } from "zod";
 import { evaluateRouter } from "../eval/evaluate";
 import { calibrationReportHtml } from "../eval/report";
 import { alignScores, loadBinaryDataset, loadScoresFile, strongScores } from "../eval/scores-file";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import { loadYamlConfig } from "../util/config";
 import { RouterlabError } from "../util/errors";
 import { outDir } from "../util/paths";
@@ -11,7 +11,7 @@ import { createRng, shuffled } from "../util/random";
 import type { CalibrationTarget, DriftCheck, HoldoutCheck } from "./calibrate";
 import { calibrate, dataFingerprint, driftCheck, SortedSet, verifyHoldout } from "./calibrate";
 import type { CalibrationRecord } from "./record";
-import { makeRecord, saveRecord } from "./record";
+import { makeRecord, recordFileText } from "./record";
 
 export const CalibrateConfigSchema = z
   .object({
@@ -125,7 +125,6 @@ export function calibrateScoresFile(opts: CalibrateScoresRequest): CalibrateScor
     level: cfg.level,
   });
   const file = opts.out ?? path.join(outDir(), "calibration", `${s.router}-${data.name}.json`);
-  saveRecord(file, record);
   const ev = evaluateRouter(
     {
       router: s.router,
@@ -137,6 +136,10 @@ export function calibrateScoresFile(opts: CalibrateScoresRequest): CalibrateScor
     { resamples: 200, seed, calibrationResamples: 200 },
   );
   const html = file.replace(/\.json$/, "") + ".html";
-  writeFileAtomic(html, calibrationReportHtml(record, [ev]));
+  // the record and its report appear together or not at all
+  writeFileSetAtomic(path.dirname(file), [
+    { name: path.basename(file), data: recordFileText(record) },
+    { name: path.basename(html), data: calibrationReportHtml(record, [ev]) },
+  ]);
   return { record, target, holdout, drift, file, html };
 }

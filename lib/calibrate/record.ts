@@ -2,8 +2,6 @@
  * The calibration record: what `routerlab calibrate` logs and what export consumes (the threshold to
  * bake into the artifact, with its target, intervals and the fingerprint of the data it came from).
  */
-import { mkdirSync } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import type { CalibrationResult, DriftCheck, HoldoutCheck, Realised } from "./calibrate";
 import { writeFileAtomic } from "../util/atomic-write";
@@ -134,7 +132,6 @@ export function recordFileText(record: CalibrationRecord): string {
 }
 
 export function saveRecord(file: string, record: CalibrationRecord): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, recordFileText(record));
 }
 

@@ -1,8 +1,7 @@
-import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { llmrouterRouting } from "../data/bundled";
 import { featureScores } from "../routers/feature-score";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import { outDir } from "../util/paths";
 import type { RouterEvaluation } from "./evaluate";
 import { evaluateRouter, evaluationJson } from "./evaluate";
@@ -32,20 +31,22 @@ export function evaluateBinaryScoresFiles(opts: {
     );
   });
   const dir = opts.out ?? path.join(outDir(), "eval", opts.data);
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomic(
-    path.join(dir, "metrics.json"),
-    JSON.stringify(evaluationJson(opts.data, data.models, evals), null, 2) + "\n",
-  );
-  writeFileAtomic(
-    path.join(dir, "report.html"),
-    evaluationReportHtml({
-      dataset: opts.data,
-      models: data.models,
-      evals,
-      published: loadPublishedMetrics(),
-    }),
-  );
+  // the metrics and the report appear together or not at all
+  writeFileSetAtomic(dir, [
+    {
+      name: "metrics.json",
+      data: JSON.stringify(evaluationJson(opts.data, data.models, evals), null, 2) + "\n",
+    },
+    {
+      name: "report.html",
+      data: evaluationReportHtml({
+        dataset: opts.data,
+        models: data.models,
+        evals,
+        published: loadPublishedMetrics(),
+      }),
+    },
+  ]);
   return { evals, dir };
 }
 

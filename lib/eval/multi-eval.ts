@@ -2,13 +2,13 @@
  * Multi-model evaluation (LLMRouter data): a per-task mean-quality predictor as a baseline scorer, and the
  * willingness-to-pay sweep, Pareto frontier and AIQ against the Zero router for any per-model scores.
  */
-import { mkdirSync } from "node:fs";
+
 import path from "node:path";
 import { llmrouterRouting } from "../data/bundled";
 import type { Figure, PlotTrace } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import { RouterlabError } from "../util/errors";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
 import { loadScoresFile } from "./scores-file";
 import type { RoutingData } from "../data/routing";
 import type { CostQuality, WtpPoint } from "./multi";
@@ -204,7 +204,7 @@ export function evaluateMultiScoresFiles(files: readonly string[], dir: string):
     });
     return evaluateMulti(s.router, pred, trueQ, cost, test.models);
   });
-  mkdirSync(dir, { recursive: true });
+  makeOutputDir(dir);
   const json = {
     schema: "routerlab.evaluation.multi.v1",
     dataset: MULTI_DATASET,

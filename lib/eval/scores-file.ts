@@ -2,7 +2,7 @@
  * Router scores exchanged between `routerlab train`, `evaluate` and `calibrate`, and the binary datasets
  * they are evaluated on. Parsed once at the edge with zod; errors name the file and JSON path.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { loadGsm8k, loadMmlu, ROUTELLM_STRONG, ROUTELLM_WEAK } from "../data/routellm";
@@ -75,7 +75,6 @@ export function loadScoresFile(file: string): ScoresFile {
 }
 
 export function saveScoresFile(file: string, scores: ScoresFile): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, JSON.stringify(ScoresFileSchema.parse(scores)) + "\n");
 }
 

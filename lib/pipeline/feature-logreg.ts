@@ -5,7 +5,7 @@
  * for fitting or tuning. The design, standardisation and fit are the registry kind `logreg-emb-features`'s
  * (lib/routers/logreg-emb-features.ts); this is the main job's out-of-fold run of it, L2 picked by inner APGR.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Split } from "../data/split";
@@ -22,7 +22,7 @@ import { stableStringify } from "../routers/model-file";
 import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
 import { createRng, shuffled } from "../util/random";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
 
 export const FeatureLogregSchema = z.strictObject({
   /** L2 strengths tried by the inner cross-validation (on standardised features). */
@@ -130,7 +130,7 @@ export function featureLogregScores(args: {
     for (const i of split.test) scores[i] = predict(S, p, w, i);
   }
   if (args.useCache) {
-    mkdirSync(path.dirname(file), { recursive: true });
+    makeOutputDir(path.dirname(file));
     writeFileAtomic(file, JSON.stringify({ scores: Array.from(scores), chosenL2 }));
   }
   return { scores, chosenL2, seconds: (performance.now() - started) / 1000, fromCache: false };

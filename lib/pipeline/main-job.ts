@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { calibrate, dataFingerprint, driftCheck, verifyHoldout } from "../calibrate/calibrate";
@@ -44,7 +43,7 @@ import { compareMultiRouters } from "./multi";
 import { multiReportHtml } from "./multi-report";
 import type { StepTime } from "./timing";
 import { StepTimer } from "./timing";
-import { type OutputFile, recoverFileSet, writeFileSetAtomic } from "../util/atomic-write";
+import { type OutputFile, recoverFileSet, writeFileSetAtomic, makeOutputDir } from "../util/atomic-write";
 import type { ScorerInput, ServableSummary } from "./servable";
 import { servableHtml, servableJson, servableLines, servableSummary } from "./servable";
 
@@ -96,7 +95,7 @@ export async function runMainJob(
   const started = performance.now();
   const timer = new StepTimer();
   const out = config.outDir ?? path.join(defaultOutDir(), "main");
-  mkdirSync(out, { recursive: true });
+  makeOutputDir(out);
   recoverFileSet(out); // a report set a killed run committed is completed before anything reads the folder
 
   log("[1/5] loading bundled data");
@@ -229,7 +228,7 @@ async function runBinaryDataset(
   const yWeak = column(data, 0);
   const yStrong = column(data, 1);
   const dir = path.join(out, data.name);
-  mkdirSync(path.join(dir, "scores"), { recursive: true });
+  makeOutputDir(path.join(dir, "scores"));
   const run = startRun({
     experiment: config.tracking.experiment,
     runName: `${data.name}-binary`,

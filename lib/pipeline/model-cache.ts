@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { EmbeddingSpec } from "../embed/types";
 import { saveRouterState, stableStringify } from "../routers/model-file";
@@ -6,7 +6,7 @@ import { loadRouter } from "../routers/registry";
 import type { Router } from "../routers/types";
 import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
 
 /**
  * Trained routers keyed by everything that determines them: router kind and hyperparameters, the
@@ -67,7 +67,7 @@ export function hasCachedRouter(key: string): boolean {
 
 export function saveCachedRouter(key: string, router: Router): void {
   const b = base(key);
-  mkdirSync(path.dirname(b), { recursive: true });
+  makeOutputDir(path.dirname(b));
   saveRouterState(router.state(), b);
 }
 

@@ -1,7 +1,7 @@
 /** SimpleQA evaluation outputs: responses JSONL, results JSON, an HTML report (plotly), and the tracking run. */
-import { mkdirSync } from "node:fs";
+
 import path from "node:path";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
 import type { SimpleqaMetrics } from "../eval/simpleqa";
 import type { Figure } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
@@ -186,7 +186,7 @@ export function writeOutputs(
   result: EvalResult,
   opts: { simulated: boolean; extra?: Record<string, unknown> },
 ): Record<keyof typeof SIMPLEQA_OUTPUT_FILES, string> {
-  mkdirSync(dir, { recursive: true });
+  makeOutputDir(dir);
   const files = {
     responses: path.join(dir, SIMPLEQA_OUTPUT_FILES.responses),
     results: path.join(dir, SIMPLEQA_OUTPUT_FILES.results),

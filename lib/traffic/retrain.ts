@@ -7,7 +7,7 @@
  * Resumable: every step writes into `<output.dir>/<step>/` and then an atomic `<step>.done` marker holding the
  * fingerprint of its inputs and its result; a re-run skips a step whose marker matches and redoes the others.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { routingFromRoutingRows } from "../data/bundled";
@@ -31,7 +31,7 @@ import type { RouterScores } from "../routers/types";
 import { startRun } from "../tracking/run";
 import type { TrackedRun } from "../tracking/run";
 import { loadYamlConfig } from "../util/config";
-import { writeFileAtomic } from "../util/atomic-write";
+import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
 import { RouterlabError } from "../util/errors";
 import { sha256Hex } from "../util/hash";
 import { createRng, shuffled } from "../util/random";
@@ -221,7 +221,7 @@ async function step<T>(
   }
   const dir = path.join(m.runDir, name);
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  makeOutputDir(dir);
   const t0 = Date.now();
   const result = await work(dir);
   writeFileAtomic(marker, JSON.stringify({ fingerprint, result }) + "\n");
@@ -237,7 +237,7 @@ export async function runRetrain(
   const log = opts.log ?? (() => undefined);
   const abs = (p: string) => path.resolve(opts.baseDir, p);
   const runDir = abs(config.output.dir);
-  mkdirSync(runDir, { recursive: true });
+  makeOutputDir(runDir);
   const weak = config.labels.tiers.weak.gateway;
   const strong = config.labels.tiers.strong.gateway;
   const trafficFp = folderFingerprint(abs(config.labels.dataset));
@@ -573,7 +573,7 @@ async function retrainSteps(
     let published: RetrainResult["published"];
     let store: RetrainResult["store"];
     if (gatewayDir !== null) {
-      mkdirSync(gatewayDir, { recursive: true });
+      makeOutputDir(gatewayDir);
       const bundle = readBundle(bundleDir);
       const p = publishToDir(gatewayDir, bundle.files, bundle.manifest);
       published = { dir: gatewayDir, served: p.served, files: p.order };

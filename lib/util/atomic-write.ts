@@ -207,6 +207,15 @@ export function ensureDir(dir: string): void {
   }
 }
 
+/** mkdir -p of an output folder; a full disk or read-only ancestor gives the located error of a failed write. */
+export function makeOutputDir(dir: string): void {
+  try {
+    ensureDir(dir);
+  } catch (e) {
+    throw writeError(e, dir, "no file was written");
+  }
+}
+
 export function fsyncDir(dir: string): void {
   let fd: number;
   try {

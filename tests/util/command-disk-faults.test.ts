@@ -13,7 +13,8 @@ import { simulateTraffic } from "../../lib/traffic/simulate";
 import { runCli, simpleqaRows, startSim, writeModelsFile } from "../oracle/support";
 
 /**
- * Issue 15: the commands that write (train, embed, ...) on a full disk (8 KiB tmpfs) and a read-only folder give a
+ * Issue 15: the commands that write (run, train, embed, calibrate, evaluate, baseline-scores, oracle, collect,
+ * label-traffic; export and promote in tests/export/kill.test.ts, data split in tests/data/kill.test.ts) on a full disk (8 KiB tmpfs) and a read-only folder give a
  * located error naming the path and what was kept, print no stack, and leave no partial or temporary file.
  */
 const tmp = mkdtempSync(path.join(os.tmpdir(), "routerlab-disk-faults-"));
@@ -41,6 +42,75 @@ function assertLocated(
   assert.match(r.out, /no partial file was left/);
   assert.doesNotMatch(r.out, /\n\s+at /, "no stack trace");
 }
+
+let mmluScores: string | undefined;
+/** A feature-score scores file on RouteLLM's MMLU (written once, outside any mount), for calibrate and evaluate. */
+function scoresFile(): string {
+  if (mmluScores) return mmluScores;
+  const file = path.join(tmp, "scores", "feature-score-mmlu.json");
+  const r = cli(["baseline-scores", "--data", "routellm-mmlu", "--out", file]);
+  assert.equal(r.status, 0, r.out);
+  return (mmluScores = file);
+}
+
+/** The smallest main job: one binary dataset, two fast routers, a one-router multi-model comparison. */
+function mainJobConfig(): string {
+  const file = path.join(tmp, "main.yaml");
+  writeFileSync(
+    file,
+    [
+      "seed: 3",
+      "binary:",
+      "  datasets: [mt-bench]",
+      "  folds: 3",
+      "  bootstrapResamples: 100",
+      "  routers: [{ name: logreg, kind: logreg }, { name: centroid, kind: centroid }]",
+      "  featureLogreg: { enabled: false }",
+      "multi: { lambdas: 4, routers: [{ name: knn, kind: knn, hyperparameters: { k: 5 } }] }",
+      "calibration: { resamples: 100, targetShare: 0.5 }",
+      "tracking: { experiment: routerlab-test-disk-faults }",
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+function runMainJob(outDir: string): { status: number | null; out: string } {
+  const p = spawnSync(
+    process.execPath,
+    [
+      path.join(projectRoot(), "bin", "routerlab.js"),
+      ...["run", "--config", mainJobConfig(), "--out-dir", outDir, "--sample", "60"],
+    ],
+    {
+      env: { ...process.env, ROUTERLAB_QUIET: "1", ROUTERLAB_TRACKING_DIR: path.join(tmp, "journal") },
+      encoding: "utf8",
+      timeout: 300_000,
+    },
+  );
+  return { status: p.status, out: p.stdout + p.stderr };
+}
+
+test("routerlab run on a disk that fills after the data summary: the main job's reports are refused as one set", (ctx) => {
+  // the data summary (~5 MB, most of it the inlined plotly) fits in 7 MiB; the reports (~10 MB) do not
+  const mnt = path.join(tmp, "run-7m");
+  const skip = mountTmpfs(mnt, "size=7m");
+  if (skip) return ctx.skip(skip);
+  try {
+    const out = path.join(mnt, "out");
+    const r = runMainJob(out);
+    assertLocated(r, path.join(out, "main"), /the disk is full \[ENOSPC\]/, /no file was written/);
+    const left = filesUnder(out);
+    assert.ok(left.includes("summary/index.html"), left.join(", "));
+    assert.deepEqual(
+      left.filter((f) => f.startsWith("main/") && !/\/scores\/[\w-]+\.json$/.test(f)),
+      [],
+      "no report, summary.json or staged file under main/ (only the complete per-router score caches)",
+    );
+  } finally {
+    unmount(mnt);
+  }
+});
 
 for (const fault of DISK_FAULTS) {
   const mounted = (name: string, ctx: { skip: (why: string) => void }): string | null => {
@@ -225,6 +295,80 @@ for (const fault of DISK_FAULTS) {
       assert.deepEqual(filesUnder(mnt), [], "nothing half-written is left");
     } finally {
       await sim.close();
+      unmount(mnt);
+    }
+  });
+  test(`routerlab run on ${fault.name}: a located error naming the first output folder, no partial file`, (ctx) => {
+    const mnt = mounted("run", ctx);
+    if (!mnt) return;
+    try {
+      const out = path.join(mnt, "out");
+      assertLocated(runMainJob(out), path.join(out, "summary"), fault.error, /no folder was written/);
+      assert.deepEqual(filesUnder(mnt), [], "nothing half-written is left");
+    } finally {
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab calibrate on ${fault.name}: the record and its report refused together, located`, (ctx) => {
+    const scores = scoresFile();
+    const mnt = mounted("calibrate", ctx);
+    if (!mnt) return;
+    try {
+      const dir = path.join(mnt, "cal");
+      const r = cli([
+        "calibrate",
+        "--scores",
+        scores,
+        "--target-share",
+        "0.5",
+        "--out",
+        path.join(dir, "fs.json"),
+      ]);
+      assertLocated(r, dir, fault.error, /no file was written/);
+      assert.deepEqual(filesUnder(mnt), [], "neither the record nor the report, nothing staged");
+    } finally {
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab evaluate on ${fault.name}: metrics and report refused together, located`, (ctx) => {
+    const scores = scoresFile();
+    const mnt = mounted("evaluate", ctx);
+    if (!mnt) return;
+    try {
+      const dir = path.join(mnt, "eval");
+      const r = cli([
+        "evaluate",
+        "--scores",
+        scores,
+        "--data",
+        "routellm-mmlu",
+        "--resamples",
+        "50",
+        "--out",
+        dir,
+      ]);
+      assertLocated(r, dir, fault.error, /no file was written/);
+      assert.deepEqual(filesUnder(mnt), [], "neither metrics.json nor report.html, nothing staged");
+    } finally {
+      unmount(mnt);
+    }
+  });
+
+  test(`routerlab baseline-scores on ${fault.name}: a located error naming the scores file, no partial file`, (ctx) => {
+    const mnt = mounted("baseline", ctx);
+    if (!mnt) return;
+    try {
+      const file = path.join(mnt, "scores", "fs.json");
+      assertLocated(
+        cli(["baseline-scores", "--data", "routellm-mmlu", "--out", file]),
+        file,
+        fault.error,
+        /no file was written/,
+      );
+      assert.deepEqual(filesUnder(mnt), []);
+    } finally {
       unmount(mnt);
     }
   });
