@@ -1,7 +1,7 @@
 /** SimpleQA evaluation outputs: responses JSONL, results JSON, an HTML report (plotly), and the tracking run. */
 
 import path from "node:path";
-import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import type { SimpleqaMetrics } from "../eval/simpleqa";
 import type { Figure } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
@@ -180,25 +180,25 @@ export function reportHtml(result: EvalResult, opts: { simulated: boolean; title
   });
 }
 
-/** Writes the three output files; returns their paths. */
+/** Writes the three output files as one set (all or none); returns their paths. */
 export function writeOutputs(
   dir: string,
   result: EvalResult,
   opts: { simulated: boolean; extra?: Record<string, unknown> },
 ): Record<keyof typeof SIMPLEQA_OUTPUT_FILES, string> {
-  makeOutputDir(dir);
-  const files = {
+  writeFileSetAtomic(dir, [
+    { name: SIMPLEQA_OUTPUT_FILES.responses, data: responsesJsonl(result) },
+    {
+      name: SIMPLEQA_OUTPUT_FILES.results,
+      data: JSON.stringify(resultsJson(result, opts.extra ?? {}, opts.simulated), null, 2) + "\n",
+    },
+    { name: SIMPLEQA_OUTPUT_FILES.report, data: reportHtml(result, { simulated: opts.simulated }) },
+  ]);
+  return {
     responses: path.join(dir, SIMPLEQA_OUTPUT_FILES.responses),
     results: path.join(dir, SIMPLEQA_OUTPUT_FILES.results),
     report: path.join(dir, SIMPLEQA_OUTPUT_FILES.report),
   };
-  writeFileAtomic(files.responses, responsesJsonl(result));
-  writeFileAtomic(
-    files.results,
-    JSON.stringify(resultsJson(result, opts.extra ?? {}, opts.simulated), null, 2) + "\n",
-  );
-  writeFileAtomic(files.report, reportHtml(result, { simulated: opts.simulated }));
-  return files;
 }
 
 /** Metric keys for MLflow: `<arm>.<metric>` (names sanitised to MLflow's key characters). */

@@ -32,6 +32,7 @@ import { oracleLabels, trainPolicyRouter } from "../../lib/simpleqa/train-router
 import { projectRoot } from "../../lib/util/paths";
 import { createRng, shuffled } from "../../lib/util/random";
 import { filesUnder } from "../support/files";
+import { DISK_FAULTS, mountTmpfs, unmount } from "../support/tmpfs";
 import { testServices } from "../support/services";
 import { writeSimModelsFile } from "../support/sim";
 import type { ChildRun } from "../support/spawn";
@@ -292,6 +293,39 @@ describe("routerlab eval-simpleqa against the sim server", () => {
     assert.equal(b.spend.total.costUsd, 0);
     assert.equal(b.spend.total.cacheHits, b.spend.total.calls);
   });
+
+  for (const fault of DISK_FAULTS) {
+    it(`on ${fault.name} the CLI gives a located error and writes none of the three files`, async (ctx) => {
+      const mnt = path.join(dir, `mnt-${fault.opts.replace(/\W/g, "")}`);
+      const skip = mountTmpfs(mnt, fault.opts);
+      if (skip) return ctx.skip(skip);
+      try {
+        const out = path.join(mnt, "out");
+        const cfgFile = path.join(dir, `eval-${fault.opts.replace(/\W/g, "")}.yaml`);
+        writeFileSync(
+          cfgFile,
+          JSON.stringify({ ...config, router: { ...config.router, file: routerFile }, output: { dir: out } }),
+        );
+        // every answer is in the response cache from the runs above: only the outputs are written
+        const { code, stdout, stderr } = await runCli(["eval-simpleqa", "--config", cfgFile, "--no-track"], {
+          ...process.env,
+          [KEY_ENV]: KEY,
+          ROUTERLAB_CACHE_DIR: dir,
+          ROUTERLAB_EMBEDDING_MODEL_DIR: resolveModelDir().dir,
+          ROUTERLAB_TRACKING_DIR: journal,
+        });
+        const all = stdout + stderr;
+        assert.equal(code, 1, all);
+        assert.ok(all.includes(`${out}: cannot write: `), all);
+        assert.match(all, fault.error);
+        assert.match(all, /no file was written; no partial file was left/);
+        assert.doesNotMatch(all, /\n\s+at /, "no stack trace");
+        assert.deepEqual(filesUnder(mnt), [], "no results, report or responses file, nothing staged");
+      } finally {
+        unmount(mnt);
+      }
+    });
+  }
 
   it("--help describes the command", async () => {
     const { stdout: out } = await runCli(["eval-simpleqa", "--help"], process.env);
