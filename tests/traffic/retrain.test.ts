@@ -28,6 +28,7 @@ import {
 import { projectRoot } from "../../lib/util/paths";
 import { removeTmpDirs, tmpDir, writeModelsFile } from "../oracle/support";
 import { testServices } from "../support/services";
+import { DISK_FAULTS, filesUnder, mountTmpfs, unmount } from "../support/tmpfs";
 import type { ChildRun } from "../support/spawn";
 import { runChild } from "../support/spawn";
 import { collectInto } from "./support";
@@ -327,5 +328,44 @@ describe("routerlab retrain", () => {
     assert.equal(existsSync(path.join(knnOut, "promote.begun")), false);
     assert.equal(statSync(path.join(gatewayDir, "router.pt")).mtimeMs, served);
     assert.deepEqual(readFileSync(knnChampion), knnChampionBytes);
+
+    // 5. the run folder on a full disk or a read-only folder: a located error naming a path in it, no stack, no
+    // staged temp file, and the gateway folder and the champion untouched
+    for (const fault of DISK_FAULTS) {
+      const mnt = path.join(dir, `mnt-${fault.opts.replace(/\W/g, "")}`);
+      const skip = mountTmpfs(mnt, fault.opts);
+      if (skip) {
+        t.diagnostic(skip);
+        break;
+      }
+      try {
+        const cfg = writeConfig(dir, `fault-${fault.opts.replace(/\W/g, "")}`, {
+          dataset,
+          models,
+          champion,
+          gatewayDir,
+          shuffle: true,
+          out: path.join(mnt, "run"),
+        });
+        const r = await retrain(cfg, dir);
+        const all = r.stdout + r.stderr;
+        t.diagnostic(`${fault.name}: ${all.split("\n").find((l) => l.includes("cannot write")) ?? all}`);
+        assert.equal(r.code, 1, all);
+        assert.ok(all.includes(`${mnt}/run`) && /: cannot write: /.test(all), all);
+        assert.match(all, fault.error);
+        assert.match(all, /no partial file was left/);
+        assert.doesNotMatch(all, /\n\s+at /, "no stack trace");
+        const left = filesUnder(mnt);
+        assert.deepEqual(
+          left.filter((f) => /(^|\/)\.[^/]+\.(tmp|set)-\d+-[0-9a-f]{8}$/.test(f)),
+          [],
+          `no staged file: ${left.join(", ")}`,
+        );
+        assert.equal(statSync(path.join(gatewayDir, "router.pt")).mtimeMs, served);
+        assert.deepEqual(readFileSync(champion), championBytes);
+      } finally {
+        unmount(mnt);
+      }
+    }
   });
 });
