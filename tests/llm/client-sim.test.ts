@@ -33,9 +33,11 @@ const simModels = (latencyMs: number): SimModel[] => [
 function config(url: string) {
   return loadModelsConfig(MODELS_FILE, {
     env: { ROUTERLAB_SIM_URL: url },
+    // 12 retries: at a 30% fault rate 7 attempts all fail for ~2% of 80-call runs (0.3^7 x 80); 13 for ~1e-5.
+    // 3 s per attempt: an answer delayed by a loaded machine is not taken for an injected hang.
     models: {
-      "sim-weak": { apiKeyEnv: "SIM_TEST_KEY", timeoutMs: 1500 },
-      "sim-strong": { apiKeyEnv: "SIM_TEST_KEY", timeoutMs: 1500 },
+      "sim-weak": { apiKeyEnv: "SIM_TEST_KEY", timeoutMs: 3000, maxRetries: 12 },
+      "sim-strong": { apiKeyEnv: "SIM_TEST_KEY", timeoutMs: 3000, maxRetries: 12 },
     },
   });
 }
