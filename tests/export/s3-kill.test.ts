@@ -86,6 +86,19 @@ function expected(dir: string): Record<string, string> {
   return out;
 }
 
+/** v1 promoted whole, then the v2 promotion killed at its second write into current/ (the pointer already says v2). */
+async function tornPromotion(st: Store, router: string): Promise<void> {
+  await promote(st, { router, bundleDir: eloDir, version: "v1", why: "old", provenance: {} });
+  let intoCurrent = 0;
+  const killing = store((k) => {
+    if (k.includes("/current/") && ++intoCurrent === 2) throw new Killed(`killed at ${k}`);
+  });
+  await assert.rejects(
+    promote(killing, { router, bundleDir: mlpDir, version: "v2", why: "new", provenance: {} }),
+    /killed at/,
+  );
+}
+
 async function currentObjects(st: Store, router: string): Promise<Record<string, string>> {
   const pre = `${st.prefix}models/${router}/current/`;
   const r = await st.s3.send(new ListObjectsV2Command({ Bucket: st.bucket, Prefix: pre }));
@@ -142,16 +155,7 @@ test("S3 promote stopped at every write: the pointer is old or new, and the next
 test("a rollback after a promote killed mid-copy first completes current/, then publishes the rolled-back version whole", async () => {
   const st = store();
   const router = `rb-${randomBytes(3).toString("hex")}`;
-  await promote(st, { router, bundleDir: eloDir, version: "v1", why: "old", provenance: {} });
-  // stop at the second write into current/ of the v2 promotion
-  let intoCurrent = 0;
-  const killing = store((k) => {
-    if (k.includes("/current/") && ++intoCurrent === 2) throw new Killed(`killed at ${k}`);
-  });
-  await assert.rejects(
-    promote(killing, { router, bundleDir: mlpDir, version: "v2", why: "new", provenance: {} }),
-    /killed at/,
-  );
+  await tornPromotion(st, router);
   assert.equal((await readPointer(st, router))!.pointer.version, "v2");
   assert.notDeepEqual(await currentObjects(st, router), bundles.v2, "current/ was left torn");
 
@@ -252,15 +256,7 @@ function verifyCli(router: string): { status: number | null; out: string } {
 test("routerlab verify --s3 completes a current/ a killed promote left torn, then verifies it; a tampered current/ fails", async () => {
   const st = store();
   const router = `vf-${randomBytes(3).toString("hex")}`;
-  await promote(st, { router, bundleDir: eloDir, version: "v1", why: "old", provenance: {} });
-  let intoCurrent = 0;
-  const killing = store((k) => {
-    if (k.includes("/current/") && ++intoCurrent === 2) throw new Killed(`killed at ${k}`);
-  });
-  await assert.rejects(
-    promote(killing, { router, bundleDir: mlpDir, version: "v2", why: "new", provenance: {} }),
-    /killed at/,
-  );
+  await tornPromotion(st, router);
   assert.notDeepEqual(await currentObjects(st, router), bundles.v2, "current/ was left torn");
 
   const first = verifyCli(router);

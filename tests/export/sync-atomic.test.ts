@@ -60,7 +60,9 @@ const fs = require("fs"), crypto = require("crypto"), path = require("path");
 const [dir, allowed, stop] = process.argv.slice(1);
 const ok = new Set(allowed.split(","));
 let reads = 0;
-while (!fs.existsSync(stop)) {
+// an orphan (the test was killed) stops instead of spinning until the stop file that will never come
+const parent = process.ppid;
+while (!fs.existsSync(stop) && process.ppid === parent) {
   let b;
   try { b = fs.readFileSync(path.join(dir, "router.pt")); } catch (e) {
     // before the first install there is no file; after it, the file must never be missing

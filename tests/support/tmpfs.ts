@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { filesUnder as absoluteFilesUnder } from "./files";
 
 /** The two faulty disks of the disk-full / read-only tests: an 8 KiB tmpfs and a read-only one. */
 export const DISK_FAULTS = [
@@ -25,16 +26,9 @@ export function unmount(dir: string): void {
 
 /** Every file (not folder) under `dir`, relative paths, sorted: what a failed write left behind. */
 export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const p = path.join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.push(path.relative(dir, p));
-    }
-  };
-  walk(dir);
-  return out.sort();
+  return absoluteFilesUnder(dir)
+    .map((f) => path.relative(dir, f))
+    .sort();
 }
 
 /** A path as a regular expression (for matching it inside an error message). */
