@@ -7,6 +7,7 @@ import { recoverFolder } from "../../lib/util/atomic-write";
 import { projectRoot } from "../../lib/util/paths";
 import { mountTmpfs, unmount } from "../support/tmpfs";
 import { tempDir } from "./helpers";
+import { assertOldOrNewAtEveryKill } from "../support/kill";
 
 const main = path.join(projectRoot(), "dist", "lib", "cli", "main.js");
 
@@ -69,15 +70,7 @@ function killAtEveryWrite(
     assert.equal(r.code, 0, r.stderr);
     const newSet = snapshot(dir);
     assert.ok(!same(newSet, oldSet), "the new run changed the outputs");
-    for (const k of afterKill)
-      assert.ok(
-        same(k.set, oldSet) || same(k.set, newSet),
-        `kill at write ${k.n}: neither the old set nor the new one`,
-      );
-    assert.ok(
-      afterKill.some((k) => same(k.set, oldSet)) && afterKill.some((k) => same(k.set, newSet)),
-      "kills before and after the swap were seen",
-    );
+    assertOldOrNewAtEveryKill(afterKill, oldSet, newSet, same);
     const leftovers = readdirSync(path.dirname(dir)).filter((x) => x.startsWith(`.${path.basename(dir)}.`));
     assert.deepEqual(leftovers, [], "no temporary folder is left");
     return { kills: afterKill.length };

@@ -19,6 +19,7 @@ import { FILE_SET_JOURNAL, recoverFileSet, recoverFolder } from "../../lib/util/
 import { projectRoot, venvPython } from "../../lib/util/paths";
 import { DISK_FAULTS, mountTmpfs, unmount } from "../support/tmpfs";
 import { binaryExportData } from "./synthetic";
+import { assertOldOrNewAtEveryKill } from "../support/kill";
 
 /**
  * Issue 15: `routerlab export` (a bundle folder swap) and `routerlab promote --to-dir` (a journalled file set in the
@@ -105,19 +106,7 @@ function killAtEveryWrite(args: string[], dir: string, oldSet: string | null, re
     assert.equal(r.status, 0, r.out);
     const newSet = snapshot(dir);
     assert.notEqual(newSet, oldSet, "the run changed the output");
-    for (const k of seen)
-      assert.ok(
-        k.set === oldSet || k.set === newSet,
-        `kill at write ${k.n}: neither the old set nor the new one`,
-      );
-    assert.ok(
-      seen.some((k) => k.set === oldSet),
-      "a kill before the commit was seen",
-    );
-    assert.ok(
-      seen.some((k) => k.set === newSet),
-      "a kill after the commit was seen",
-    );
+    assertOldOrNewAtEveryKill(seen, oldSet, newSet);
     const again = cli(args);
     assert.equal(again.status, 0, again.out);
     assert.equal(snapshot(dir), newSet, "a re-run gives identical outputs");

@@ -6,6 +6,7 @@ import path from "node:path";
 import { after, test } from "node:test";
 import { FILE_SET_JOURNAL, recoverFileSet } from "../../lib/util/atomic-write";
 import { projectRoot } from "../../lib/util/paths";
+import { assertOldOrNewAtEveryKill } from "../support/kill";
 
 /**
  * Issue 15: the main job (`npm start` = `routerlab run`) SIGKILLed at each write point of its report step (every
@@ -139,21 +140,9 @@ test("the main job killed at every write of its report step: the old reports or 
     const r = run(newCfg, out, { killAt: n });
     assert.equal(r.signal, "SIGKILL", `the run reached write point ${n}: ${r.out}`);
     recoverFileSet(path.join(out, "main")); // what the next run does first
-    const set = reports(out);
-    assert.ok(
-      set === oldSet || set === newSet,
-      `kill at write ${n}: neither the old reports nor the new ones`,
-    );
-    seen.push({ n, set });
+    seen.push({ n, set: reports(out) });
   }
-  assert.ok(
-    seen.some((k) => k.set === oldSet),
-    "a kill before the commit was seen",
-  );
-  assert.ok(
-    seen.some((k) => k.set === newSet),
-    "a kill after the commit was seen",
-  );
+  assertOldOrNewAtEveryKill(seen, oldSet, newSet);
   assert.equal(existsSync(path.join(out, "main", FILE_SET_JOURNAL)), false);
 
   const done = run(newCfg, out);
