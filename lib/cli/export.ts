@@ -196,9 +196,9 @@ export function registerExportCommands(program: Command): void {
           : "verified";
         return void process.stdout.write(`ok: current/ = version ${v.version}, ${how}: ${v.checked}\n`);
       }
-      const dir = dirArg ?? "";
-      if (dir === "")
+      if (dirArg === undefined)
         throw new RouterlabError("verify needs a directory, or --s3 <router> --bucket <bucket>");
+      const dir = dirArg;
       const r = verifyBundleDir(dir, opts);
       if (!r.ok) {
         throw new RouterlabError(`verification failed:\n  ${r.problems.join("\n  ")}`, {

@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -118,7 +126,7 @@ async function put(
   body: Uint8Array,
   cond?: { ifMatch?: string; ifNoneMatch?: "*" },
 ): Promise<void> {
-  writePoint();
+  writePoint(`s3://${st.bucket}/${k}`);
   st.beforeWrite?.(k);
   await st.s3.send(
     new PutObjectCommand({
@@ -198,7 +206,7 @@ async function copyToCurrent(
   for (const name of await listVersionFiles(st, router, "current"))
     if (!keep.has(name)) {
       const k = key(st, router, "current", name);
-      writePoint();
+      writePoint(`s3://${st.bucket}/${k} (delete)`);
       st.beforeWrite?.(k);
       await st.s3.send(new DeleteObjectCommand({ Bucket: st.bucket, Key: k }));
     }
@@ -293,18 +301,14 @@ export async function verifyCurrent(
     });
   const dir = mkdtempSync(path.join(os.tmpdir(), "routerlab-verify-s3-"));
   try {
-    for (const name of await listVersionFiles(st, router, "current")) {
-      const got = await getBytes(st, key(st, router, "current", name));
-      if (got) writeFileAtomic(safeJoin(dir, name, "S3 object name under current/"), got.bytes);
-    }
+    await downloadBundle(st, router, "current", dir);
     const report = verifyBundleDir(dir, opts);
     const problems = report.problems.map((p) =>
       p.replaceAll(dir, `s3://${st.bucket}/${key(st, router, "current")}`),
     );
-    const served = report.checked[0];
-    if (report.ok && served && sha256Hex(readFileSync(path.join(dir, served))) !== cur.pointer.served_sha256)
+    if (report.ok && !servedMatches(dir, cur.pointer.served_sha256))
       problems.push(
-        `current/${served} is not the served file of version ${cur.pointer.version} (the pointer's)`,
+        `current/${cur.pointer.served} is not the served file of version ${cur.pointer.version} (the pointer's)`,
       );
     if (problems.length > 0)
       throw new RouterlabError(`verification failed:\n  ${problems.join("\n  ")}`, {
@@ -614,6 +618,25 @@ function removeStaleSyncFiles(dir: string): void {
   }
 }
 
+/** Downloads a bundle's files (`version` or `current`) into a private folder; a file gone mid-download is an error. */
+async function downloadBundle(st: Store, router: string, version: string, dir: string): Promise<void> {
+  const names = (await listVersionFiles(st, router, version)).filter((n) => !n.includes("/"));
+  for (const n of names) {
+    const got = await getBytes(st, key(st, router, version, n));
+    if (!got)
+      throw new RouterlabError(`${version}/${n} disappeared during download`, {
+        file: `s3://${st.bucket}/${key(st, router, version, n)}`,
+      });
+    writeFileSync(safeJoin(dir, n, "bundle file name"), got.bytes); // a private mkdtemp folder, removed after
+  }
+}
+
+/** Whether a downloaded bundle's served file (by its manifest) has the pointer's hash. */
+function servedMatches(dir: string, servedSha256: string): boolean {
+  const served = readBundle(dir).files.find((f) => f.served);
+  return served !== undefined && sha256Hex(served.bytes) === servedSha256;
+}
+
 /**
  * One sidecar poll: if the current pointer names a version other than the one installed, download it into a staging
  * folder beside the gateway's files, verify hashes and signature, then publish it in the gateway-safe order. Any
@@ -639,12 +662,7 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
   );
   mkdirSync(staging);
   try {
-    const names = (await listVersionFiles(st, o.router, cur.pointer.version)).filter((n) => !n.includes("/"));
-    for (const n of names) {
-      const got = await getBytes(st, key(st, o.router, cur.pointer.version, n));
-      if (!got) throw new RouterlabError(`version ${cur.pointer.version}: ${n} disappeared during download`);
-      writeFileAtomic(safeJoin(staging, n, "bundle file name"), got.bytes);
-    }
+    await downloadBundle(st, o.router, cur.pointer.version, staging);
     const report = verifyBundleDir(staging, {
       ...(o.verifyKey ? { key: o.verifyKey } : {}),
       requireSignature: o.requireSignature ?? false,
@@ -654,7 +672,7 @@ export async function syncOnce(st: Store, o: SyncOptions): Promise<SyncResult> {
         `version ${cur.pointer.version} does not verify; keeping the installed files: ${report.problems.join("; ")}`,
       );
     const { files, manifest } = readBundle(staging);
-    if (sha256Hex(files.find((f) => f.served)!.bytes) !== cur.pointer.served_sha256) {
+    if (!servedMatches(staging, cur.pointer.served_sha256)) {
       throw new RouterlabError(
         `version ${cur.pointer.version}: served file does not match the pointer; keeping the installed files`,
       );

@@ -83,7 +83,7 @@ let writePoints = 0;
  * temporary file, after each rename into place, between the two renames of a folder swap, and before each S3 put
  * or delete (lib/export/s3-store.ts).
  */
-export function writePoint(target = "?"): void {
+export function writePoint(target: string): void {
   writePoints++;
   const e = env();
   if (e.ROUTERLAB_TEST_WRITE_LOG !== undefined) {
@@ -505,8 +505,10 @@ function applyFileSet(dir: string, j: FileSetJournal): void {
  * files are renamed into place and the old names removed (the new set); without one, staged and temporary files of
  * dead processes are removed (the old set). A writer meeting the journal of another live process throws; a reader
  * (`opts.reader`, a loader) leaves the journal of any live process, its own threads' included, to that writer.
+ * Leftovers are looked for in `dir` only, or also one subfolder level down with `opts.subfolders` (a set whose
+ * names are `sub/name`, like the main job's reports): loaders and most writers need not list every subfolder.
  */
-export function recoverFileSet(dir: string, opts: { reader?: boolean } = {}): void {
+export function recoverFileSet(dir: string, opts: { reader?: boolean; subfolders?: boolean } = {}): void {
   const journal = path.join(dir, FILE_SET_JOURNAL);
   if (existsSync(journal)) {
     const j = parseWith(FileSetJournalSchema, parseJsonOrThrow(journal), { file: journal, jsonPath: "$" });
@@ -517,7 +519,7 @@ export function recoverFileSet(dir: string, opts: { reader?: boolean } = {}): vo
       });
     applyFileSet(dir, j);
   }
-  removeDeadStaged(dir, 1);
+  removeDeadStaged(dir, opts.subfolders ? 1 : 0);
 }
 
 /** Cleanup of leftovers: a read-only folder (a loader's) keeps them, which is harmless. */
@@ -581,7 +583,7 @@ export function writeFileSetAtomic(
   const staged: string[] = [];
   try {
     ensureDir(dir);
-    recoverFileSet(dir);
+    recoverFileSet(dir, { subfolders: files.some((f) => f.name.includes("/")) });
     const entries = files.map((f) => {
       const target = fileSetMember(dir, f.name);
       ensureDir(path.dirname(target));
