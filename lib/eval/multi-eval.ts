@@ -3,12 +3,11 @@
  * willingness-to-pay sweep, Pareto frontier and AIQ against the Zero router for any per-model scores.
  */
 
-import path from "node:path";
 import { llmrouterRouting } from "../data/bundled";
 import type { Figure, PlotTrace } from "../plots/plotly";
 import { figuresToHtml, htmlTable } from "../plots/plotly";
 import { RouterlabError } from "../util/errors";
-import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
+import { writeFileSetAtomic } from "../util/atomic-write";
 import { loadScoresFile } from "./scores-file";
 import type { RoutingData } from "../data/routing";
 import type { CostQuality, WtpPoint } from "./multi";
@@ -204,7 +203,6 @@ export function evaluateMultiScoresFiles(files: readonly string[], dir: string):
     });
     return evaluateMulti(s.router, pred, trueQ, cost, test.models);
   });
-  makeOutputDir(dir);
   const json = {
     schema: "routerlab.evaluation.multi.v1",
     dataset: MULTI_DATASET,
@@ -222,7 +220,6 @@ export function evaluateMultiScoresFiles(files: readonly string[], dir: string):
       })),
     })),
   };
-  writeFileAtomic(path.join(dir, "metrics.json"), JSON.stringify(json, null, 2) + "\n");
   const table = htmlTable(
     ["router", "N", "AIQ", "Zero router AIQ", "interval (USD/query)", "Pareto points"],
     evals.map((e) => [
@@ -253,15 +250,19 @@ export function evaluateMultiScoresFiles(files: readonly string[], dir: string):
       yaxis: { title: { text: "% of queries" } },
     },
   };
-  writeFileAtomic(
-    path.join(dir, "report.html"),
-    figuresToHtml([multiCostQualityFigure(MULTI_DATASET, evals), shareFig], {
-      title: `routerlab evaluation: ${MULTI_DATASET}`,
-      bodyHtml:
-        "<p>AIQ: RouterBench paper definition over one common interval (cheapest single model to the largest cost compared); " +
-        "the Zero router mixes single models along their non-decreasing convex hull.</p>" +
-        table,
-    }),
-  );
+  // the metrics and the report appear together or not at all
+  writeFileSetAtomic(dir, [
+    { name: "metrics.json", data: JSON.stringify(json, null, 2) + "\n" },
+    {
+      name: "report.html",
+      data: figuresToHtml([multiCostQualityFigure(MULTI_DATASET, evals), shareFig], {
+        title: `routerlab evaluation: ${MULTI_DATASET}`,
+        bodyHtml:
+          "<p>AIQ: RouterBench paper definition over one common interval (cheapest single model to the largest cost compared); " +
+          "the Zero router mixes single models along their non-decreasing convex hull.</p>" +
+          table,
+      }),
+    },
+  ]);
   return evals;
 }

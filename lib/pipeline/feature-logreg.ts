@@ -22,7 +22,7 @@ import { stableStringify } from "../routers/model-file";
 import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
 import { createRng, shuffled } from "../util/random";
-import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
+import { writeFileAtomic } from "../util/atomic-write";
 
 export const FeatureLogregSchema = z.strictObject({
   /** L2 strengths tried by the inner cross-validation (on standardised features). */
@@ -130,7 +130,6 @@ export function featureLogregScores(args: {
     for (const i of split.test) scores[i] = predict(S, p, w, i);
   }
   if (args.useCache) {
-    makeOutputDir(path.dirname(file));
     writeFileAtomic(file, JSON.stringify({ scores: Array.from(scores), chosenL2 }));
   }
   return { scores, chosenL2, seconds: (performance.now() - started) / 1000, fromCache: false };

@@ -96,7 +96,7 @@ export async function runMainJob(
   const timer = new StepTimer();
   const out = config.outDir ?? path.join(defaultOutDir(), "main");
   makeOutputDir(out);
-  recoverFileSet(out); // a report set a killed run committed is completed before anything reads the folder
+  recoverFileSet(out, { subfolders: true }); // a report set a killed run committed is completed before anything reads the folder
 
   log("[1/5] loading bundled data");
   const sample = (d: RoutingData): RoutingData =>

@@ -6,7 +6,7 @@ import { loadRouter } from "../routers/registry";
 import type { Router } from "../routers/types";
 import { sha256Hex } from "../util/hash";
 import { cacheDir } from "../util/paths";
-import { writeFileAtomic, makeOutputDir } from "../util/atomic-write";
+import { writeFileAtomic } from "../util/atomic-write";
 
 /**
  * Trained routers keyed by everything that determines them: router kind and hyperparameters, the
@@ -67,7 +67,6 @@ export function hasCachedRouter(key: string): boolean {
 
 export function saveCachedRouter(key: string, router: Router): void {
   const b = base(key);
-  makeOutputDir(path.dirname(b));
   saveRouterState(router.state(), b);
 }
 
