@@ -41,12 +41,13 @@ export interface DatasetEmbedding<D extends Texts> {
  * Embeds the distinct queries of `datasets` through the persistent cache, in the background, one stream in the
  * order given (the same texts, order and chunks as one call over all of them, so the same vectors): each dataset's
  * matrix is ready once its last new text is embedded, so a caller fits the first dataset while the later ones are
- * still being embedded (onnxruntime runs off the event loop). `onReady` is called as each dataset becomes ready.
+ * still being embedded (onnxruntime runs off the event loop). `onReady`, if given, is called as each dataset becomes
+ * ready, and then reports progress past the first dataset instead of the bar.
  */
 export function embedDatasets<D extends Texts>(
   datasets: readonly D[],
   precision: "fp32" | "int8",
-  onReady: (d: D, seconds: number) => void = () => {},
+  onReady?: (d: D, seconds: number) => void,
   opts: EmbedDatasetsOptions = {},
 ): DatasetEmbedding<D> {
   const started = performance.now();
@@ -91,15 +92,15 @@ export function embedDatasets<D extends Texts>(
               d.queries.map((q) => rowOf.get(q)!),
             ),
           );
-          onReady(d, (performance.now() - started) / 1000);
-          if (next === 0 && datasets.length > 1) {
+          onReady?.(d, (performance.now() - started) / 1000);
+          if (next === 0 && datasets.length > 1 && onReady) {
             bar.stop();
             bar = { tick: () => {}, stop: () => {} };
           }
         }
       };
-      // The bar runs until the first dataset is ready; after that the caller's own bars (the fits) take the
-      // terminal, and `onReady` reports the rest.
+      // With `onReady` the bar runs until the first dataset is ready; after that the caller's own bars (the fits)
+      // take the terminal, and `onReady` reports the rest. Without it (embedAll) the bar runs to the end.
       let bar = progressBar("embedding", unique.length, "texts");
       let ticked = 0;
       settle(0);
