@@ -14,7 +14,7 @@ import { RouterlabError } from "../util/errors";
 import { createRng } from "../util/random";
 import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
-import { fittedMeta, parseFittedMeta, requireTensor } from "./common";
+import { answerQuality, fittedMeta, parseFittedMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter } from "./define";
 import { normalizeRows } from "./knn";
@@ -179,10 +179,7 @@ export class ClusterRouter extends Estimator<ClusterHyperparameters, Fitted> imp
       });
     const M = task.models.length;
     const n = X.rows;
-    // Without observed quality, the label is the only outcome: quality 1 for the label model, 0 for the others.
-    const quality =
-      task.quality ??
-      Float64Array.from({ length: n * M }, (_, i) => (task.labels[Math.floor(i / M)] === i % M ? 1 : 0));
+    const quality = answerQuality(task, n);
     const cost = task.cost ?? new Float64Array(n * M);
     const Xn = normalizeRows(X);
     const { centroids, assign } = sphericalKmeans(Xn, n, X.dim, k, iterations, seed);

@@ -65,3 +65,15 @@ export function requireTensor(state: RouterState, name: string): { shape: number
     });
   return t;
 }
+
+/**
+ * Per-answer quality of a task (rows x M): its observed quality matrix, or, without one, the label as the only
+ * outcome (1 for the label model, 0 for the others).
+ */
+export function answerQuality(task: RoutingTask, rows: number): Float64Array {
+  const M = task.models.length;
+  if (task.quality) return task.quality;
+  return Float64Array.from({ length: rows * M }, (_, i) =>
+    task.labels[Math.floor(i / M)] === i % M ? 1 : 0,
+  );
+}

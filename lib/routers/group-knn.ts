@@ -20,6 +20,7 @@ import { clusterMeans } from "./cluster";
 import { Estimator, defineRouter } from "./define";
 import { KnnRouter } from "./knn";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
+import { rowArgmax } from "./nn/gateway";
 
 export const GroupKnnHyperparametersSchema = z.strictObject({
   /** Neighbours whose residuals are averaged (at most the number of training queries). */
@@ -98,24 +99,20 @@ export class GroupKnnRouter extends Estimator<GroupKnnHyperparameters, Fitted> i
     const M = f.meta.models.length;
     const G = f.groups.length;
     const index = new Map(f.groups.map((g, i) => [g, i]));
-    const r = (await f.residuals.score(queries)).perModel;
     const w = this.hp.residualWeight;
+    // the neighbour search only matters when the residual is weighted in
+    const r = w === 0 ? null : (await f.residuals.score(queries)).perModel;
     const perModel = new Float64Array(queries.X.rows * M);
     for (let i = 0; i < queries.X.rows; i++) {
       const g = index.get(queries.groups?.[i] ?? "") ?? G;
-      for (let m = 0; m < M; m++) perModel[i * M + m] = f.prior[g * M + m]! + w * r[i * M + m]!;
+      for (let m = 0; m < M; m++) perModel[i * M + m] = f.prior[g * M + m]! + (r ? w * r[i * M + m]! : 0);
     }
     return { models: f.meta.models, perModel };
   }
 
   async predict(queries: Queries): Promise<string[]> {
     const { models, perModel } = await this.score(queries);
-    const M = models.length;
-    return Array.from({ length: perModel.length / M }, (_, i) => {
-      let best = 0;
-      for (let m = 1; m < M; m++) if (perModel[i * M + m]! > perModel[i * M + best]!) best = m;
-      return models[best]!;
-    });
+    return Array.from(rowArgmax(perModel, queries.X.rows, models.length), (m) => models[m]!);
   }
 
   state(): RouterState {

@@ -19,14 +19,14 @@ import { z } from "zod";
 import type { EmbeddingMatrix } from "../embed/types";
 import { RouterlabError } from "../util/errors";
 import { sigmoid } from "../util/logistic";
-import { createRng } from "../util/random";
+import { createRng, shuffled } from "../util/random";
 import { checkQueries, checkTraining } from "./checks";
 import type { FittedMeta } from "./common";
-import { fittedMeta, parseStateMeta, requireTensor } from "./common";
+import { answerQuality, fittedMeta, parseStateMeta, requireTensor } from "./common";
 import type { RegisteredRouter } from "./define";
 import { Estimator, defineRouter } from "./define";
 import type { EpochMetrics, TrainCallbacks } from "./nn/common";
-import { EpochMetricsSchema, initialTensor, splitRows, uniformInit } from "./nn/common";
+import { EpochMetricsSchema, initialTensor, runEpochs, splitRows, uniformInit } from "./nn/common";
 import { rowArgmax } from "./nn/gateway";
 import { Adam } from "./nn/mf-engine";
 import type { Queries, Router, RouterScores, RouterState, RoutingTask } from "./types";
@@ -202,15 +202,6 @@ interface Fitted {
   history: EpochMetrics[];
 }
 
-/** Per-answer quality of a task (rows x M): its quality matrix, or the label as quality when it has none. */
-function answerQuality(task: RoutingTask, rows: number): Float64Array {
-  const M = task.models.length;
-  if (task.quality) return task.quality;
-  return Float64Array.from({ length: rows * M }, (_, i) =>
-    task.labels[Math.floor(i / M)] === i % M ? 1 : 0,
-  );
-}
-
 export class IrtRouter extends Estimator<IrtHyperparameters, Fitted> implements Router {
   constructor(hp: z.input<typeof IrtHyperparametersSchema> = {}) {
     super("irt", IrtHyperparametersSchema, hp);
@@ -313,45 +304,37 @@ export class IrtRouter extends Estimator<IrtHyperparameters, Fitted> implements 
       return { loss: observed > 0 ? lossSum / observed : 0, accuracy: observed > 0 ? correct / observed : 0 };
     };
 
-    const history: EpochMetrics[] = [];
-    let best: { loss: number; weights: IrtParams<Float32Array> } | undefined;
-    let sinceBest = 0;
-    const order = trainRows.slice();
-    for (let epoch = 1; epoch <= hp.epochs; epoch++) {
-      const started = performance.now();
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        const t = order[i]!;
-        order[i] = order[j]!;
-        order[j] = t;
-      }
-      const tr = pass(order, true);
-      const v = valRows.length > 0 ? pass(valRows, false) : undefined;
-      const m: EpochMetrics = {
-        epoch,
-        loss: tr.loss,
-        accuracy: tr.accuracy,
-        val_loss: v ? v.loss : null,
-        val_accuracy: v ? v.accuracy : null,
-        seconds: (performance.now() - started) / 1000,
-      };
-      history.push(m);
-      callbacks.onEpoch?.(m);
-      if (v && hp.patience > 0) {
-        if (!best || v.loss < best.loss) {
-          best = { loss: v.loss, weights: toFloat32(p) };
-          sinceBest = 0;
-        } else if (++sinceBest >= hp.patience) break;
-      }
-      // one yield per epoch, so a long fit does not starve the event loop (progress bars, signals)
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
+    let order = trainRows.slice();
+    const asTensors = (w: IrtParams<Float32Array>): Float32Array[] => IRT_TENSORS.map((name) => w[name]);
+    const { history, weights } = await runEpochs({
+      epochs: hp.epochs,
+      patience: hp.patience,
+      keepBestWithoutPatience: false,
+      runEpoch: async () => {
+        order = shuffled(order, rng);
+        const tr = pass(order, true);
+        const v = valRows.length > 0 ? pass(valRows, false) : undefined;
+        // one yield per epoch, so a long fit does not starve the event loop (progress bars, signals)
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        return { ...tr, ...(v ? { val: v } : {}) };
+      },
+      snapshot: () => asTensors(toFloat32(p)),
+      ...(callbacks.onEpoch ? { onEpoch: callbacks.onEpoch } : {}),
+    });
     let answers = 0;
     for (const r of trainRows.concat(valRows))
       for (let m = 0; m < M; m++) if (!Number.isNaN(quality[r * M + m]!)) answers++;
     this.fitted = {
       meta: fittedMeta(X, task),
-      weights: best ? best.weights : toFloat32(p),
+      weights: {
+        numModels: M,
+        latentDim: K,
+        textDim: D,
+        ability: weights[0]!,
+        V: weights[1]!,
+        W: weights[2]!,
+        h: weights[3]!,
+      },
       answers,
       history,
     };
