@@ -109,7 +109,6 @@ export const knnBench: BenchArea = {
     // scikit-learn's BLAS/OpenMP threads, 1..cores each; single-query p99 then taken in each side's kept setting.
     const counts = threadCounts();
     const workers = counts.map((n) => startBenchWorker(__filename, { ROUTERLAB_KNN_THREADS: String(n) }));
-    let sk: PeerResult | undefined;
     const sklearn = (singleQueries = 0): PeerResult =>
       runSklearnPeer({
         estimator: "knn",
@@ -135,11 +134,7 @@ export const knnBench: BenchArea = {
           name: "scikit-learn KNeighborsClassifier(brute, cosine)",
           configs: counts.map((n) => ({
             label: threadLabel(n),
-            run: () =>
-              withThreadEnv(n, () => {
-                sk = sklearn();
-                return sk.predict_seconds;
-              }),
+            run: () => withThreadEnv(n, () => sklearn().predict_seconds),
           })),
         },
       );
@@ -150,9 +145,10 @@ export const knnBench: BenchArea = {
       await Promise.all(workers.map((w) => w.close()));
     }
     const peerThreads = counts[c.peer.tried.indexOf(c.peer.config)]!;
-    sk = await withThreadEnv(peerThreads, () => sklearn(SINGLES));
+    // the single-query latency is taken in the peer's kept thread setting, known only now
+    const sk = await withThreadEnv(peerThreads, () => sklearn(SINGLES));
     c.peer.name = `scikit-learn ${sk.sklearn} KNeighborsClassifier(brute, cosine)`;
-    const agreeSk = oursIdx.filter((v, i) => v === sk!.pred[i]).length / N_QUERIES;
+    const agreeSk = oursIdx.filter((v, i) => v === sk.pred[i]).length / N_QUERIES;
     note(
       `kept: ours ${c.ours.config}, sklearn ${c.peer.config}; single-query p99 ours ${ourP99.toFixed(2)} ms`,
     );

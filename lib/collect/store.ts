@@ -300,7 +300,9 @@ export class CollectStore {
 
   /**
    * Appends one request's records (JSON lines, each ending in "\n") and its commit marker;
-   * resolves once they are fsynced. A write error fails this and every later append.
+   * resolves once they are fsynced. A write error fails the requests of that group only: the segment is cut back
+   * to its last commit marker and later appends go on; only when that cut-back itself fails is every later append
+   * refused (until a restart).
    */
   append(text: string, counts: BatchCounts): Promise<BatchRecord> {
     if (this.closed) return Promise.reject(new Error("store is closed"));

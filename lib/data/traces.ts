@@ -11,6 +11,7 @@ import {
   parseRow,
   rawJson,
   readJsonDocument,
+  guardedJsonLines,
   readJsonLines,
   readText,
   RowError,
@@ -514,23 +515,19 @@ export function loadOtlp(file: string, opts: LoadOptions = {}): TraceLoad {
 /** Decision events from a JSONL file of `routeiq.router_decision.v1` payloads (one per line). */
 export function loadDecisionsJsonl(file: string, opts: LoadOptions = {}): Loaded<DecisionRow> {
   const tracker = new LoadTracker(file, "routeiq-decisions-jsonl", opts);
-  const rows: DecisionRow[] = [];
   const seen = new Set<string>();
-  for (const l of readJsonLines(file, tracker, opts)) {
-    const row = guardRow(tracker, { line: l.line, raw: l.raw }, () => {
-      const decision = parseDecisionPayload(l.raw);
-      if (seen.has(decision.event_id))
-        throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
-      seen.add(decision.event_id);
-      return {
-        decision,
-        strategyVersion: null,
-        traceId: decision.trace_id ?? null,
-        spanId: decision.span_id ?? null,
-      };
-    });
-    if (row) rows.push(row);
-  }
+  const rows = guardedJsonLines(file, tracker, opts, (l): DecisionRow => {
+    const decision = parseDecisionPayload(l.raw);
+    if (seen.has(decision.event_id))
+      throw new RowError("event_id", `duplicate event_id ${decision.event_id}`);
+    seen.add(decision.event_id);
+    return {
+      decision,
+      strategyVersion: null,
+      traceId: decision.trace_id ?? null,
+      spanId: decision.span_id ?? null,
+    };
+  });
   return { rows, report: tracker.finish() };
 }
 

@@ -92,14 +92,20 @@ export function provisionModel(dir: string): Provenance {
     );
   }
   const lines = res.stdout.trim().split("\n");
-  const parsed = {
-    data: parseWith(
-      z.object({ ok: z.literal(true), dir: z.string(), provenance: Provenance }),
-      JSON.parse(lines[lines.length - 1] ?? "null"),
-      { file: script, jsonPath: "$", what: `unexpected output from ${PROVISION_SCRIPT}` },
-    ),
-  };
-  return parsed.data.provenance;
+  const last = lines[lines.length - 1] ?? "";
+  let reply: unknown;
+  try {
+    reply = JSON.parse(last);
+  } catch {
+    throw new RouterlabError(`unexpected output from ${PROVISION_SCRIPT}: ${last.slice(0, 200)}`, {
+      file: script,
+    });
+  }
+  return parseWith(z.object({ ok: z.literal(true), dir: z.string(), provenance: Provenance }), reply, {
+    file: script,
+    jsonPath: "$",
+    what: `unexpected output from ${PROVISION_SCRIPT}`,
+  }).provenance;
 }
 
 function readJson(file: string, dir: string): Record<string, unknown> {
