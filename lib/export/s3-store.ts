@@ -1,13 +1,5 @@
 import { randomBytes } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {
@@ -618,7 +610,7 @@ function removeStaleSyncFiles(dir: string): void {
   }
 }
 
-/** Downloads a bundle's files (`version` or `current`) into a private folder; a file gone mid-download is an error. */
+/** Downloads a bundle's files (`version` or `current`) into a staging folder; a file gone mid-download is an error. */
 async function downloadBundle(st: Store, router: string, version: string, dir: string): Promise<void> {
   const names = (await listVersionFiles(st, router, version)).filter((n) => !n.includes("/"));
   for (const n of names) {
@@ -627,7 +619,7 @@ async function downloadBundle(st: Store, router: string, version: string, dir: s
       throw new RouterlabError(`${version}/${n} disappeared during download`, {
         file: `s3://${st.bucket}/${key(st, router, version, n)}`,
       });
-    writeFileSync(safeJoin(dir, n, "bundle file name"), got.bytes); // a private mkdtemp folder, removed after
+    writeFileAtomic(safeJoin(dir, n, "bundle file name"), got.bytes);
   }
 }
 
